@@ -1,0 +1,5 @@
+"""`python -m selftaught` runs the command line."""
+
+from selftaught.cli import run
+
+run()

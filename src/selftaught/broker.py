@@ -1,0 +1,210 @@
+"""Host-side services for untrusted programs: cached, recorded evaluations, budgeted utilities, improver runs."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from selftaught.config import Config
+from selftaught.errors import BudgetExceeded
+from selftaught.evaluate import Evaluation, evaluate, evaluation_record
+from selftaught.lm import Backend
+from selftaught.lm.session import LanguageModel
+from selftaught.sandbox import ChannelClosed, ChannelTimeout, Limits, ProcessSandbox
+from selftaught.sandbox._guest import _wire
+from selftaught.store import RunStore, program_hash
+from selftaught.tasks import Task
+
+Progress = Callable[[str], None]
+
+
+class Services:
+    """What the orchestrator offers a run: the sandbox, the LM backend, the store, the run's seed.
+
+    Evaluations are deterministic given (task, split, program, seed): the worker's random state
+    is seeded from the program's hash. They are cached, so asking twice costs one run.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        backend: Backend,
+        *,
+        store: RunStore | None = None,
+        sandbox: ProcessSandbox | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.config = config
+        self.backend = backend
+        self.store = store
+        self.sandbox = sandbox or ProcessSandbox(Limits(memory_mb=config.memory_mb))
+        self.progress = progress or (lambda _msg: None)
+        self._cache: dict[tuple[str, str, str], Evaluation] = {}
+        self._lock = threading.Lock()
+        self.counters = {"lm_calls": 0, "lm_responses": 0, "evaluations": 0, "cache_hits": 0}
+
+    def evaluate(self, task: Task, program: str | None, split: str, **context: Any) -> Evaluation:
+        """Scores a program on a split (secretly: no budget), recording the evaluation."""
+        digest = self.store.save_program(program) if self.store else None
+        key = (task.name, split, program_hash(program) if isinstance(program, str) else "-")
+        with self._lock:
+            cached = self._cache.get(key)
+            self.counters["cache_hits" if cached else "evaluations"] += 1
+        if cached is None:
+            seed = _mix(self.config.seed, key[2])
+            cached = evaluate(task, program, split, sandbox=self.sandbox, seed=seed)
+            with self._lock:
+                self._cache[key] = cached
+        if self.store is not None:
+            self.store.event("utility_call", program=digest, cached=cached is not None, **context,
+                             **evaluation_record(cached))
+        return cached
+
+    def language_model(self, stream: str, level: str) -> LanguageModel:
+        """A fresh, budgeted language model for one improver run."""
+        return LanguageModel(
+            self.backend,
+            budget=self.config.lm_budget,
+            max_responses_per_call=self.config.max_responses_per_call,
+            run_seed=self.config.seed,
+            stream=stream,
+            level=level,
+            on_call=self._record_lm_call,
+        )
+
+    def _record_lm_call(self, record: dict[str, Any]) -> None:
+        with self._lock:
+            self.counters["lm_calls"] += 1
+            self.counters["lm_responses"] += len(record["replies"])
+        if self.store is not None:
+            self.store.event("lm_call", **record)
+
+
+def _mix(seed: int, text: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}:{text}".encode()).digest()[:4], "big")
+
+
+class UtilityService(Protocol):
+    """A utility as the orchestrator serves it to one improver run."""
+
+    description: str
+    budget: int
+    uses: int
+
+    def __call__(self, solution: Any, args: list[Any], kwargs: dict[str, Any]) -> float: ...
+
+
+class TaskUtility:
+    """A task's utility on one split with a call budget: past the budget it returns the failure score."""
+
+    def __init__(self, services: Services, task: Task, split: str, budget: int, **context: Any) -> None:
+        self.services = services
+        self.task = task
+        self.split = split
+        self.description = task.description
+        self.budget = budget
+        self.uses = 0
+        self.context = context
+        self._lock = threading.Lock()
+
+    def __call__(self, solution: Any, args: list[Any], kwargs: dict[str, Any]) -> float:
+        with self._lock:
+            self.uses += 1
+            over = self.uses > self.budget
+        if over:
+            if self.services.store is not None:
+                self.services.store.event("utility_call", failure="budget", score=self.task.failure_score,
+                                          task=self.task.name, split=self.split, **self.context)
+            return self.task.failure_score
+        program = solution if isinstance(solution, str) else None
+        return self.services.evaluate(self.task, program, self.split, use=self.uses, **self.context).score
+
+
+@dataclass(frozen=True)
+class ImproverResult:
+    """The outcome of one improver run: a solution, or a failure kind, plus what it used."""
+
+    solution: str | None
+    failure: str | None
+    detail: str
+    lm_calls: int
+    utility_calls: int
+    duration: float
+
+
+def run_improver(
+    services: Services,
+    program: str,
+    initial_solution: str,
+    utility: UtilityService,
+    language_model: LanguageModel,
+    *,
+    seed: int = 0,
+) -> ImproverResult:
+    """Runs `improve_algorithm(initial_solution, utility, language_model)` in a worker.
+
+    The worker holds proxies only: each utility or LM call comes back here, where budgets are
+    counted and enforced, so nothing the improver does to its proxies changes a real budget.
+    """
+    started = time.perf_counter()
+    deadline = started + services.config.improver_timeout
+    worker = services.sandbox.launch(seed)
+
+    def result(solution: str | None, failure: str | None, detail: str = "") -> ImproverResult:
+        return ImproverResult(solution, failure, detail[-2000:], language_model.times_used, utility.uses,
+                              time.perf_counter() - started)
+
+    try:
+        worker.send({
+            "op": "improve",
+            "program": program,
+            "initial_solution": initial_solution,
+            "utility": {"str": utility.description, "budget": utility.budget, "uses": utility.uses},
+            "lm": {"budget": language_model.budget, "max_responses_per_call": language_model.max_responses_per_call},
+        })
+        while True:
+            message = worker.receive(max(0.0, deadline - time.perf_counter()))
+            op = message.get("op")
+            if op == "call":
+                worker.send(_serve(message, utility, language_model))
+            elif op == "done":
+                if message.get("ok"):
+                    solution = message.get("solution")
+                    return result(solution if isinstance(solution, str) else None, None)
+                return result(None, str(message.get("kind", "exception")), str(message.get("error", "")))
+            else:
+                return result(None, "protocol", f"unexpected message {op!r}")
+    except ChannelTimeout:
+        return result(None, "timeout", f"improver ran over {services.config.improver_timeout:g}s")
+    except ChannelClosed as exc:
+        return result(None, "crash", worker.stderr_tail() or str(exc))
+    finally:
+        worker.kill()
+
+
+def _serve(message: dict[str, Any], utility: UtilityService, language_model: LanguageModel) -> dict[str, Any]:
+    """Answers one proxy call; an improver's mistake becomes an error reply, never a host crash."""
+    service = message.get("service")
+    try:
+        args = _wire.from_wire(message.get("args") or {})
+        if not isinstance(args, dict):
+            raise ValueError("malformed call")
+        if service == "utility":
+            value: Any = utility(args.get("solution"), list(args.get("args") or []), dict(args.get("kwargs") or {}))
+            return {"op": "reply", "ok": True, "value": value, "uses": utility.uses}
+        if service == "lm.prompt":
+            value = language_model.prompt(args.get("expertise"), args.get("message"),
+                                          args.get("n_responses", 1), args.get("temperature", 0.7))
+        elif service == "lm.batch_prompt":
+            value = language_model.batch_prompt(args.get("expertise"), args.get("messages"),
+                                                args.get("temperature", 0.7))
+        else:
+            raise ValueError(f"unknown service {service!r}")
+        return {"op": "reply", "ok": True, "value": value, "uses": language_model.times_used}
+    except (BudgetExceeded, ValueError, TypeError, _wire.WireError) as exc:
+        uses = utility.uses if service == "utility" else language_model.times_used
+        return {"op": "reply", "ok": False, "error": str(exc), "uses": uses}

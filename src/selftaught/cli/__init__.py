@@ -1,0 +1,42 @@
+"""The command line: `main(argv) -> int`, one module per command group."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from selftaught.cli import _improve, _run, _score, _tasks, _transfer
+from selftaught.cli._common import Parser
+from selftaught.errors import InfrastructureError, UserError
+
+COMMANDS = (_tasks, _score, _improve, _run, _transfer)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="selftaught", description="Self-Taught Optimizer: improve programs, then the improver.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs one command; returns the exit status. User mistakes print one line, never a traceback."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return int(args.handler(args))
+    except UserError as exc:
+        sys.stderr.write(f"selftaught: error: {exc}\n")
+        return 2
+    except InfrastructureError as exc:
+        sys.stderr.write(f"selftaught: failure: {exc}\n")
+        return 3
+    except KeyboardInterrupt:
+        sys.stderr.write("selftaught: interrupted\n")
+        return 130
+
+
+def run() -> None:
+    """Console-script entry point."""
+    raise SystemExit(main())

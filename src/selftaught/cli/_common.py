@@ -1,0 +1,127 @@
+"""What every command shares: common flags, config building, output in JSON or for people, progress."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from selftaught.broker import Services
+from selftaught.config import Config, build_config
+from selftaught.errors import UserError
+from selftaught.lm import Backend, parse_backend
+from selftaught.store import RunStore
+from selftaught.tasks import Task
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage dump), exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"selftaught: error: {message}\n")
+        raise SystemExit(2)
+
+
+def add_output_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def add_run_flags(p: argparse.ArgumentParser, *, task: bool = False) -> None:
+    """Flags that map onto Config fields (None = not given: the config file or default applies)."""
+    p.add_argument("--config", metavar="FILE", help="TOML config file (flags override it)")
+    p.add_argument("--lm", metavar="SPEC", help="language model: mutate (offline, default) or scripted:PATH")
+    p.add_argument("--seed", type=int, help="the run's seed (default 0)")
+    if task:
+        p.add_argument("--task", help="task name, alias or path to a task file (default parity_noise)")
+    p.add_argument("--lm-budget", type=int, dest="lm_budget", help="LM calls per improver run (paper: 4)")
+    p.add_argument("--max-responses", type=int, dest="max_responses_per_call", help="samples per LM call (paper: 6)")
+    p.add_argument("--utility-budget", type=int, dest="utility_budget", help="utility calls per improver run (25)")
+    p.add_argument("--downstream-runs", type=int, dest="downstream_runs",
+                   help="improver runs averaged by the meta-utility (paper: 5)")
+    p.add_argument("--workers", type=int, help="downstream improver runs in parallel (default 2)")
+    p.add_argument("--improver-timeout", type=float, dest="improver_timeout",
+                   help="seconds one improver run may take (default 900)")
+    p.add_argument("--memory-mb", type=int, dest="memory_mb", help="memory limit of each worker (default 4096)")
+    add_output_flags(p)
+
+
+CONFIG_KEYS = ("lm", "seed", "task", "iterations", "runs_dir", "lm_budget", "max_responses_per_call",
+               "utility_budget", "meta_utility_budget", "downstream_runs", "workers", "improver_timeout",
+               "memory_mb", "transfer_tasks")
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    overrides = {key: getattr(args, key, None) for key in CONFIG_KEYS}
+    return build_config(overrides, getattr(args, "config", None))
+
+
+class Reporter:
+    """Progress on stderr for people (silent under --json unless stderr is a terminal)."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.enabled = not as_json or sys.stderr.isatty()
+        self.started = time.monotonic()
+
+    def __call__(self, message: str) -> None:
+        if self.enabled:
+            elapsed = time.monotonic() - self.started
+            sys.stderr.write(f"[{elapsed:7.1f}s] {message}\n")
+            sys.stderr.flush()
+
+    def notice(self, text: str) -> None:
+        if text and self.enabled:
+            sys.stderr.write(f"note: {text}\n")
+
+
+def backend_for(config: Config, reporter: Reporter) -> Backend:
+    backend = parse_backend(config.lm)
+    reporter.notice(backend.notice)
+    return backend
+
+
+def services_for(config: Config, reporter: Reporter, store: RunStore | None = None) -> Services:
+    return Services(config, backend_for(config, reporter), store=store, progress=reporter)
+
+
+def read_program(path: str, what: str) -> str:
+    """Reads a program file, refusing missing, unreadable or unparsable files with one line."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{what} file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read {what} file {path}: {exc}") from None
+    try:
+        ast.parse(text)
+    except SyntaxError as exc:
+        raise UserError(f"{what} file {path} is not valid Python (line {exc.lineno}: {exc.msg})") from None
+    return text
+
+
+def require_entrypoint(program: str, name: str, path: str) -> None:
+    """Refuses a program that does not define `name` at top level (checked by parsing, not running)."""
+    tree = ast.parse(program)
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
+            return
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and any((a.asname or a.name) == name for a in node.names):
+            return
+    raise UserError(f"{path} does not define {name}()")
+
+
+def task_line(task: Task) -> str:
+    lines = task.description.strip().splitlines()
+    return str(task.summary or (lines[0][:80] if lines else ""))
+
+
+def emit(as_json: bool, data: dict[str, Any], human: str) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(human.rstrip("\n") + "\n")

@@ -1,0 +1,78 @@
+"""`selftaught run`: STOP, T rounds of self-improvement of the improver, written to a run directory."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from selftaught.cli._common import Reporter, add_run_flags, config_from, emit, services_for
+from selftaught.improver import seed_improver
+from selftaught.stop import self_improve
+from selftaught.store import FORMAT_VERSION, RunStore
+from selftaught.tasks import get_task
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("run", help="self-improve the seed improver for T iterations (STOP)")
+    add_run_flags(p, task=True)
+    p.add_argument("--iterations", type=int, help="T, rounds of self-improvement (paper: 3)")
+    p.add_argument("--meta-utility-budget", type=int, dest="meta_utility_budget",
+                   help="meta-utility calls per self-improvement step (paper: 25)")
+    p.add_argument("--runs-dir", dest="runs_dir", help="where run directories are created (default ./runs)")
+    p.set_defaults(handler=handle)
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in ("selftaught", "numpy"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "unknown"
+    return out
+
+
+def handle(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    task = get_task(config.task)
+    reporter = Reporter(args.json)
+    store = RunStore.create(Path(config.runs_dir), task.name)
+    started = time.time()
+    services = services_for(config, reporter, store)
+    store.write_json("manifest.json", {
+        "format_version": FORMAT_VERSION,
+        "command": ["selftaught", *sys.argv[1:]],
+        "config": config.to_dict(),
+        "task": {"name": task.name, "splits": dict(task.split_sizes), "time_limit": task.time_limit},
+        "seed": config.seed,
+        "lm": {"backend": services.backend.name, "notice": services.backend.notice},
+        "sandbox": services.sandbox.name,
+        "versions": _versions(),
+        "started": started,
+    })
+    reporter(f"run directory: {store.root}")
+    summary: dict[str, Any] = {"run_dir": str(store.root), "task": task.name, "iterations": [], "complete": False}
+
+    def save_summary(history: list[Any]) -> None:
+        summary["iterations"] = [item.record() for item in history]
+        summary["counters"] = dict(services.counters)
+        summary["duration"] = round(time.time() - started, 2)
+        store.write_json("summary.json", summary)
+
+    try:
+        history = self_improve(services, task, seed_improver(), config.iterations, on_iteration=save_summary)
+        summary["complete"] = True
+        save_summary(history)
+    finally:
+        store.close()
+    lines = [f"run directory: {store.root}", f"{'iteration':<10} {'meta-utility val':>17} {'test':>8}"]
+    for item in history:
+        note = "  (kept previous)" if item.kept_previous else ""
+        lines.append(f"I_{item.index:<8} {item.meta_utility_val:>17.4f} {item.meta_utility_test:>8.4f}{note}")
+    emit(args.json, summary, "\n".join(lines))
+    return 0

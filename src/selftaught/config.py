@@ -1,0 +1,132 @@
+"""One frozen, typed config (defaults are the paper's budgets), loaded from TOML and flags, validated."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from selftaught.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a run depends on. Passed explicitly; never global.
+
+    Attributes:
+      task: the task the improver is improved on (name, alias or path to a task file).
+      iterations: T, rounds of self-improvement.
+      lm: backend spec (`mutate`, `scripted:PATH`).
+      seed: the run's seed; with deterministic backends the whole run is reproducible from it.
+      runs_dir: where run directories are created.
+      lm_budget: language-model calls per improver run (paper: 4).
+      max_responses_per_call: samples per call (paper: 6).
+      utility_budget: utility calls per improver run on a task (paper: 25).
+      meta_utility_budget: meta-utility calls per self-improvement step (paper: 25).
+      downstream_runs: improver runs averaged by the meta-utility (paper: 5).
+      transfer_tasks: tasks `transfer` evaluates on by default.
+      workers: improver runs executed in parallel inside a meta-utility.
+      improver_timeout: seconds one improver run may take before its worker is killed.
+      memory_mb: address-space limit of every worker.
+    """
+
+    task: str = "parity_noise"
+    iterations: int = 3
+    lm: str = "mutate"
+    seed: int = 0
+    runs_dir: str = "runs"
+    lm_budget: int = 4
+    max_responses_per_call: int = 6
+    utility_budget: int = 25
+    meta_utility_budget: int = 25
+    downstream_runs: int = 5
+    transfer_tasks: tuple[str, ...] = (
+        "str_grid_dist",
+        "modified_quadratic_assignment",
+        "three_sat",
+        "maxcut",
+        "parity_noiseless",
+    )
+    workers: int = 2
+    improver_timeout: float = 900.0
+    memory_mb: int = 4096
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["transfer_tasks"] = list(self.transfer_tasks)
+        return data
+
+
+_MINIMUMS: dict[str, float] = {
+    "iterations": 0,
+    "lm_budget": 1,
+    "max_responses_per_call": 1,
+    "utility_budget": 1,
+    "meta_utility_budget": 1,
+    "downstream_runs": 1,
+    "workers": 1,
+    "improver_timeout": 1,
+    "memory_mb": 64,
+}
+
+
+def _coerce(name: str, kind: Any, value: Any) -> Any:
+    if kind in ("int", int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{name} must be an integer, got {value!r}")
+    elif kind in ("float", float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name} must be a number, got {value!r}")
+        value = float(value)
+    elif kind in ("str", str):
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{name} must be a non-empty string, got {value!r}")
+    else:  # tuple[str, ...]
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{name} must be a list of names, got {value!r}")
+        value = tuple(value)
+    if name in _MINIMUMS and value < _MINIMUMS[name]:
+        raise ConfigError(f"{name} must be at least {_MINIMUMS[name]:g}, got {value}")
+    return value
+
+
+def build_config(overrides: dict[str, Any], config_file: str | None = None) -> Config:
+    """Defaults, then the TOML file (if any), then explicit overrides (None values are ignored)."""
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        values.update(load_toml(Path(config_file)))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name: f for f in fields(Config)}
+    checked: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"unknown config key {key!r} (known: {', '.join(sorted(known))})")
+        checked[key] = _coerce(key, known[key].type, value)
+    return Config(**checked)
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    """Reads a flat TOML config (sections are flattened: [budgets] lm_budget = 4 works too)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML in {path}: {exc}") from None
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[key] = value
+    return flat
+
+
+DEFAULT = Config()
+__all__ = ["DEFAULT", "Config", "build_config", "load_toml"]

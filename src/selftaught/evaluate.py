@@ -1,0 +1,180 @@
+"""Scoring a program on a task split: run it in a worker, feed inputs, time it, validate outputs."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from selftaught.sandbox import ChannelClosed, ChannelTimeout, ProcessSandbox, WorkerProcess
+from selftaught.sandbox._guest import _wire
+from selftaught.tasks import Instance, Task
+
+LOAD_TIMEOUT = 20.0  # seconds to start the interpreter and define the program
+INPUT_TIMEOUT = 30.0  # seconds for the worker to decode one instance's inputs
+INTERRUPT_GRACE = 0.5  # seconds a program gets to stop after the interrupt before it is killed
+TIMING_SLACK = 0.02  # seconds waited past the limit before interrupting (message latency)
+
+
+@dataclass(frozen=True)
+class InstanceOutcome:
+    """How one instance went: its score, the candidate's own time, and a failure kind if any."""
+
+    score: float
+    elapsed: float
+    failure: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The score of a program on a split, with what went wrong where.
+
+    Attributes:
+      failure: a program-level failure kind (no_code, syntax, exception, missing_entrypoint,
+        timeout, crash) when the program could not even be defined; None otherwise.
+      failures: counts of instance-level failure kinds (timeout, exception, bad_output, crash, ...).
+    """
+
+    task: str
+    split: str
+    score: float
+    duration: float
+    failure: str | None = None
+    detail: str = ""
+    outcomes: tuple[InstanceOutcome, ...] = ()
+    failures: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_instances(self) -> int:
+        return len(self.outcomes)
+
+
+class _Runner:
+    """Keeps one worker with the program loaded, replacing it after a kill."""
+
+    def __init__(self, sandbox: ProcessSandbox, task: Task, program: str, seed: int) -> None:
+        self.sandbox = sandbox
+        self.task = task
+        self.program = program
+        self.seed = seed
+        self.worker: WorkerProcess | None = None
+
+    def ensure(self) -> tuple[str | None, str]:
+        """Starts a worker with the program defined; returns (failure kind, detail)."""
+        if self.worker is not None and not self.worker.closed:
+            return None, ""
+        worker = self.sandbox.launch(self.seed)
+        try:
+            worker.send({"op": "load", "program": self.program, "entrypoint": self.task.entrypoint})
+            reply = worker.receive(LOAD_TIMEOUT)
+        except ChannelTimeout:
+            worker.kill()
+            return "timeout", "defining the program took too long"
+        except ChannelClosed:
+            tail = worker.stderr_tail()
+            worker.kill()
+            return "crash", tail or "worker exited while defining the program"
+        if not reply.get("ok"):
+            worker.kill()
+            return str(reply.get("kind", "exception")), str(reply.get("error", ""))
+        self.worker = worker
+        return None, ""
+
+    def run(self, instance: Instance) -> InstanceOutcome:
+        fail = self.task.failure_score
+        worker = self.worker
+        assert worker is not None
+        try:
+            worker.send({"op": "call", "args": _wire.to_wire(list(instance.args))})
+            worker.receive(INPUT_TIMEOUT)
+            worker.send({"op": "go"})
+            start = time.perf_counter()
+            limit = self.task.time_limit
+            try:
+                reply = worker.receive(limit + TIMING_SLACK)
+            except ChannelTimeout:
+                worker.interrupt()
+                try:
+                    worker.receive(INTERRUPT_GRACE)
+                except (ChannelTimeout, ChannelClosed):
+                    worker.kill()
+                return InstanceOutcome(fail, time.perf_counter() - start, "timeout", f"over {limit}s")
+            elapsed = time.perf_counter() - start
+        except ChannelClosed:
+            detail = worker.stderr_tail()
+            worker.kill()
+            return InstanceOutcome(fail, 0.0, "crash", detail[-500:] or "worker died")
+        if elapsed > limit:
+            return InstanceOutcome(fail, elapsed, "timeout", f"{elapsed:.3f}s over {limit}s")
+        if not reply.get("ok"):
+            kind = str(reply.get("kind", "exception"))
+            return InstanceOutcome(fail, elapsed, kind, str(reply.get("error", ""))[-500:])
+        try:
+            output = _wire.from_wire(reply.get("output"))
+        except _wire.WireError as exc:
+            return InstanceOutcome(fail, elapsed, "bad_output", str(exc))
+        try:
+            score = self.task.score_output(instance, output, elapsed)
+        except Exception as exc:  # a lax scorer meeting a strange output: the output's fault
+            return InstanceOutcome(fail, elapsed, "bad_output", f"{type(exc).__name__}: {exc}")
+        return InstanceOutcome(self.task.clip(score), elapsed)
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.kill()
+
+
+def evaluate(
+    task: Task,
+    program: str | None,
+    split: str = "val",
+    *,
+    sandbox: ProcessSandbox | None = None,
+    seed: int = 0,
+) -> Evaluation:
+    """Scores `program` on every instance of `split`; failures are data, never exceptions."""
+    started = time.perf_counter()
+    instances = task.instances(split)
+    fail = task.failure_score
+    if not isinstance(program, str) or not program.strip():
+        return Evaluation(task.name, split, fail, 0.0, "no_code", "no program")
+    runner = _Runner(sandbox or ProcessSandbox(), task, program, seed)
+    outcomes: list[InstanceOutcome] = []
+    try:
+        for instance in instances:
+            failure, detail = runner.ensure()
+            if failure is not None:
+                if not outcomes:  # the program itself is broken: every instance fails
+                    return Evaluation(task.name, split, fail, time.perf_counter() - started, failure, detail)
+                outcomes.append(InstanceOutcome(fail, 0.0, failure, detail))
+                continue
+            outcomes.append(runner.run(instance))
+    finally:
+        runner.close()
+    score = sum(o.score for o in outcomes) / len(outcomes) if outcomes else fail
+    counts = Counter(o.failure for o in outcomes if o.failure)
+    return Evaluation(
+        task.name,
+        split,
+        task.clip(score),
+        time.perf_counter() - started,
+        outcomes=tuple(outcomes),
+        failures=dict(counts),
+        detail=next((o.detail for o in outcomes if o.failure), ""),
+    )
+
+
+def evaluation_record(evaluation: Evaluation) -> dict[str, Any]:
+    """A JSON-ready summary of an evaluation (for the run store and --json output)."""
+    return {
+        "task": evaluation.task,
+        "split": evaluation.split,
+        "score": evaluation.score,
+        "duration": round(evaluation.duration, 4),
+        "failure": evaluation.failure,
+        "failures": evaluation.failures,
+        "instances": evaluation.n_instances,
+        "detail": evaluation.detail[-500:],
+    }

@@ -1,0 +1,123 @@
+"""The paper's LanguageModel interface, served by the orchestrator: budget, sample indices, records."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from selftaught.errors import BudgetExceeded
+from selftaught.lm._base import Backend, CompletionRequest
+
+BUDGET_MESSAGE = "Error: You have exceeded your call budget."
+
+
+def stream_seed(run_seed: int, stream: str) -> int:
+    """Mixes the run's seed with a stream's name (which improver run, which level)."""
+    digest = hashlib.sha256(f"{run_seed}\x00{stream}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+class LanguageModel:
+    """A language model with a call budget, as an improver sees it (through its proxy).
+
+    One instance per improver run. `budget` counts calls (a `prompt` or a `batch_prompt` is one
+    call); `max_responses_per_call` caps `n_responses` and the size of a batch. Replies are
+    deterministic for deterministic backends: sample indices count identical requests on this
+    stream, so they do not depend on what other streams do concurrently.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        budget: int,
+        max_responses_per_call: int,
+        run_seed: int = 0,
+        stream: str = "main",
+        level: str = "task",
+        on_call: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.backend = backend
+        self.budget = budget
+        self.max_responses_per_call = max_responses_per_call
+        self.stream = stream
+        self.level = level
+        self.times_used = 0
+        self.responses = 0
+        self._seed = stream_seed(run_seed, stream)
+        self._samples: Counter[str] = Counter()
+        self._on_call = on_call
+        self._lock = threading.Lock()
+
+    # Arguments come from untrusted improvers: typed Any, validated here.
+    def prompt(self, expertise: Any, message: Any, n_responses: Any = 1, temperature: Any = 0.7) -> list[str]:
+        """`n_responses` replies to one message."""
+        _check_text("expertise", expertise)
+        _check_text("message", message)
+        if isinstance(n_responses, bool) or not isinstance(n_responses, int) or n_responses < 1:
+            raise ValueError("n_responses must be a positive integer")
+        return self._ask(expertise, [message] * n_responses, temperature, "prompt")
+
+    def batch_prompt(self, expertise: Any, messages: Any, temperature: Any = 0.7) -> list[str]:
+        """One reply to each message of the batch, in order."""
+        _check_text("expertise", expertise)
+        if not isinstance(messages, list) or not messages:
+            raise ValueError("messages must be a non-empty list of strings")
+        for m in messages:
+            _check_text("each message", m)
+        return self._ask(expertise, messages, temperature, "batch_prompt")
+
+    def _ask(self, system: str, messages: list[str], temperature: float, method: str) -> list[str]:
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2:
+            raise ValueError("temperature must be a number between 0 and 2")
+        if len(messages) > self.max_responses_per_call:
+            raise ValueError(
+                f"at most {self.max_responses_per_call} responses per call (asked for {len(messages)})"
+            )
+        with self._lock:
+            if self.times_used >= self.budget:
+                raise BudgetExceeded(BUDGET_MESSAGE)
+            self.times_used += 1
+            # Group identical messages into one request and give each its sample indices.
+            order: list[tuple[str, int]] = []
+            groups: dict[str, CompletionRequest] = {}
+            for m in messages:
+                probe = CompletionRequest(system, m, float(temperature), 1, 0, self._seed)
+                key = probe.content_key()
+                if key not in groups:
+                    groups[key] = CompletionRequest(system, m, float(temperature), 0, self._samples[key], self._seed)
+                req = groups[key]
+                order.append((key, req.n))
+                groups[key] = dataclasses.replace(req, n=req.n + 1)
+            for key, req in groups.items():
+                self._samples[key] += req.n
+        started = time.perf_counter()
+        replies_by_key = {key: self.backend.complete(req) for key, req in groups.items()}
+        replies = [replies_by_key[key][i] for key, i in order]
+        self.responses += len(replies)
+        if self._on_call is not None:
+            self._on_call(
+                {
+                    "level": self.level,
+                    "stream": self.stream,
+                    "method": method,
+                    "backend": self.backend.name,
+                    "system": system,
+                    "messages": messages,
+                    "temperature": temperature,
+                    "samples": [groups[key].first_sample + i for key, i in order],
+                    "replies": replies,
+                    "duration": round(time.perf_counter() - started, 4),
+                }
+            )
+        return replies
+
+
+def _check_text(name: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a string, got {type(value).__name__}")

@@ -1,0 +1,256 @@
+"""The worker: runs one untrusted program (a solution or an improver) and speaks the wire protocol.
+
+Started by the orchestrator as `python -I worker.py` in a fresh process group with a scrubbed
+environment. Protocol messages travel on the original stdin/stdout, which are moved to private
+descriptors before any untrusted code runs; the program's own prints go to stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import traceback
+import types
+from typing import Any, BinaryIO
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import _wire  # type: ignore[import-not-found]  # noqa: E402
+
+
+class Interrupted(BaseException):
+    """Raised inside the candidate when the orchestrator's time limit has passed."""
+
+
+class Link:
+    """The protocol channel to the orchestrator (thread-safe request/response)."""
+
+    def __init__(self, reader: BinaryIO, writer: BinaryIO) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.lock = threading.Lock()
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.writer.write(_wire.encode(message))
+        self.writer.flush()
+
+    def receive(self) -> dict[str, Any]:
+        line = self.reader.readline()
+        if not line:
+            os._exit(0)  # the orchestrator is gone
+        message: dict[str, Any] = _wire.decode(line)
+        return message
+
+    def call(self, service: str, args: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self.send({"op": "call", "service": service, "args": args})
+            return self.receive()
+
+
+_interruptible = False
+
+
+def _on_interrupt(signum: int, frame: Any) -> None:
+    if _interruptible:
+        raise Interrupted()
+
+
+def _apply_limits(limits: dict[str, Any]) -> None:
+    import resource
+
+    mb = 1024 * 1024
+    pairs = [
+        ("memory_mb", resource.RLIMIT_AS, mb),
+        ("file_size_mb", resource.RLIMIT_FSIZE, mb),
+        ("cpu_seconds", resource.RLIMIT_CPU, 1),
+        ("open_files", resource.RLIMIT_NOFILE, 1),
+    ]
+    for key, which, unit in pairs:
+        value = limits.get(key)
+        if value:
+            n = int(value) * unit
+            resource.setrlimit(which, (n, n))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _seed(seed: int) -> None:
+    import random
+
+    random.seed(seed)
+    try:
+        import numpy
+
+        numpy.random.seed(seed % (2**32))
+    except ImportError:
+        pass
+
+
+def _load(program: Any, entrypoint: str) -> tuple[Any, dict[str, Any] | None]:
+    """Defines the program in a fresh module; returns (entrypoint, None) or (None, failure)."""
+    global _interruptible
+    if not isinstance(program, str) or not program.strip():
+        return None, {"kind": "no_code", "error": "no program"}
+    try:
+        code = compile(program, "<candidate>", "exec")
+    except (SyntaxError, ValueError) as exc:
+        return None, {"kind": "syntax", "error": f"{type(exc).__name__}: {exc}"}
+    module = types.ModuleType("candidate")
+    module.__file__ = "<candidate>"
+    sys.modules["candidate"] = module
+    try:
+        _interruptible = True
+        exec(code, module.__dict__)
+        _interruptible = False
+    except Interrupted:
+        _interruptible = False
+        return None, {"kind": "timeout", "error": "defining the program took too long"}
+    except BaseException as exc:
+        _interruptible = False
+        return None, {"kind": "exception", "error": _describe(exc)}
+    fn = module.__dict__.get(entrypoint)
+    if not callable(fn):
+        return None, {"kind": "missing_entrypoint", "error": f"the program does not define {entrypoint}()"}
+    return fn, None
+
+
+def _describe(exc: BaseException) -> str:
+    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    text = "".join(tb[-3:]) if len(tb) > 3 else "".join(tb)
+    return text[-2000:]
+
+
+def _run_guarded(fn: Any, *args: Any) -> tuple[Any, dict[str, Any] | None]:
+    global _interruptible
+    try:
+        _interruptible = True
+        value = fn(*args)
+        _interruptible = False
+        return value, None
+    except Interrupted:
+        _interruptible = False
+        return None, {"kind": "timeout", "error": "time limit"}
+    except BaseException as exc:
+        _interruptible = False
+        if isinstance(exc, MemoryError):
+            return None, {"kind": "memory", "error": "MemoryError"}
+        return None, {"kind": "exception", "error": _describe(exc)}
+
+
+def serve_solution(link: Link, first: dict[str, Any]) -> None:
+    """Loads a solution, then answers `call`/`go` pairs: one call of the entrypoint each."""
+    fn, failure = _load(first.get("program"), str(first.get("entrypoint", "algorithm")))
+    link.send({"op": "loaded", "ok": failure is None, **(failure or {})})
+    if failure is not None:
+        return
+    args: list[Any] = []
+    while True:
+        message = link.receive()
+        op = message.get("op")
+        if op == "call":
+            args = _wire.from_wire(message.get("args", []))
+            link.send({"op": "ready"})
+        elif op == "go":
+            value, failure = _run_guarded(fn, *args)
+            if failure is None:
+                try:
+                    link.send({"op": "result", "ok": True, "output": _wire.to_wire(value)})
+                except _wire.WireError as exc:
+                    link.send({"op": "result", "ok": False, "kind": "bad_output", "error": str(exc)})
+            else:
+                link.send({"op": "result", "ok": False, **failure})
+        elif op == "stop":
+            return
+
+
+class UtilityProxy:
+    """What an improver receives as `utility`: every call is scored by the orchestrator."""
+
+    def __init__(self, link: Link, spec: dict[str, Any]) -> None:
+        self._link = link
+        self.str = spec.get("str", "")
+        self.budget = spec.get("budget", 0)
+        self.uses = spec.get("uses", 0)
+
+    def __call__(self, solution: Any = None, *args: Any, **kwargs: Any) -> float:
+        try:
+            payload = _wire.to_wire({"solution": solution, "args": list(args), "kwargs": kwargs})
+        except _wire.WireError:
+            payload = {"solution": None, "args": [], "kwargs": {}}
+        reply = self._link.call("utility", payload)
+        self.uses = reply.get("uses", self.uses)
+        if not reply.get("ok"):
+            raise Exception(reply.get("error", "utility call failed"))
+        return float(reply["value"])
+
+
+class LanguageModelProxy:
+    """What an improver receives as `language_model`: the orchestrator owns the budget."""
+
+    def __init__(self, link: Link, spec: dict[str, Any]) -> None:
+        self._link = link
+        self.budget = spec.get("budget", 0)
+        self.max_responses_per_call = spec.get("max_responses_per_call", 1)
+        self.times_used = 0
+
+    def _call(self, service: str, args: dict[str, Any]) -> list[str]:
+        reply = self._link.call(service, _wire.to_wire(args))
+        self.times_used = reply.get("uses", self.times_used)
+        if not reply.get("ok"):
+            raise Exception(reply.get("error", "language model call failed"))
+        return list(reply["value"])
+
+    def prompt(self, expertise: Any, message: Any, n_responses: int = 1, temperature: float = 0.7) -> list[str]:
+        return self._call(
+            "lm.prompt",
+            {"expertise": expertise, "message": message, "n_responses": n_responses, "temperature": temperature},
+        )
+
+    def batch_prompt(self, expertise: Any, message_batch: Any, temperature: float = 0.7) -> list[str]:
+        try:
+            messages = list(message_batch)
+        except TypeError:
+            return []
+        return self._call("lm.batch_prompt", {"expertise": expertise, "messages": messages, "temperature": temperature})
+
+
+def serve_improver(link: Link, first: dict[str, Any]) -> None:
+    """Runs `improve_algorithm(initial_solution, utility, language_model)` once."""
+    fn, failure = _load(first.get("program"), "improve_algorithm")
+    if failure is None:
+        utility = UtilityProxy(link, first.get("utility", {}))
+        language_model = LanguageModelProxy(link, first.get("lm", {}))
+        value, failure = _run_guarded(fn, first.get("initial_solution", ""), utility, language_model)
+        if failure is None and value is not None and not isinstance(value, str):
+            failure = {"kind": "bad_output", "error": f"improve_algorithm returned {type(value).__name__}, not str"}
+        if failure is None:
+            link.send({"op": "done", "ok": True, "solution": value})
+            return
+    link.send({"op": "done", "ok": False, **(failure or {})})
+
+
+def main() -> None:
+    reader = os.fdopen(os.dup(0), "rb")
+    writer = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)  # the program's prints go to stderr, never onto the protocol
+    signal.signal(signal.SIGUSR1, _on_interrupt)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    link = Link(reader, writer)
+    setup = link.receive()
+    _apply_limits(setup.get("limits", {}))
+    _seed(int(setup.get("seed", 0)))
+    first = link.receive()
+    if first.get("op") == "load":
+        serve_solution(link, first)
+    elif first.get("op") == "improve":
+        serve_improver(link, first)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

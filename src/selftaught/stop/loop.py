@@ -1,0 +1,98 @@
+"""Self-improvement: I_t = I_{t-1}(meta_utility, I_{t-1}, LM), recorded with val and test meta-utility."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from selftaught.broker import Services, run_improver
+from selftaught.stop.meta_utility import MetaScore, MetaUtility, MetaUtilityService
+from selftaught.store import program_hash
+from selftaught.tasks import Task
+
+
+@dataclass(frozen=True)
+class Iteration:
+    """One improver of the run and how it scored.
+
+    Attributes:
+      kept_previous: the step's output failed (crashed, no improver, or meta-utility 0), so
+        I_t is I_{t-1}, as in the paper.
+    """
+
+    index: int
+    improver: str
+    meta_utility_val: float
+    meta_utility_test: float
+    kept_previous: bool = False
+    failure: str | None = None
+    detail: str = ""
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "iteration": self.index,
+            "improver": program_hash(self.improver),
+            "meta_utility_val": self.meta_utility_val,
+            "meta_utility_test": self.meta_utility_test,
+            "kept_previous": self.kept_previous,
+            "failure": self.failure,
+            "detail": self.detail[-500:],
+        }
+
+
+def self_improve(
+    services: Services,
+    task: Task,
+    seed_improver: str,
+    iterations: int,
+    on_iteration: Callable[[list[Iteration]], None] | None = None,
+) -> list[Iteration]:
+    """Runs STOP for `iterations` rounds from `seed_improver`; records each I_t in the store.
+
+    `on_iteration` is called with the history after every iteration (to save a summary as the
+    run goes, so an interrupted run keeps what it finished).
+    """
+    meta = MetaUtility(services, [task])
+    store = services.store
+    history: list[Iteration] = []
+
+    def measure(t: int, improver: str) -> MetaScore:
+        services.progress(f"[I_{t}] measuring meta-utility on val and test")
+        return meta.score(improver, with_test=True, label=f"[I_{t}] ")
+
+    def commit(item: Iteration) -> None:
+        history.append(item)
+        if store is not None:
+            store.save_improver(item.index, item.improver)
+            store.event("iteration", **item.record())
+        services.progress(
+            f"[I_{item.index}] meta-utility val={item.meta_utility_val:.4f} test={item.meta_utility_test:.4f}"
+            + (" (kept previous improver)" if item.kept_previous else "")
+        )
+        if on_iteration is not None:
+            on_iteration(history)
+
+    first = measure(0, seed_improver)
+    commit(Iteration(0, seed_improver, first.val, first.test or 0.0))
+    for t in range(1, iterations + 1):
+        previous = history[-1]
+        services.progress(f"[I_{t}] improving I_{t - 1} with itself")
+        utility = MetaUtilityService(meta, services.config.meta_utility_budget, label=f"[I_{t}] ")
+        lm = services.language_model(f"stop/{t}", level="meta")
+        outcome = run_improver(services, previous.improver, previous.improver, utility, lm, seed=t)
+        if store is not None:
+            store.event("improver_run", stream=f"stop/{t}", level="meta", failure=outcome.failure,
+                        detail=outcome.detail, lm_calls=outcome.lm_calls, utility_calls=outcome.utility_calls,
+                        duration=round(outcome.duration, 3), solution=store.save_program(outcome.solution))
+        candidate = outcome.solution
+        failure = outcome.failure
+        score = measure(t, candidate) if candidate and failure is None else None
+        if candidate is None or score is None or score.failed or score.val <= 0:
+            failure = failure or ("no_code" if not candidate else "scored_zero")
+            detail = outcome.detail or "the new improver failed; keeping the previous one"
+            commit(Iteration(t, previous.improver, previous.meta_utility_val, previous.meta_utility_test,
+                             kept_previous=True, failure=failure, detail=detail))
+        else:
+            commit(Iteration(t, candidate, score.val, score.test or 0.0))
+    return history

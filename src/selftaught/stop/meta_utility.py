@@ -1,0 +1,144 @@
+"""The meta-utility: an improver's worth is the score of the solutions it produces downstream."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from selftaught.broker import Services, TaskUtility, run_improver
+from selftaught.improver import meta_utility_description
+from selftaught.store import program_hash
+from selftaught.tasks import Task
+
+
+@dataclass(frozen=True)
+class DownstreamRun:
+    """One run of an improver on a downstream task, and how its solution scored."""
+
+    task: str
+    index: int
+    val: float
+    test: float | None
+    failure: str | None
+    lm_calls: int
+    utility_calls: int
+    solution: str | None = field(repr=False, default=None)
+
+
+@dataclass(frozen=True)
+class MetaScore:
+    """Mean downstream score of an improver on val (and test, when asked), with its runs."""
+
+    val: float
+    test: float | None
+    runs: tuple[DownstreamRun, ...]
+
+    @property
+    def failed(self) -> bool:
+        """True when every downstream run failed (the improver is broken)."""
+        return all(r.failure is not None for r in self.runs)
+
+
+class MetaUtility:
+    """Scores improvers by their downstream solutions on `tasks`, with fresh budgets per run.
+
+    Downstream runs are deterministic per (run seed, improver, task, run index), so they can run
+    in parallel and the same improver always gets the same meta-utility.
+    """
+
+    def __init__(self, services: Services, tasks: Sequence[Task]) -> None:
+        self.services = services
+        self.tasks = list(tasks)
+        cfg = services.config
+        self.description = meta_utility_description(
+            budget=cfg.meta_utility_budget,
+            downstream_runs=cfg.downstream_runs,
+            lm_budget=cfg.lm_budget,
+            max_responses=cfg.max_responses_per_call,
+        )
+        self._cache: dict[tuple[str, bool], MetaScore] = {}
+        self._lock = threading.Lock()
+
+    def score(self, improver: str | None, *, with_test: bool = False, label: str = "") -> MetaScore:
+        """Runs the improver `downstream_runs` times on each task and averages its solutions' scores."""
+        if not isinstance(improver, str) or not improver.strip():
+            runs = tuple(DownstreamRun(t.name, 0, t.failure_score, None, "no_code", 0, 0) for t in self.tasks)
+            return MetaScore(sum(r.val for r in runs) / len(runs), None, runs)
+        key = (program_hash(improver), with_test)
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        jobs = [(task, i) for task in self.tasks for i in range(self.services.config.downstream_runs)]
+        done = [0]
+
+        def one(job: tuple[Task, int]) -> DownstreamRun:
+            run = self.downstream(improver, job[0], job[1], with_test=with_test)
+            with self._lock:
+                done[0] += 1
+                self.services.progress(f"{label}downstream run {done[0]}/{len(jobs)}: {run.task} val={run.val:.3f}")
+            return run
+
+        with ThreadPoolExecutor(max_workers=self.services.config.workers) as pool:
+            runs = tuple(pool.map(one, jobs))
+        val = sum(r.val for r in runs) / len(runs)
+        test = sum(r.test or 0.0 for r in runs) / len(runs) if with_test else None
+        result = MetaScore(val, test, runs)
+        with self._lock:
+            self._cache[key] = result
+        return result
+
+    def downstream(self, improver: str, task: Task, index: int, *, with_test: bool) -> DownstreamRun:
+        """One improver run on `task` from its seed solution, then the secret scoring."""
+        services = self.services
+        digest = program_hash(improver)
+        stream = f"downstream/{digest}/{task.name}/{index}"
+        context: dict[str, Any] = {"level": "task", "improver": digest, "task_name": task.name, "run": index}
+        utility = TaskUtility(services, task, "val", services.config.utility_budget, **context)
+        lm = services.language_model(stream, level="task")
+        outcome = run_improver(services, improver, task.seed_solution, utility, lm, seed=_index_seed(stream))
+        if services.store is not None:
+            services.store.event("improver_run", stream=stream, improver=digest, task=task.name,
+                                 failure=outcome.failure, detail=outcome.detail, lm_calls=outcome.lm_calls,
+                                 utility_calls=outcome.utility_calls, duration=round(outcome.duration, 3),
+                                 solution=services.store.save_program(outcome.solution))
+        if outcome.solution is None:
+            fail = task.failure_score
+            return DownstreamRun(task.name, index, fail, fail if with_test else None,
+                                 outcome.failure or "no_code", outcome.lm_calls, outcome.utility_calls)
+        val = services.evaluate(task, outcome.solution, "val", purpose="meta_utility", **context).score
+        test = (services.evaluate(task, outcome.solution, "test", purpose="meta_utility", **context).score
+                if with_test else None)
+        return DownstreamRun(task.name, index, val, test, None, outcome.lm_calls, outcome.utility_calls,
+                             outcome.solution)
+
+
+def _index_seed(stream: str) -> int:
+    return int(program_hash(stream), 16) % (2**31)
+
+
+class MetaUtilityService:
+    """The meta-utility as a budgeted utility for an improver improving an improver."""
+
+    def __init__(self, meta: MetaUtility, budget: int, label: str = "") -> None:
+        self.meta = meta
+        self.description = meta.description
+        self.budget = budget
+        self.uses = 0
+        self.label = label
+        self.scores: list[tuple[str | None, float]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, solution: Any, args: list[Any], kwargs: dict[str, Any]) -> float:
+        with self._lock:
+            self.uses += 1
+            use = self.uses
+        if use > self.budget:
+            return 0.0
+        improver = solution if isinstance(solution, str) else None
+        value = self.meta.score(improver, label=f"{self.label}candidate {use}: ").val
+        with self._lock:
+            self.scores.append((program_hash(improver) if improver else None, value))
+        return value

@@ -1,0 +1,42 @@
+"""Transfer: an improver, with no further self-improvement, on other tasks vs the seed improver."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from selftaught.broker import Services
+from selftaught.stop.meta_utility import MetaUtility
+from selftaught.tasks import Task
+
+
+@dataclass(frozen=True)
+class TransferRow:
+    """The paper's transfer table row for one task (test split, as the paper reports)."""
+
+    task: str
+    seed_utility: float
+    meta_utility_seed_improver: float
+    meta_utility_improver: float
+    seed_utility_val: float
+    meta_utility_seed_improver_val: float
+    meta_utility_improver_val: float
+
+    def record(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def transfer(services: Services, improver: str, seed_improver: str, tasks: Sequence[Task]) -> list[TransferRow]:
+    """For each task: u(seed solution), meta-utility of I_0, meta-utility of `improver`."""
+    rows = []
+    for task in tasks:
+        services.progress(f"[{task.name}] scoring the seed solution")
+        seed_val = services.evaluate(task, task.seed_solution, "val", purpose="transfer").score
+        seed_test = services.evaluate(task, task.seed_solution, "test", purpose="transfer").score
+        meta = MetaUtility(services, [task])
+        base = meta.score(seed_improver, with_test=True, label=f"[{task.name}] I_0 ")
+        new = meta.score(improver, with_test=True, label=f"[{task.name}] improver ")
+        rows.append(TransferRow(task.name, seed_test, base.test or 0.0, new.test or 0.0,
+                                seed_val, base.val, new.val))
+    return rows

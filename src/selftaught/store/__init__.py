@@ -1,0 +1,5 @@
+"""The run store: where a run's manifest, programs, events and summary live."""
+
+from selftaught.store._run_store import FORMAT_VERSION, RunStore, program_hash, read_events
+
+__all__ = ["FORMAT_VERSION", "RunStore", "program_hash", "read_events"]
