@@ -1,0 +1,62 @@
+"""Test support: a tiny task whose answers are known, an echo task, and services with a fake LM."""
+
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from selftaught.broker import Services
+from selftaught.config import Config
+from selftaught.lm import ScriptedBackend
+from selftaught.store import RunStore
+from selftaught.tasks import Instance, Task
+
+
+class SumTask(Task):
+    """Return the sum of five small ints as a Python int (a task whose correct answer is known)."""
+
+    name = "sum"
+    description = "def utility(algorithm_str):\n    '''1 point per instance where algorithm(a) == sum(a)'''\n"
+    seed_solution = "def algorithm(a):\n    return 0\n"
+    split_sizes = {"val": 4, "test": 6}
+    time_limit = 0.5
+
+    def make_instance(self, rng: np.random.Generator, index: int) -> Instance:
+        a = rng.integers(0, 10, size=5)
+        return Instance((a,), int(a.sum()))
+
+    def score_output(self, instance: Instance, output: Any, elapsed: float) -> float:
+        return 1.0 if type(output) is int and output == instance.hidden else 0.0
+
+
+class EchoTask(Task):
+    """Records whatever the candidate returns (to inspect what a worker can see)."""
+
+    name = "echo"
+    description = "echo"
+    seed_solution = "def algorithm(x):\n    return x\n"
+    split_sizes = {"val": 1, "test": 1}
+    time_limit = 5.0
+
+    def __init__(self) -> None:
+        self.outputs: list[Any] = []
+
+    def make_instance(self, rng: np.random.Generator, index: int) -> Instance:
+        return Instance((index,), None)
+
+    def score_output(self, instance: Instance, output: Any, elapsed: float) -> float:
+        self.outputs.append(output)
+        return 1.0
+
+
+GOOD_SUM = "```python\ndef algorithm(a):\n    return int(sum(int(x) for x in a))\n```"
+BAD_SUM = "```python\ndef algorithm(a):\n    return 1\n```"
+
+
+def make_services(entries: list[Any], tmp_path: Path | None = None, **config: Any) -> Services:
+    """Services with a scripted backend (and a run store under tmp_path when given)."""
+    cfg = Config(**{"downstream_runs": 2, "workers": 2, **config})
+    store = RunStore(tmp_path / "run") if tmp_path is not None else None
+    return Services(cfg, ScriptedBackend(entries), store=store)

@@ -1,0 +1,120 @@
+"""Improvers run in workers against proxies: the orchestrator owns and enforces every budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from support import BAD_SUM, GOOD_SUM, SumTask, make_services
+
+from selftaught.broker import TaskUtility, run_improver
+from selftaught.improver import seed_improver
+from selftaught.store import read_events
+
+CHEATING_IMPROVER = '''
+def improve_algorithm(initial_solution, utility, language_model):
+    utility.budget = 10 ** 6
+    language_model.budget = 10 ** 6
+    scores = []
+    for i in range(40):
+        utility.uses = 0
+        scores.append(utility("def algorithm(a):\\n    return int(sum(int(x) for x in a))\\n"))
+    errors = 0
+    for i in range(10):
+        language_model.times_used = 0
+        try:
+            language_model.prompt("sys", "hello %d" % i)
+        except Exception as exc:
+            assert "budget" in str(exc)
+            errors += 1
+    return "def algorithm(a):\\n    return %r\\n" % ([sum(scores), errors, utility.uses],)
+'''
+
+
+def test_an_improver_that_overwrites_its_budgets_still_cannot_exceed_them(tmp_path: Path) -> None:
+    services = make_services([GOOD_SUM], tmp_path, lm_budget=4, utility_budget=5)
+    task = SumTask()
+    utility = TaskUtility(services, task, "val", services.config.utility_budget)
+    lm = services.language_model("t", level="task")
+    result = run_improver(services, CHEATING_IMPROVER, task.seed_solution, utility, lm)
+    assert result.failure is None and result.solution is not None
+    total, errors, seen_uses = eval(result.solution.split("return ")[1])  # our own test's output
+    assert total == 5.0  # only the first 5 calls were really scored
+    assert errors == 6 and lm.times_used == 4  # 4 LM calls served, the other 6 refused
+    assert utility.uses == 40 and seen_uses == 40  # the proxy mirrors the host's count
+    events = read_events(tmp_path / "run")
+    assert sum(1 for e in events if e["kind"] == "lm_call") == 4
+    scored = [e for e in events if e["kind"] == "utility_call"]
+    assert sum(1 for e in scored if e.get("failure") == "budget") == 35
+
+
+def test_the_paper_seed_improver_runs_unchanged_and_returns_the_best_sample() -> None:
+    # Five bad replies and one good one: extract_code + max(key=utility) must find the good one.
+    services = make_services([BAD_SUM] * 5 + [GOOD_SUM])
+    task = SumTask()
+    utility = TaskUtility(services, task, "val", 25)
+    lm = services.language_model("t", level="task")
+    result = run_improver(services, seed_improver(), task.seed_solution, utility, lm)
+    assert result.failure is None
+    assert result.solution is not None and "sum(int(x)" in result.solution
+    assert result.lm_calls == 1 and result.utility_calls == 6
+
+
+PAPER_STYLE_IMPROVER = '''
+from helpers import extract_code
+
+def improve_algorithm(initial_solution, utility, language_model):
+    """Varies temperature across calls, keeps the best (in the style of the paper's GPT-4 improvers)."""
+    expertise = "You are an expert computer science researcher and programmer."
+    message = f"""Improve the following solution:
+```python
+{initial_solution}
+```
+Score function:
+```python
+{utility.str}
+```"""
+    best, best_score = initial_solution, utility(initial_solution)
+    for temperature in [0.2, 0.6, 1.0]:
+        if language_model.budget <= 0:
+            break
+        n = min(language_model.max_responses_per_call, 2)
+        replies = language_model.batch_prompt(expertise, [message] * n, temperature=temperature)
+        replies += language_model.prompt(expertise, message, n_responses=1, temperature=temperature)
+        for code in extract_code(replies):
+            if code is None:
+                continue
+            score = utility(code)
+            if score > best_score:
+                best, best_score = code, score
+    return best
+'''
+
+
+def test_a_paper_style_improver_with_prompt_batch_and_temperatures_runs_unchanged() -> None:
+    # Per temperature: the batch gets samples 0-1 (a bad one, one without code), prompt() gets sample 2.
+    services = make_services([BAD_SUM, "no code here", GOOD_SUM], lm_budget=6)
+    task = SumTask()
+    utility = TaskUtility(services, task, "val", 25)
+    lm = services.language_model("t", level="task")
+    result = run_improver(services, PAPER_STYLE_IMPROVER, task.seed_solution, utility, lm)
+    assert result.failure is None, result.detail
+    assert result.solution is not None and services.evaluate(task, result.solution, "val").score == 1.0
+    assert result.lm_calls == 6
+
+
+def test_improver_failures_are_results_not_exceptions() -> None:
+    services = make_services([GOOD_SUM], improver_timeout=2)
+    task = SumTask()
+
+    def run(program: str) -> tuple[str | None, str]:
+        utility = TaskUtility(services, task, "val", 25)
+        r = run_improver(services, program, task.seed_solution, utility, services.language_model("t", "task"))
+        return r.failure, r.detail
+
+    assert run("def improve_algorithm(s, u, lm)\n")[0] == "syntax"
+    assert run("x = 1\n")[0] == "missing_entrypoint"
+    failure, detail = run("def improve_algorithm(s, u, lm):\n    raise KeyError('boom')\n")
+    assert failure == "exception" and "boom" in detail
+    assert run("def improve_algorithm(s, u, lm):\n    return 42\n")[0] == "bad_output"
+    assert run("def improve_algorithm(s, u, lm):\n    while True:\n        pass\n")[0] == "timeout"
+    assert run("import os\ndef improve_algorithm(s, u, lm):\n    os._exit(1)\n")[0] == "crash"
