@@ -25,6 +25,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a bad flag (already reported on one line)
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
         return int(args.handler(args))
     except UserError as exc:
         sys.stderr.write(f"selftaught: error: {exc}\n")

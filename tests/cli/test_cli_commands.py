@@ -1,0 +1,127 @@
+"""Every command's JSON shape, and bad input answered with one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from selftaught.cli import main
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
+    status = main([*argv, "--json"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    data: dict[str, Any] = json.loads(out)
+    return data
+
+
+def test_tasks_lists_all_six_paper_tasks_with_split_sizes(capsys: pytest.CaptureFixture[str]) -> None:
+    data = run_json(capsys, "tasks")
+    names = [t["name"] for t in data["tasks"]]
+    assert names == ["parity_noise", "parity_noiseless", "str_grid_dist", "modified_quadratic_assignment",
+                     "three_sat", "maxcut"]
+    for t in data["tasks"]:
+        assert t["splits"]["test"] > t["splits"]["val"] > 0 and t["summary"]
+
+
+def test_score_reports_task_split_and_score(capsys: pytest.CaptureFixture[str]) -> None:
+    data = run_json(capsys, "score", "lpn", str(DATA / "parity_solver.py"), "--split", "test")
+    assert data["task"] == "parity_noise" and data["split"] == "test"
+    assert data["score"] > 0.9 and data["instances"] == 50
+
+
+def test_improve_reports_solution_scores_and_calls_used(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = (DATA / "parity_solver.py").read_text()
+    script = tmp_path / "s.json"
+    script.write_text(json.dumps([f"```python\n{good}```"]))
+    data = run_json(capsys, "improve", "parity_noiseless", "--lm", f"scripted:{script}")
+    assert data["solution"].strip() == good.strip()
+    assert data["score_val"] == 1.0 and data["score_test"] == 1.0
+    assert data["lm_calls"] == 1 and data["utility_calls"] == 6
+
+
+def test_improve_with_the_offline_default_says_no_model_is_used(capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["improve", "parity_noiseless", "--lm-budget", "1", "--max-responses", "2"])
+    captured = capsys.readouterr()
+    assert status == 0
+    assert "no language model" in captured.err.lower() or "offline" in captured.err.lower()
+    assert "val" in captured.out
+
+
+def test_transfer_reports_the_papers_three_columns_per_task(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = (DATA / "parity_solver.py").read_text()
+    script = tmp_path / "s.json"
+    script.write_text(json.dumps([f"```python\n{good}```"]))
+    data = run_json(capsys, "transfer", str(DATA / "better_improver.py"), "--tasks", "parity_noiseless",
+                    "--lm", f"scripted:{script}", "--downstream-runs", "1")
+    (row,) = data["rows"]
+    assert row["task"] == "parity_noiseless"
+    assert 0.3 < row["seed_utility"] < 0.7
+    assert row["meta_utility_seed_improver"] == 1.0 and row["meta_utility_improver"] == 1.0
+
+
+def test_run_reports_run_dir_and_meta_utility_per_iteration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = run_json(capsys, "run", "--iterations", "1", "--downstream-runs", "1", "--max-responses", "2",
+                    "--task", "parity_noiseless", "--runs-dir", str(tmp_path))
+    assert Path(data["run_dir"]).is_dir()
+    assert len(data["iterations"]) == 2
+    for it in data["iterations"]:
+        assert 0.0 <= it["meta_utility_val"] <= 1.0 and 0.0 <= it["meta_utility_test"] <= 1.0
+
+
+def test_a_run_can_be_configured_from_a_toml_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text('task = "parity_noiseless"\niterations = 0\n[budgets]\ndownstream_runs = 1\n')
+    data = run_json(capsys, "run", "--config", str(config), "--runs-dir", str(tmp_path / "r"))
+    manifest = json.loads((Path(data["run_dir"]) / "manifest.json").read_text())
+    assert manifest["config"]["downstream_runs"] == 1 and manifest["task"]["name"] == "parity_noiseless"
+    assert len(data["iterations"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["score", "no_such_task", "x.py"], "unknown task"),
+        (["score", "lpn", "missing.py"], "not found"),
+        (["score", "lpn", str(DATA / "better_improver.py")], "does not define algorithm"),
+        (["improve", "lpn", "--lm", "nonsense:model"], "lm"),
+        (["improve", "lpn", "--lm", "scripted:/no/such/file.json"], "not found"),
+        (["run", "--iterations", "-1"], "iterations"),
+        (["run", "--iterations", "many"], "invalid int"),
+        (["run", "--config", "/no/such.toml"], "config file not found"),
+        (["transfer", str(DATA / "parity_solver.py")], "does not define improve_algorithm"),
+        (["transfer", str(DATA / "better_improver.py"), "--tasks", "maxcut,bogus"], "unknown task"),
+    ],
+)
+def test_bad_input_gets_one_line_and_a_nonzero_exit(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    status = main(argv)
+    err = capsys.readouterr().err
+    assert status != 0
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("note:")]
+    assert len(lines) == 1 and lines[0].startswith("selftaught: error:"), err
+    assert needle.lower() in lines[0].lower()
+    assert "Traceback" not in err
+
+
+def test_the_console_script_runs_as_a_module() -> None:
+    done = subprocess.run([sys.executable, "-m", "selftaught", "tasks", "--json"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and len(json.loads(done.stdout)["tasks"]) == 6

@@ -1,0 +1,80 @@
+"""The orchestrator-side language model: budgets, limits, and replies that do not depend on call order."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from selftaught.errors import BudgetExceeded
+from selftaught.lm import MutateBackend, ScriptedBackend
+from selftaught.lm.session import LanguageModel
+
+
+def lm(backend: Any = None, **kwargs: Any) -> LanguageModel:
+    args: dict[str, Any] = {"budget": 4, "max_responses_per_call": 6, **kwargs}
+    return LanguageModel(backend or ScriptedBackend(["a", "b", "c"]), **args)
+
+
+def test_each_prompt_or_batch_is_one_call_and_the_budget_is_enforced() -> None:
+    model = lm(budget=2)
+    assert model.batch_prompt("s", ["m"] * 3) == ["a", "b", "c"]
+    assert model.prompt("s", "m", n_responses=2) == ["a", "b"]  # the 4th and 5th samples, cycling
+    with pytest.raises(BudgetExceeded, match="exceeded your call budget"):
+        model.prompt("s", "m")
+    assert model.times_used == 2
+
+
+def test_identical_requests_continue_their_sample_sequence_while_different_ones_start_fresh() -> None:
+    model = lm()
+    assert model.prompt("s", "x") == ["a"]
+    assert model.prompt("s", "x") == ["b"]
+    assert model.prompt("s", "y") == ["a"]
+    assert model.prompt("s", "x", temperature=0.2) == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda m: m.prompt("s", "m", n_responses=7), "at most 6"),
+        (lambda m: m.batch_prompt("s", ["m"] * 7), "at most 6"),
+        (lambda m: m.prompt(3, "m"), "expertise"),
+        (lambda m: m.batch_prompt("s", []), "non-empty"),
+        (lambda m: m.prompt("s", "m", temperature=9), "temperature"),
+    ],
+)
+def test_malformed_calls_are_refused_with_a_message(call: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call(lm())
+
+
+def test_replies_depend_on_seed_stream_and_request_not_on_concurrent_arrival() -> None:
+    prompt = "Improve:\n```python\ndef algorithm(x):\n    return x + 1\n```\n"
+
+    def replies(run_seed: int, stream: str, noise: bool) -> list[str]:
+        model = lm(MutateBackend(), run_seed=run_seed, stream=stream)
+        if noise:  # other streams calling concurrently must not change this stream's replies
+            others = [lm(MutateBackend(), run_seed=run_seed, stream=f"o{i}") for i in range(4)]
+            threads = [threading.Thread(target=o.batch_prompt, args=("s", [prompt] * 6)) for o in others]
+            for t in threads:
+                t.start()
+            out = model.batch_prompt("s", [prompt] * 6)
+            for t in threads:
+                t.join()
+            return out
+        return model.batch_prompt("s", [prompt] * 6)
+
+    assert replies(1, "a", False) == replies(1, "a", True)
+    assert replies(1, "a", False) != replies(1, "b", False)
+    assert replies(1, "a", False) != replies(2, "a", False)
+
+
+def test_every_call_is_reported_with_request_and_replies() -> None:
+    seen: list[dict[str, Any]] = []
+    model = lm(on_call=seen.append, stream="st", level="meta")
+    model.batch_prompt("sys", ["m1", "m2"], temperature=0.5)
+    (record,) = seen
+    assert record["system"] == "sys" and record["messages"] == ["m1", "m2"]
+    assert record["replies"] == ["a", "a"] and record["temperature"] == 0.5
+    assert record["level"] == "meta" and record["stream"] == "st"
