@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from selftaught.broker import Services
 from selftaught.config import Config
 from selftaught.lm import ScriptedBackend
@@ -20,7 +22,7 @@ class SumTask(Task):
     name = "sum"
     description = "def utility(algorithm_str):\n    '''1 point per instance where algorithm(a) == sum(a)'''\n"
     seed_solution = "def algorithm(a):\n    return 0\n"
-    split_sizes = {"val": 4, "test": 6}
+    split_sizes: Mapping[str, int] = {"val": 4, "test": 6}
     time_limit = 0.5
 
     def make_instance(self, rng: np.random.Generator, index: int) -> Instance:
@@ -37,7 +39,7 @@ class EchoTask(Task):
     name = "echo"
     description = "echo"
     seed_solution = "def algorithm(x):\n    return x\n"
-    split_sizes = {"val": 1, "test": 1}
+    split_sizes: Mapping[str, int] = {"val": 1, "test": 1}
     time_limit = 5.0
 
     def __init__(self) -> None:

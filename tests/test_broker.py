@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support import BAD_SUM, GOOD_SUM, SumTask, make_services
-
 from selftaught.broker import TaskUtility, run_improver
 from selftaught.improver import seed_improver
 from selftaught.store import read_events
+from support import BAD_SUM, GOOD_SUM, SumTask, make_services
 
 CHEATING_IMPROVER = '''
 def improve_algorithm(initial_solution, utility, language_model):

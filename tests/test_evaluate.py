@@ -6,9 +6,9 @@ import os
 import time
 
 import pytest
-from support import EchoTask, SumTask
 
 from selftaught.evaluate import evaluate
+from support import EchoTask, SumTask
 
 
 def test_a_correct_program_scores_full_marks(sum_task: SumTask) -> None:

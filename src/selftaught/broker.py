@@ -52,17 +52,16 @@ class Services:
         digest = self.store.save_program(program) if self.store else None
         key = (task.name, split, program_hash(program) if isinstance(program, str) else "-")
         with self._lock:
-            cached = self._cache.get(key)
-            self.counters["cache_hits" if cached else "evaluations"] += 1
-        if cached is None:
-            seed = _mix(self.config.seed, key[2])
-            cached = evaluate(task, program, split, sandbox=self.sandbox, seed=seed)
+            found = self._cache.get(key)
+            hit = found is not None
+            self.counters["cache_hits" if hit else "evaluations"] += 1
+        if found is None:
+            found = evaluate(task, program, split, sandbox=self.sandbox, seed=_mix(self.config.seed, key[2]))
             with self._lock:
-                self._cache[key] = cached
+                self._cache[key] = found
         if self.store is not None:
-            self.store.event("utility_call", program=digest, cached=cached is not None, **context,
-                             **evaluation_record(cached))
-        return cached
+            self.store.event("utility_call", program=digest, cached=hit, **context, **evaluation_record(found))
+        return found
 
     def language_model(self, stream: str, level: str) -> LanguageModel:
         """A fresh, budgeted language model for one improver run."""

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import _wire  # type: ignore[import-not-found]  # noqa: E402
+import _wire  # type: ignore[import-not-found]
 
 
 class Interrupted(BaseException):

@@ -1,0 +1,184 @@
+"""Loading a user's task file: a module defining `TASK`, or the module-level names of a task.
+
+The file is trusted user code and is imported in-process. Every mistake in it becomes a one-line
+TaskError naming the file and what is wrong, never a traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import math
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from selftaught.errors import TaskError
+from selftaught.tasks._base import SPLITS, Instance, Task
+
+InstanceMaker = Callable[[np.random.Generator, int], Any]
+Scorer = Callable[[tuple[Any, ...], Any, Any, float], Any]
+
+
+class ModuleTask(Task):
+    """A Task built from the module-level names of a user's task file."""
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        name: str,
+        description: str,
+        seed_solution: str,
+        entrypoint: str,
+        split_sizes: Mapping[str, int],
+        split_seeds: Mapping[str, int],
+        time_limit: float,
+        failure_score: float,
+        max_score: float,
+        summary: str,
+        make_instance: InstanceMaker,
+        score: Scorer,
+    ) -> None:
+        self.source = source
+        self.name = name
+        self.description = description
+        self.seed_solution = seed_solution
+        self.entrypoint = entrypoint
+        self.split_sizes = dict(split_sizes)
+        self.split_seeds = dict(split_seeds)
+        self.time_limit = time_limit
+        self.failure_score = failure_score
+        self.max_score = max_score
+        self.summary = summary
+        self._make = make_instance
+        self._score = score
+
+    def make_instance(self, rng: np.random.Generator, index: int) -> Instance:
+        try:
+            made = self._make(rng, index)
+        except Exception as exc:
+            raise TaskError(f"{self.source}: make_instance raised {type(exc).__name__}: {exc}") from None
+        if not (isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], (tuple, list))):
+            raise TaskError(f"{self.source}: make_instance must return (args_tuple, hidden)")
+        return Instance(args=tuple(made[0]), hidden=made[1])
+
+    def score_output(self, instance: Instance, output: Any, elapsed: float) -> float:
+        """The user's score; a scorer that raises or returns a non-number scores a failure."""
+        try:
+            value = self._score(instance.args, instance.hidden, output, elapsed)
+        except Exception:
+            return self.failure_score
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            return self.failure_score
+        return float(value)
+
+
+def load_task_file(path: Path) -> Task:
+    """Imports the task file at `path` and returns its Task (TaskError if it is missing or malformed)."""
+    source = path.name
+    if not path.is_file():
+        raise TaskError(f"task file not found: {path}")
+    if path.suffix != ".py":
+        raise TaskError(f"{source}: a task file must be a Python file ending in .py")
+    module = _import(path)
+    task = getattr(module, "TASK", None)
+    if task is not None:
+        if isinstance(task, type) and issubclass(task, Task):
+            raise TaskError(f"{source}: TASK is a class; set TASK = {task.__name__}()")
+        if not isinstance(task, Task):
+            raise TaskError(f"{source}: TASK must be an instance of a selftaught.tasks.Task subclass")
+        return task
+    return _from_names(module, source, path.stem)
+
+
+def _import(path: Path) -> ModuleType:
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+    module_name = f"selftaught_user_task_{digest}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise TaskError(f"{path.name}: cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses and pickling look the module up here
+    try:
+        spec.loader.exec_module(module)
+    except (Exception, SystemExit) as exc:
+        del sys.modules[module_name]
+        raise TaskError(f"{path.name}: importing it raised {type(exc).__name__}: {exc}") from None
+    return module
+
+
+def _from_names(module: ModuleType, source: str, stem: str) -> ModuleTask:
+    def get(name: str, default: Any = ...) -> Any:
+        if hasattr(module, name):
+            return getattr(module, name)
+        if default is ...:
+            raise TaskError(f"{source}: missing {name} (or define TASK, an instance of a Task subclass)")
+        return default
+
+    name = _text(get("NAME", stem), "NAME", source)
+    description = _text(get("DESCRIPTION"), "DESCRIPTION", source)
+    seed_solution = _text(get("SEED_SOLUTION"), "SEED_SOLUTION", source)
+    entrypoint = _text(get("ENTRYPOINT", "algorithm"), "ENTRYPOINT", source)
+    if not entrypoint.isidentifier():
+        raise TaskError(f"{source}: ENTRYPOINT must be a Python identifier, got {entrypoint!r}")
+    split_sizes = _split_map(get("SPLITS"), "SPLITS", source, minimum=1)
+    split_seeds = _split_map(get("SEEDS", {"val": 1, "test": 2}), "SEEDS", source, minimum=0)
+    time_limit = _number(get("TIME_LIMIT"), "TIME_LIMIT", source)
+    if time_limit <= 0:
+        raise TaskError(f"{source}: TIME_LIMIT must be a positive number of seconds")
+    failure_score = _number(get("FAILURE_SCORE", 0.0), "FAILURE_SCORE", source)
+    max_score = _number(get("MAX_SCORE", 1.0), "MAX_SCORE", source)
+    if not failure_score < max_score:
+        raise TaskError(f"{source}: FAILURE_SCORE must be below MAX_SCORE")
+    summary = _text(get("SUMMARY", f"user task from {source}"), "SUMMARY", source, allow_empty=True)
+    make_instance = get("make_instance")
+    score = get("score")
+    for label, fn in (("make_instance", make_instance), ("score", score)):
+        if not callable(fn):
+            raise TaskError(f"{source}: {label} must be a function")
+    return ModuleTask(
+        source=source,
+        name=name,
+        description=description,
+        seed_solution=seed_solution,
+        entrypoint=entrypoint,
+        split_sizes=split_sizes,
+        split_seeds=split_seeds,
+        time_limit=time_limit,
+        failure_score=failure_score,
+        max_score=max_score,
+        summary=summary,
+        make_instance=make_instance,
+        score=score,
+    )
+
+
+def _text(value: Any, label: str, source: str, *, allow_empty: bool = False) -> str:
+    if not isinstance(value, str) or (not allow_empty and not value.strip()):
+        kind = "a string" if allow_empty else "a non-empty string"
+        raise TaskError(f"{source}: {label} must be {kind}, got {value!r:.40}")
+    return value
+
+
+def _number(value: Any, label: str, source: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise TaskError(f"{source}: {label} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _split_map(value: Any, label: str, source: str, *, minimum: int) -> dict[str, int]:
+    expected = " and ".join(f'"{s}"' for s in SPLITS)
+    if not isinstance(value, Mapping) or set(value) != set(SPLITS):
+        raise TaskError(f"{source}: {label} must be a dict with exactly the keys {expected}")
+    out: dict[str, int] = {}
+    for split in SPLITS:
+        n = value[split]
+        if isinstance(n, bool) or not isinstance(n, int) or n < minimum:
+            raise TaskError(f"{source}: {label}[{split!r}] must be an int >= {minimum}, got {n!r}")
+        out[split] = n
+    return out

@@ -1,0 +1,154 @@
+"""Loading a user's task file: TASK or module-level names; every mistake is a one-line TaskError."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from selftaught.errors import TaskError
+from selftaught.tasks import Task
+from selftaught.tasks._user import load_task_file
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mytask.py"
+
+VALID = """
+DESCRIPTION = "def utility(s): ... algorithm(x) returns x + 1"
+SEED_SOLUTION = "def algorithm(x):\\n    return x\\n"
+SPLITS = {"val": 3, "test": 5}
+TIME_LIMIT = 0.2
+
+
+def make_instance(rng, index):
+    x = int(rng.integers(0, 100))
+    return (x,), x + 1
+
+
+def score(args, hidden, output, elapsed):
+    return 1.0 if output == hidden else 0.0
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "adder.py") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def error_for(tmp_path: Path, text: str) -> str:
+    with pytest.raises(TaskError) as caught:
+        load_task_file(write(tmp_path, text)).instances("val")
+    message = str(caught.value)
+    assert "\n" not in message and "adder.py" in message
+    return message
+
+
+def test_module_level_names_make_a_task(tmp_path: Path) -> None:
+    task = load_task_file(write(tmp_path, VALID))
+    assert task.name == "adder" and task.entrypoint == "algorithm" and task.time_limit == 0.2
+    assert len(task.instances("val")) == 3 and len(task.instances("test")) == 5
+    instance = task.instances("val")[0]
+    assert task.score_output(instance, instance.hidden, 0.0) == 1.0
+    assert task.score_output(instance, instance.args[0], 0.0) == 0.0
+
+
+def test_optional_names_override_the_defaults(tmp_path: Path) -> None:
+    extra = (
+        'NAME = "plus_one"\nENTRYPOINT = "solve"\nSEEDS = {"val": 7, "test": 8}\nFAILURE_SCORE = 0.01\nMAX_SCORE = 2\n'
+    )
+    task = load_task_file(write(tmp_path, VALID + extra))
+    assert (task.name, task.entrypoint, task.failure_score, task.max_score) == ("plus_one", "solve", 0.01, 2.0)
+    assert dict(task.split_seeds) == {"val": 7, "test": 8}
+
+
+def test_instances_are_deterministic_across_loads(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID)
+    first = [i.args for i in load_task_file(path).instances("test")]
+    assert first == [i.args for i in load_task_file(path).instances("test")]
+
+
+def test_a_task_instance_named_task_is_returned_as_is(tmp_path: Path) -> None:
+    text = """
+    from selftaught.tasks import Instance, Task
+
+    class Echo(Task):
+        name = "echo"
+        def make_instance(self, rng, index):
+            return Instance(args=(index,), hidden=index)
+        def score_output(self, instance, output, elapsed):
+            return float(output == instance.hidden)
+
+    TASK = Echo()
+    """
+    task = load_task_file(write(tmp_path, text))
+    assert isinstance(task, Task) and task.name == "echo"
+
+
+def test_a_task_class_instead_of_an_instance_is_explained(tmp_path: Path) -> None:
+    text = """
+    from selftaught.tasks import Task
+
+    class Echo(Task):
+        pass
+
+    TASK = Echo
+    """
+    assert "TASK = Echo()" in error_for(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("DESCRIPTION = ", "UNUSED = "), "missing DESCRIPTION"),
+        (("SEED_SOLUTION = ", "UNUSED = "), "missing SEED_SOLUTION"),
+        (('SPLITS = {"val": 3, "test": 5}', 'SPLITS = {"val": 3}'), "SPLITS"),
+        (('SPLITS = {"val": 3, "test": 5}', 'SPLITS = {"val": 3, "test": 0}'), "SPLITS['test']"),
+        (("TIME_LIMIT = 0.2", "TIME_LIMIT = -1"), "TIME_LIMIT"),
+        (("TIME_LIMIT = 0.2", "TIME_LIMIT = '2'"), "TIME_LIMIT"),
+        (("def score(", "def not_score("), "missing score"),
+        (
+            ("def make_instance(rng, index):", "make_instance = 3\ndef f(rng, index):"),
+            "make_instance must be a function",
+        ),
+        (("return (x,), x + 1", "return x"), "make_instance must return (args_tuple, hidden)"),
+        (("return (x,), x + 1", "return 1 / 0"), "make_instance raised ZeroDivisionError"),
+        (("TIME_LIMIT = 0.2", "TIME_LIMIT = 0.2\nFAILURE_SCORE = 1.5"), "FAILURE_SCORE must be below MAX_SCORE"),
+        (("TIME_LIMIT = 0.2", "TIME_LIMIT = 0.2\nENTRYPOINT = 'not valid'"), "ENTRYPOINT"),
+        (("SPLITS = ", "import nonexistent_module_xyz\nSPLITS = "), "importing it raised ModuleNotFoundError"),
+    ],
+)
+def test_mistakes_are_one_line_task_errors_naming_the_file(
+    tmp_path: Path, change: tuple[str, str], expected: str
+) -> None:
+    old, new = change
+    assert old in VALID
+    assert expected in error_for(tmp_path, VALID.replace(old, new))
+
+
+def test_a_missing_file_and_a_non_python_file_are_task_errors(tmp_path: Path) -> None:
+    with pytest.raises(TaskError, match="not found"):
+        load_task_file(tmp_path / "absent.py")
+    other = tmp_path / "task.txt"
+    other.write_text("x = 1")
+    with pytest.raises(TaskError, match=r"\.py"):
+        load_task_file(other)
+
+
+@pytest.mark.parametrize("body", ["raise ValueError('odd output')", "return 'high'", "return None"])
+def test_a_scorer_that_raises_or_returns_a_non_number_scores_a_failure(tmp_path: Path, body: str) -> None:
+    text = VALID.replace("return 1.0 if output == hidden else 0.0", body) + "FAILURE_SCORE = 0.05\n"
+    task = load_task_file(write(tmp_path, text))
+    assert task.score_output(task.instances("val")[0], object(), 0.0) == 0.05
+
+
+def test_the_example_task_scores_its_seed_partially(tmp_path: Path) -> None:
+    task = load_task_file(EXAMPLE)
+    namespace: dict[str, Any] = {}
+    exec(task.seed_solution, namespace)
+    scores = [task.score_output(i, namespace["algorithm"](*i.args), 0.0) for i in task.instances("val")]
+    assert 0.0 < sum(scores) / len(scores) < 0.5
+    instance = task.instances("val")[0]
+    assert task.score_output(instance, sorted(instance.args[0]), 0.0) == 1.0
+    assert task.score_output(instance, sorted(instance.args[0])[:-1], 0.0) == 0.0
