@@ -117,3 +117,20 @@ def test_improver_failures_are_results_not_exceptions() -> None:
     assert run("def improve_algorithm(s, u, lm):\n    return 42\n")[0] == "bad_output"
     assert run("def improve_algorithm(s, u, lm):\n    while True:\n        pass\n")[0] == "timeout"
     assert run("import os\ndef improve_algorithm(s, u, lm):\n    os._exit(1)\n")[0] == "crash"
+
+
+def test_the_improver_timeout_does_not_charge_time_spent_serving_its_calls() -> None:
+    # Twenty distinct programs, each scored in a fresh worker (~0.15 s): over 2 s of serving,
+    # while the improver's own compute is tiny.
+    improver = (
+        "def improve_algorithm(initial_solution, utility, language_model):\n"
+        "    for i in range(20):\n"
+        "        utility('def algorithm(a):\\n    return %d\\n' % i)\n"
+        "    return initial_solution\n"
+    )
+    services = make_services([GOOD_SUM], improver_timeout=2)
+    task = SumTask()
+    utility = TaskUtility(services, task, "val", 25)
+    result = run_improver(services, improver, task.seed_solution, utility, services.language_model("t", "task"))
+    assert result.failure is None and result.utility_calls == 20
+    assert result.duration > 2

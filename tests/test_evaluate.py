@@ -133,3 +133,20 @@ def test_same_program_and_seed_give_the_same_random_state(echo_task: EchoTask) -
     evaluate(echo_task, program, "val", seed=8)
     a, b, c = echo_task.outputs
     assert a == b != c
+
+
+def test_a_program_writing_onto_the_protocol_channel_only_fails_itself(sum_task: SumTask) -> None:
+    # The worker keeps the protocol on a private descriptor; a program that finds it and forges
+    # messages breaks only its own evaluation.
+    program = (
+        "import os\n"
+        "def algorithm(a):\n"
+        "    for fd in range(3, 20):\n"
+        "        try:\n"
+        "            os.write(fd, b'{\"op\": \"bogus\"}\\n')\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    return int(a.sum())\n"
+    )
+    result = evaluate(sum_task, program, "val")
+    assert result.score == 0.0 and set(result.failures) == {"protocol"}

@@ -146,6 +146,9 @@ def run_improver(
 ) -> ImproverResult:
     """Runs `improve_algorithm(initial_solution, utility, language_model)` in a worker.
 
+    `improver_timeout` bounds the improver's own time: time the orchestrator spends serving its
+    utility and LM calls (which have budgets of their own) is not charged to it.
+
     The worker holds proxies only: each utility or LM call comes back here, where budgets are
     counted and enforced, so nothing the improver does to its proxies changes a real budget.
     """
@@ -169,7 +172,9 @@ def run_improver(
             message = worker.receive(max(0.0, deadline - time.perf_counter()))
             op = message.get("op")
             if op == "call":
+                served_at = time.perf_counter()
                 worker.send(_serve(message, utility, language_model))
+                deadline += time.perf_counter() - served_at  # time spent serving is not the improver's
             elif op == "done":
                 if message.get("ok"):
                     solution = message.get("solution")

@@ -83,15 +83,18 @@ class _Runner:
         return None, ""
 
     def run(self, instance: Instance) -> InstanceOutcome:
+        """One call of the entrypoint, timed from `go` to the output's arrival."""
         fail = self.task.failure_score
+        limit = self.task.time_limit
         worker = self.worker
         assert worker is not None
         try:
             worker.send({"op": "call", "args": _wire.to_wire(list(instance.args))})
-            worker.receive(INPUT_TIMEOUT)
+            if worker.receive(INPUT_TIMEOUT).get("op") != "ready":
+                worker.kill()
+                return InstanceOutcome(fail, 0.0, "protocol", "the program wrote onto the protocol channel")
             worker.send({"op": "go"})
             start = time.perf_counter()
-            limit = self.task.time_limit
             try:
                 reply = worker.receive(limit + TIMING_SLACK)
             except ChannelTimeout:
@@ -102,10 +105,13 @@ class _Runner:
                     worker.kill()
                 return InstanceOutcome(fail, time.perf_counter() - start, "timeout", f"over {limit}s")
             elapsed = time.perf_counter() - start
-        except ChannelClosed:
+        except (ChannelClosed, ChannelTimeout):
             detail = worker.stderr_tail()
             worker.kill()
             return InstanceOutcome(fail, 0.0, "crash", detail[-500:] or "worker died")
+        if reply.get("op") != "result":
+            worker.kill()
+            return InstanceOutcome(fail, elapsed, "protocol", "the program wrote onto the protocol channel")
         if elapsed > limit:
             return InstanceOutcome(fail, elapsed, "timeout", f"{elapsed:.3f}s over {limit}s")
         if not reply.get("ok"):

@@ -125,3 +125,15 @@ def test_the_console_script_runs_as_a_module() -> None:
     done = subprocess.run([sys.executable, "-m", "selftaught", "tasks", "--json"], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0 and len(json.loads(done.stdout)["tasks"]) == 6
+
+
+def test_a_users_task_file_works_wherever_a_task_name_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "mytask.py"
+    solution = tmp_path / "sorted_solution.py"
+    solution.write_text("def algorithm(values):\n    return sorted(values)\n")
+    data = run_json(capsys, "score", str(example), str(solution))
+    assert data["task"] == "sort_list" and data["score"] == 1.0
+    seed = run_json(capsys, "improve", str(example), "--lm-budget", "1", "--max-responses", "2")
+    assert seed["task"] == "sort_list" and 0.0 <= seed["score_val"] <= 1.0

@@ -1,0 +1,93 @@
+"""AST helpers of the mutate backend: parsing, node kinds, the pre-order walk, name bindings."""
+
+from __future__ import annotations
+
+import ast
+
+DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
+DEF_LIKE = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_SHARED = (ast.expr_context, ast.operator, ast.cmpop, ast.unaryop, ast.boolop)
+
+
+def parse(source: str) -> ast.Module | None:
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def preorder(tree: ast.AST, *, fstrings: bool) -> list[ast.AST]:
+    """All nodes in source order, except the operator and context nodes (shared singletons).
+
+    With `fstrings=False` the walk does not descend into f-strings (string literals are left alone).
+    """
+    out: list[ast.AST] = []
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        if fstrings or not isinstance(node, ast.JoinedStr):
+            stack.extend(c for c in reversed(list(ast.iter_child_nodes(node))) if not isinstance(c, _SHARED))
+    return out
+
+
+def is_inert(stmt: ast.stmt) -> bool:
+    """A bare string expression (a docstring or comment-like literal)."""
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(
+        stmt.value.value, str)
+
+
+def stored(node: ast.AST) -> set[str]:
+    """The names that `node` binds (assigns or deletes) anywhere inside it."""
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+
+
+def bodies(tree: ast.Module) -> list[list[ast.stmt]]:
+    """Every statement list of the tree (bodies, else branches, finally blocks)."""
+    out: list[list[ast.stmt]] = []
+    for node in preorder(tree, fstrings=False):
+        for field in ("body", "orelse", "finalbody"):
+            value = getattr(node, field, None)
+            if isinstance(value, list) and value and all(isinstance(s, ast.stmt) for s in value):
+                out.append(value)
+    return out
+
+
+class Bindings:
+    """Where names are bound and read, to avoid deleting or reordering the binding a later read needs.
+
+    Approximate on purpose (one namespace for the whole tree, source order for control flow):
+    it only has to keep most structural mutations runnable, not to be a scope analysis.
+    """
+
+    def __init__(self, tree: ast.AST) -> None:
+        self.position: dict[int, int] = {}
+        self.binds: dict[str, list[int]] = {}
+        self.reads: dict[str, list[int]] = {}
+        for pos, node in enumerate(preorder(tree, fstrings=True)):
+            self.position[id(node)] = pos
+            if isinstance(node, ast.Name):
+                table = self.reads if isinstance(node.ctx, ast.Load) else self.binds
+                table.setdefault(node.id, []).append(pos)
+            elif isinstance(node, ast.arg):
+                self.binds.setdefault(node.arg, []).append(pos)
+
+    def _span(self, stmt: ast.stmt) -> tuple[int, int]:
+        return self.position[id(stmt)], max(self.position[id(n)] for n in preorder(stmt, fstrings=True))
+
+    def _bound_before(self, name: str, pos: int) -> bool:
+        return any(p < pos for p in self.binds.get(name, ()))
+
+    def sole_binder(self, stmt: ast.stmt) -> bool:
+        """Whether a name `stmt` binds is read after it with no earlier binding to fall back on."""
+        start, end = self._span(stmt)
+        return any(
+            any(p > end for p in self.reads.get(name, ())) and not self._bound_before(name, start)
+            for name in stored(stmt)
+        )
+
+    def feeds(self, first: ast.stmt, second: ast.stmt) -> bool:
+        """Whether `second` reads a name that `first` binds with no earlier binding (a swap would unbind it)."""
+        start, _ = self._span(first)
+        read = {n.id for n in ast.walk(second) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        return any(name in read and not self._bound_before(name, start) for name in stored(first))
