@@ -81,3 +81,18 @@ def test_a_failing_new_improver_keeps_the_previous_one(tmp_path: Path, capsys: p
     assert its[1]["kept_previous"] is True and its[1]["failure"] is not None
     assert its[1]["improver"] == its[0]["improver"]
     assert its[1]["meta_utility_val"] == its[0]["meta_utility_val"]
+
+
+def test_the_same_seed_reproduces_a_run_with_the_offline_backend(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def run(seed: str, where: str) -> list[dict[str, object]]:
+        status = main(["run", "--iterations", "1", "--downstream-runs", "2", "--max-responses", "3",
+                       "--seed", seed, "--runs-dir", str(tmp_path / where), "--json"])
+        assert status == 0
+        its: list[dict[str, object]] = json.loads(capsys.readouterr().out)["iterations"]
+        return [{k: it[k] for k in ("improver", "meta_utility_val", "meta_utility_test")} for it in its]
+
+    first = run("5", "a")
+    assert run("5", "b") == first
+    assert run("6", "c") != first
