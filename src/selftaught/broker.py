@@ -14,7 +14,7 @@ from selftaught.errors import BudgetExceeded
 from selftaught.evaluate import Evaluation, evaluate, evaluation_record
 from selftaught.lm import Backend
 from selftaught.lm.session import LanguageModel
-from selftaught.sandbox import ChannelClosed, ChannelTimeout, Limits, ProcessSandbox
+from selftaught.sandbox import ChannelClosed, ChannelTimeout, Limits, Sandbox, SandboxChoice, select_sandbox
 from selftaught.sandbox._guest import _wire
 from selftaught.store import RunStore, program_hash
 from selftaught.tasks import Task
@@ -35,13 +35,14 @@ class Services:
         backend: Backend,
         *,
         store: RunStore | None = None,
-        sandbox: ProcessSandbox | None = None,
+        sandbox: SandboxChoice | None = None,
         progress: Progress | None = None,
     ) -> None:
         self.config = config
         self.backend = backend
         self.store = store
-        self.sandbox = sandbox or ProcessSandbox(Limits(memory_mb=config.memory_mb))
+        self.sandbox_choice = sandbox or select_sandbox(config.sandbox, Limits(memory_mb=config.memory_mb))
+        self.sandbox: Sandbox = self.sandbox_choice.sandbox
         self.progress = progress or (lambda _msg: None)
         self._cache: dict[tuple[str, str, str], Evaluation] = {}
         self._lock = threading.Lock()

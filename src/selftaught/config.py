@@ -30,6 +30,8 @@ class Config:
       workers: improver runs executed in parallel inside a meta-utility.
       improver_timeout: seconds one improver run may take before its worker is killed.
       memory_mb: address-space limit of every worker.
+      sandbox: `auto` (bubblewrap if it works here, else a loud fallback), `strict` (refuse to
+        run without full isolation) or `process` (reduced isolation, explicitly).
     """
 
     task: str = "parity_noise"
@@ -52,6 +54,7 @@ class Config:
     workers: int = 2
     improver_timeout: float = 900.0
     memory_mb: int = 4096
+    sandbox: str = "auto"
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -72,6 +75,9 @@ _MINIMUMS: dict[str, float] = {
 }
 
 
+_CHOICES: dict[str, tuple[str, ...]] = {"sandbox": ("auto", "strict", "process")}
+
+
 def _coerce(name: str, kind: Any, value: Any) -> Any:
     if kind in ("int", int):
         if isinstance(value, bool) or not isinstance(value, int):
@@ -89,6 +95,8 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
         if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{name} must be a list of names, got {value!r}")
         value = tuple(value)
+    if name in _CHOICES and value not in _CHOICES[name]:
+        raise ConfigError(f"{name} must be one of {', '.join(_CHOICES[name])}, got {value!r}")
     if name in _MINIMUMS and value < _MINIMUMS[name]:
         raise ConfigError(f"{name} must be at least {_MINIMUMS[name]:g}, got {value}")
     return value

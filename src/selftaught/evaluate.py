@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from selftaught.sandbox import ChannelClosed, ChannelTimeout, ProcessSandbox, WorkerProcess
+from selftaught.sandbox import ChannelClosed, ChannelTimeout, Sandbox, WorkerProcess, select_sandbox
 from selftaught.sandbox._guest import _wire
 from selftaught.tasks import Instance, Task
 
@@ -54,7 +54,7 @@ class Evaluation:
 class _Runner:
     """Keeps one worker with the program loaded, replacing it after a kill."""
 
-    def __init__(self, sandbox: ProcessSandbox, task: Task, program: str, seed: int) -> None:
+    def __init__(self, sandbox: Sandbox, task: Task, program: str, seed: int) -> None:
         self.sandbox = sandbox
         self.task = task
         self.program = program
@@ -137,16 +137,19 @@ def evaluate(
     program: str | None,
     split: str = "val",
     *,
-    sandbox: ProcessSandbox | None = None,
+    sandbox: Sandbox | None = None,
     seed: int = 0,
 ) -> Evaluation:
-    """Scores `program` on every instance of `split`; failures are data, never exceptions."""
+    """Scores `program` on every instance of `split`; failures are data, never exceptions.
+
+    Without `sandbox`, the default (`auto`) sandbox is used: bubblewrap where it works.
+    """
     started = time.perf_counter()
     instances = task.instances(split)
     fail = task.failure_score
     if not isinstance(program, str) or not program.strip():
         return Evaluation(task.name, split, fail, 0.0, "no_code", "no program")
-    runner = _Runner(sandbox or ProcessSandbox(), task, program, seed)
+    runner = _Runner(sandbox or select_sandbox().sandbox, task, program, seed)
     outcomes: list[InstanceOutcome] = []
     try:
         for instance in instances:

@@ -14,6 +14,7 @@ from selftaught.broker import Services
 from selftaught.config import Config, build_config
 from selftaught.errors import UserError
 from selftaught.lm import Backend, parse_backend
+from selftaught.sandbox import MODES, Limits, SandboxChoice, select_sandbox
 from selftaught.store import RunStore
 from selftaught.tasks import Task
 
@@ -46,12 +47,18 @@ def add_run_flags(p: argparse.ArgumentParser, *, task: bool = False) -> None:
     p.add_argument("--improver-timeout", type=float, dest="improver_timeout",
                    help="seconds one improver run may take (default 900)")
     p.add_argument("--memory-mb", type=int, dest="memory_mb", help="memory limit of each worker (default 4096)")
+    add_sandbox_flag(p)
     add_output_flags(p)
+
+
+def add_sandbox_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sandbox", choices=MODES, help="auto (default: bubblewrap if it works here, else warn), "
+                   "strict (refuse without full isolation), process (reduced isolation)")
 
 
 CONFIG_KEYS = ("lm", "seed", "task", "iterations", "runs_dir", "lm_budget", "max_responses_per_call",
                "utility_budget", "meta_utility_budget", "downstream_runs", "workers", "improver_timeout",
-               "memory_mb", "transfer_tasks")
+               "memory_mb", "transfer_tasks", "sandbox")
 
 
 def config_from(args: argparse.Namespace) -> Config:
@@ -76,6 +83,12 @@ class Reporter:
         if text and self.enabled:
             sys.stderr.write(f"note: {text}\n")
 
+    def warn(self, text: str | None) -> None:
+        """A warning the user must see: printed on stderr even under --json."""
+        if text:
+            sys.stderr.write(f"\n*** {text}\n\n")
+            sys.stderr.flush()
+
 
 def backend_for(config: Config, reporter: Reporter) -> Backend:
     backend = parse_backend(config.lm)
@@ -83,8 +96,21 @@ def backend_for(config: Config, reporter: Reporter) -> Backend:
     return backend
 
 
+def sandbox_for(mode: str | None, reporter: Reporter, limits: Limits | None = None) -> SandboxChoice:
+    """The sandbox for this command; a reduced-isolation fallback is announced every time."""
+    choice = select_sandbox(mode or "auto", limits or Limits())
+    reporter.warn(choice.warning)
+    return choice
+
+
+def sandbox_record(choice: SandboxChoice) -> dict[str, Any]:
+    return {"name": choice.sandbox.name, "isolated": choice.sandbox.isolated, "warning": choice.warning}
+
+
 def services_for(config: Config, reporter: Reporter, store: RunStore | None = None) -> Services:
-    return Services(config, backend_for(config, reporter), store=store, progress=reporter)
+    backend = backend_for(config, reporter)
+    choice = sandbox_for(config.sandbox, reporter, Limits(memory_mb=config.memory_mb))
+    return Services(config, backend, store=store, sandbox=choice, progress=reporter)
 
 
 def read_program(path: str, what: str) -> str:

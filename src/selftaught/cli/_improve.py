@@ -13,6 +13,7 @@ from selftaught.cli._common import (
     emit,
     read_program,
     require_entrypoint,
+    sandbox_record,
     services_for,
 )
 from selftaught.improver import seed_improver
@@ -64,6 +65,7 @@ def handle(args: argparse.Namespace) -> int:
         "detail": outcome.detail,
         "lm": services.backend.name,
         "duration": round(outcome.duration, 3),
+        "sandbox": sandbox_record(services.sandbox_choice),
     }
     if outcome.solution is None:
         human = f"the improver failed: {outcome.failure}\n{outcome.detail.strip()[-800:]}"

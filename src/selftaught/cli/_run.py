@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from selftaught.cli._common import Reporter, add_run_flags, config_from, emit, services_for
+from selftaught.cli._common import Reporter, add_run_flags, config_from, emit, sandbox_record, services_for
 from selftaught.improver import seed_improver
 from selftaught.stop import self_improve
 from selftaught.store import FORMAT_VERSION, RunStore
@@ -51,12 +51,13 @@ def handle(args: argparse.Namespace) -> int:
         "task": {"name": task.name, "splits": dict(task.split_sizes), "time_limit": task.time_limit},
         "seed": config.seed,
         "lm": {"backend": services.backend.name, "notice": services.backend.notice},
-        "sandbox": services.sandbox.name,
+        "sandbox": sandbox_record(services.sandbox_choice),
         "versions": _versions(),
         "started": started,
     })
     reporter(f"run directory: {store.root}")
-    summary: dict[str, Any] = {"run_dir": str(store.root), "task": task.name, "iterations": [], "complete": False}
+    summary: dict[str, Any] = {"run_dir": str(store.root), "task": task.name, "iterations": [], "complete": False,
+                               "sandbox": sandbox_record(services.sandbox_choice)}
 
     def save_summary(history: list[Any]) -> None:
         summary["iterations"] = [item.record() for item in history]

@@ -12,6 +12,7 @@ from selftaught.cli._common import (
     emit,
     read_program,
     require_entrypoint,
+    sandbox_record,
     services_for,
 )
 from selftaught.improver import seed_improver
@@ -43,6 +44,7 @@ def handle(args: argparse.Namespace) -> int:
             f" {100 * r.meta_utility_seed_improver:>6.1f} ({100 * r.meta_utility_seed_improver_val:>5.1f})"
             f" {100 * r.meta_utility_improver:>6.1f} ({100 * r.meta_utility_improver_val:>5.1f})"
         )
-    emit(args.json, {"improver": args.improver, "rows": [r.record() for r in rows],
-                     "counters": dict(services.counters)}, "\n".join(lines))
+    data = {"improver": args.improver, "rows": [r.record() for r in rows], "counters": dict(services.counters),
+            "sandbox": sandbox_record(services.sandbox_choice)}
+    emit(args.json, data, "\n".join(lines))
     return 0

@@ -1,5 +1,20 @@
-"""How untrusted programs run: isolated worker processes, the wire format, resource limits."""
+"""How untrusted programs run: isolated workers (bubblewrap, or a plain process as a fallback), the wire format."""
 
-from selftaught.sandbox._process import ChannelClosed, ChannelTimeout, Limits, ProcessSandbox, WorkerProcess
+from selftaught.sandbox._bwrap import BwrapSandbox
+from selftaught.sandbox._process import ProcessSandbox
+from selftaught.sandbox._select import MODES, Sandbox, SandboxChoice, select_sandbox
+from selftaught.sandbox._worker_process import ChannelClosed, ChannelTimeout, Launch, Limits, WorkerProcess
 
-__all__ = ["ChannelClosed", "ChannelTimeout", "Limits", "ProcessSandbox", "WorkerProcess"]
+__all__ = [
+    "MODES",
+    "BwrapSandbox",
+    "ChannelClosed",
+    "ChannelTimeout",
+    "Launch",
+    "Limits",
+    "ProcessSandbox",
+    "Sandbox",
+    "SandboxChoice",
+    "WorkerProcess",
+    "select_sandbox",
+]

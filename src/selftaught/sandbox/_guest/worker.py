@@ -66,6 +66,7 @@ def _apply_limits(limits: dict[str, Any]) -> None:
         ("file_size_mb", resource.RLIMIT_FSIZE, mb),
         ("cpu_seconds", resource.RLIMIT_CPU, 1),
         ("open_files", resource.RLIMIT_NOFILE, 1),
+        ("processes", resource.RLIMIT_NPROC, 1),
     ]
     for key, which, unit in pairs:
         value = limits.get(key)
@@ -136,6 +137,39 @@ def _run_guarded(fn: Any, *args: Any) -> tuple[Any, dict[str, Any] | None]:
         if isinstance(exc, MemoryError):
             return None, {"kind": "memory", "error": "MemoryError"}
         return None, {"kind": "exception", "error": _describe(exc)}
+
+
+def serve_script(link: Link, first: dict[str, Any]) -> None:
+    """Runs a whole file as __main__ (for `selftaught sandbox run`); reports its exit status."""
+    global _interruptible
+    program = first.get("program")
+    code_or_failure: Any
+    try:
+        code_or_failure = compile(program if isinstance(program, str) else "", str(first.get("name", "<file>")), "exec")
+    except (SyntaxError, ValueError) as exc:
+        link.send({"op": "ran", "exit_code": 1, "kind": "syntax", "error": f"{type(exc).__name__}: {exc}"})
+        return
+    module = types.ModuleType("__main__")
+    sys.modules["__main__"] = module
+    exit_code, kind, error = 0, None, ""
+    try:
+        _interruptible = True
+        exec(code_or_failure, module.__dict__)
+        _interruptible = False
+    except Interrupted:
+        _interruptible = False
+        exit_code, kind, error = 1, "timeout", "time limit"
+    except SystemExit as exc:
+        _interruptible = False
+        code = exc.code
+        exit_code = code if isinstance(code, int) else (0 if code is None else 1)
+    except BaseException as exc:
+        _interruptible = False
+        exit_code, error = 1, _describe(exc)
+        kind = "memory" if isinstance(exc, MemoryError) else "exception"
+    sys.stdout.flush()
+    sys.stderr.flush()
+    link.send({"op": "ran", "exit_code": exit_code, "kind": kind, "error": error})
 
 
 def serve_solution(link: Link, first: dict[str, Any]) -> None:
@@ -247,6 +281,8 @@ def main() -> None:
         serve_solution(link, first)
     elif first.get("op") == "improve":
         serve_improver(link, first)
+    elif first.get("op") == "run":
+        serve_script(link, first)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)

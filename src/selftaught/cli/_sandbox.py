@@ -1,0 +1,68 @@
+"""`selftaught sandbox run|check`: run a file exactly as candidates run; verify the isolation layers here."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from selftaught.cli._common import (
+    Parser,
+    Reporter,
+    add_output_flags,
+    add_sandbox_flag,
+    emit,
+    read_program,
+    sandbox_for,
+    sandbox_record,
+)
+from selftaught.errors import UserError
+from selftaught.sandbox import Limits
+from selftaught.sandbox._check import check_sandbox
+from selftaught.sandbox._run_file import run_file
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("sandbox", help="run a file in the sandbox, or check the isolation layers")
+    inner = p.add_subparsers(dest="sandbox_command", required=True, parser_class=Parser)
+    run = inner.add_parser("run", help="run a Python file in the sandbox exactly as candidates are run")
+    run.add_argument("file", help="Python file to run as __main__")
+    run.add_argument("--timeout", type=float, default=10.0, help="wall-clock seconds (default 10)")
+    run.add_argument("--memory", type=int, default=Limits.memory_mb, metavar="MB", help="memory limit in MB")
+    add_sandbox_flag(run)
+    add_output_flags(run)
+    run.set_defaults(handler=handle_run)
+    check = inner.add_parser("check", help="report which isolation layers are active, each verified by trying")
+    add_sandbox_flag(check)
+    add_output_flags(check)
+    check.set_defaults(handler=handle_check)
+
+
+def handle_run(args: argparse.Namespace) -> int:
+    if args.timeout <= 0 or args.memory < 64:
+        raise UserError("--timeout must be positive and --memory at least 64 MB")
+    source = read_program(args.file, "program")
+    reporter = Reporter(args.json)
+    choice = sandbox_for(args.sandbox, reporter, Limits(memory_mb=args.memory))
+    result = run_file(choice.sandbox, source, name=args.file, timeout=args.timeout)
+    data = {"file": args.file, **result.record(), "sandbox": sandbox_record(choice)}
+    ended = f"ended by the {result.limit} limit" if result.limit else f"exit status {result.exit_code}"
+    where = f"{result.duration:.2f}s in the {choice.sandbox.name} sandbox"
+    human = f"{result.output.rstrip()}\n--- {args.file}: {ended} after {where}"
+    if result.error:
+        human += f"\n{result.error.rstrip()}"
+    emit(args.json, data, human)
+    return 0
+
+
+def handle_check(args: argparse.Namespace) -> int:
+    reporter = Reporter(args.json)
+    choice = sandbox_for(args.sandbox, reporter)
+    layers = check_sandbox(choice)
+    ok = all(layer.verified for layer in layers)
+    data = {"sandbox": sandbox_record(choice), "ok": ok, "layers": [layer.record() for layer in layers]}
+    lines = [f"sandbox: {choice.sandbox.name} ({'isolating' if choice.sandbox.isolated else 'REDUCED ISOLATION'})"]
+    for layer in layers:
+        lines.append(f"  {'held  ' if layer.verified else 'FAILED'}  {layer.layer:<22} {layer.detail}")
+    lines.append("every layer held when tried" if ok else "some layers did not hold: see above")
+    emit(args.json, data, "\n".join(lines))
+    return 0 if ok else 1

@@ -1,0 +1,149 @@
+"""The isolating sandbox: bubblewrap namespaces, a read-only view of the interpreter, a private tmpfs.
+
+Every worker gets fresh user (or, as root, an unprivileged uid), PID, network, IPC, UTS and mount
+namespaces; a root filesystem that exposes only /usr, the interpreter's prefix and the worker's own
+code, read-only; a private /proc, /dev and size-limited /tmp; an environment rebuilt from nothing;
+no capabilities, no new privileges, and a seccomp filter where one is available.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import site
+import sys
+import threading
+from pathlib import Path
+
+from selftaught.sandbox import _seccomp
+from selftaught.sandbox._process import GUEST_DIR, WORKER_SCRIPT, user_process_count, worker_environment
+from selftaught.sandbox._worker_process import Launch, Limits, WorkerProcess
+
+ROOT_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+SANDBOX_UID_BASE = 61000
+SANDBOX_UID_COUNT = 64
+# What bubblewrap itself starts with (its own environment is visible to the sandbox's pid 1).
+BWRAP_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+
+
+class UidPool:
+    """Hands each concurrent sandbox its own uid, so RLIMIT_NPROC counts that sandbox alone."""
+
+    def __init__(self, base: int = SANDBOX_UID_BASE, count: int = SANDBOX_UID_COUNT) -> None:
+        self._free = list(range(base, base + count))
+        self._next_shared = 0
+        self._lock = threading.Lock()
+        self.base, self.count = base, count
+
+    def acquire(self) -> tuple[int, bool]:
+        """A uid and whether it is exclusive (when all are taken, uids are shared round-robin)."""
+        with self._lock:
+            if self._free:
+                return self._free.pop(0), True
+            self._next_shared = (self._next_shared + 1) % self.count
+            return self.base + self._next_shared, False
+
+    def release(self, uid: int) -> None:
+        with self._lock:
+            if uid not in self._free:
+                self._free.append(uid)
+
+
+def interpreter_paths() -> list[str]:
+    """Directories the worker's interpreter needs outside /usr: its prefixes and site-packages."""
+    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+                  str(Path(os.path.realpath(sys.executable)).parent.parent)}
+    candidates.update(p for p in site.getsitepackages() if os.path.isdir(p))
+    real = sorted({os.path.realpath(p) for p in candidates if p and os.path.isdir(p)})
+    kept: list[str] = []
+    for path in real:
+        if path == "/usr" or path.startswith("/usr/"):
+            continue  # /usr is bound whole
+        if any(path == k or path.startswith(k + "/") for k in kept):
+            continue
+        kept.append(path)
+    return kept
+
+
+def _ancestors(path: str) -> list[str]:
+    parts = path.strip("/").split("/")
+    return ["/" + "/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+class BwrapSandbox:
+    """Runs each program in a fresh bubblewrap sandbox (see the module docstring).
+
+    As root, bubblewrap sets up the namespaces and `setpriv` drops the program to an unprivileged
+    uid of its own (so RLIMIT_NPROC binds and no capability remains). As an ordinary user, an
+    unprivileged user namespace is used and the user's own process count is taken into account.
+    """
+
+    name = "bwrap"
+    isolated = True
+
+    def __init__(self, limits: Limits | None = None, *, bwrap: str | None = None, seccomp: bool = True) -> None:
+        self.limits = limits or Limits()
+        self.bwrap = bwrap or shutil.which("bwrap") or "bwrap"
+        self.as_root = os.getuid() == 0
+        self.setpriv = shutil.which("setpriv") if self.as_root else None
+        self.seccomp_filter = _seccomp.build_filter() if seccomp else None
+        self.uids = UidPool()
+        self._static = self._static_args()
+
+    def _static_args(self) -> list[str]:
+        args = [self.bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+                "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--clearenv"]
+        if not self.as_root:
+            args += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
+        for key, value in worker_environment().items():
+            args += ["--setenv", key, value]
+        args += ["--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp"]
+        args += ["--ro-bind", "/usr", "/usr"]
+        for path in ROOT_DIRS:
+            if os.path.islink(path):
+                args += ["--symlink", os.readlink(path), path]
+            elif os.path.isdir(path):
+                args += ["--ro-bind", path, path]
+        made: set[str] = set()
+        for path in [*interpreter_paths(), str(GUEST_DIR)]:
+            for parent in _ancestors(path):
+                if parent not in made and not parent.startswith("/usr"):
+                    made.add(parent)
+                    args += ["--perms", "0755", "--dir", parent]
+            args += ["--ro-bind", path, path]
+        limits = self.limits
+        args += ["--proc", "/proc", "--dev", "/dev",
+                 "--perms", "1777", "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp",
+                 "--perms", "1777", "--size", str(1 << 20), "--tmpfs", "/dev/shm",
+                 "--chdir", "/tmp", "--remount-ro", "/"]
+        return args
+
+    def command(self, uid: int) -> tuple[list[str], tuple[int, ...]]:
+        """The full command line for one worker, and the descriptors it needs."""
+        args = list(self._static)
+        fds: list[int] = []
+        if self.seccomp_filter is not None:
+            read_fd, write_fd = os.pipe()
+            os.write(write_fd, self.seccomp_filter)
+            os.close(write_fd)
+            fds.append(read_fd)
+            args += ["--seccomp", str(read_fd)]
+        args.append("--")
+        if self.as_root:
+            args += [self.setpriv or "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                     "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+        args += [sys.executable, "-I", str(WORKER_SCRIPT)]
+        return args, tuple(fds)
+
+    def launch(self, seed: int = 0) -> WorkerProcess:
+        """Starts a fresh, confined worker for one program."""
+        if self.as_root:
+            uid, _exclusive = self.uids.acquire()
+            nproc = self.limits.processes
+            on_exit = lambda: self.uids.release(uid)  # noqa: E731
+        else:
+            uid, on_exit = os.getuid(), None
+            nproc = user_process_count(uid) + self.limits.processes
+        argv, fds = self.command(uid)
+        launch = Launch(argv, dict(BWRAP_ENV), cwd="/", pass_fds=fds, nproc=nproc, on_exit=on_exit)
+        return WorkerProcess(launch, self.limits, seed)

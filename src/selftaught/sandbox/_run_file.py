@@ -1,0 +1,76 @@
+"""Running a whole Python file in a sandbox exactly as candidates run, and saying what ended it."""
+
+from __future__ import annotations
+
+import signal
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from selftaught.sandbox._select import Sandbox
+from selftaught.sandbox._worker_process import ChannelClosed, ChannelTimeout
+
+INTERRUPT_GRACE = 1.0
+LIMIT_SIGNALS: dict[int, str] = {signal.SIGXCPU: "cpu", signal.SIGXFSZ: "file_size", signal.SIGKILL: "killed"}
+
+
+@dataclass(frozen=True)
+class FileRun:
+    """What happened to a file run in the sandbox.
+
+    Attributes:
+      limit: which limit ended it, if one did: timeout, memory, cpu, file_size, processes, killed.
+      output: what it printed (stdout and stderr together), capped.
+    """
+
+    exit_code: int | None
+    signal: int | None
+    limit: str | None
+    output: str
+    error: str
+    duration: float
+    sandbox: str
+
+    def record(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_file(sandbox: Sandbox, source: str, *, name: str = "<file>", timeout: float = 10.0) -> FileRun:
+    """Runs `source` as __main__ in a fresh worker of `sandbox`, for at most `timeout` seconds."""
+    started = time.perf_counter()
+    worker = sandbox.launch()
+    exit_code: int | None = None
+    sig: int | None = None
+    limit: str | None = None
+    error = ""
+    try:
+        worker.send({"op": "run", "program": source, "name": name})
+        try:
+            reply = worker.receive(timeout)
+        except ChannelTimeout:
+            limit = "timeout"
+            worker.interrupt()
+            try:
+                reply = worker.receive(INTERRUPT_GRACE)
+            except (ChannelTimeout, ChannelClosed):
+                reply = {}
+        exit_code = reply.get("exit_code") if isinstance(reply.get("exit_code"), int) else None
+        error = str(reply.get("error", ""))
+        if reply.get("kind") == "memory":
+            limit = "memory"
+        elif "BlockingIOError" in error and "Resource temporarily unavailable" in error:
+            limit = "processes"
+        elif "File too large" in error:
+            limit = "file_size"
+    except ChannelClosed:
+        pass
+    finally:
+        output = worker.stderr_tail(sandbox.limits.output_kb * 1024)
+        worker.kill()
+        status = worker.proc.returncode
+    if exit_code is None and status is not None and limit is None:
+        sig = -status if status < 0 else (status - 128 if status > 128 else None)
+        exit_code = None if sig else status
+        if sig:
+            limit = LIMIT_SIGNALS.get(sig)
+    return FileRun(exit_code, sig, limit, output, error[-2000:], time.perf_counter() - started, sandbox.name)

@@ -1,0 +1,183 @@
+"""Host side of a worker: start it from a launch plan, talk over pipes with deadlines, kill its tree."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from selftaught.errors import WorkerError
+from selftaught.sandbox._guest import _wire
+
+MAX_LINE = 64 * 1024 * 1024
+STDERR_TAIL = 4000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits applied inside every worker (a backstop; timeouts are enforced by the host).
+
+    Attributes:
+      memory_mb: address-space limit.
+      file_size_mb: largest file the program may write.
+      cpu_seconds: CPU-time limit of the whole worker.
+      open_files: descriptor limit.
+      processes: processes the program may run at once (RLIMIT_NPROC where it binds).
+      tmp_mb: size of the private writable /tmp (isolating sandboxes only).
+      output_kb: how much of the program's stderr the orchestrator keeps.
+    """
+
+    memory_mb: int = 4096
+    file_size_mb: int = 64
+    cpu_seconds: int = 3600
+    open_files: int = 256
+    processes: int = 64
+    tmp_mb: int = 64
+    output_kb: int = 64
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How to start one worker: the command, its environment, and descriptors to pass.
+
+    Attributes:
+      nproc: the RLIMIT_NPROC the worker sets on itself (None: do not set it).
+      on_exit: called once the worker is gone (to return a sandbox uid to its pool).
+    """
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: str | None = None
+    pass_fds: tuple[int, ...] = ()
+    nproc: int | None = None
+    on_exit: Callable[[], None] | None = None
+
+
+class ChannelTimeout(Exception):
+    """No message arrived before the deadline."""
+
+
+class ChannelClosed(Exception):
+    """The worker closed its end (it exited or crashed)."""
+
+
+class WorkerProcess:
+    """One running worker: a child process in its own process group, and a message channel."""
+
+    def __init__(self, launch: Launch, limits: Limits, seed: int) -> None:
+        self.workdir = tempfile.mkdtemp(prefix="selftaught-worker-")
+        self._stderr = open(os.path.join(self.workdir, ".stderr"), "w+b")  # noqa: SIM115
+        self._on_exit = launch.on_exit
+        env = dict(launch.env)
+        if launch.cwd is None:  # the worker lives in its own host directory
+            env.setdefault("HOME", self.workdir)
+            env.setdefault("TMPDIR", self.workdir)
+        try:
+            self.proc = subprocess.Popen(
+                launch.argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                cwd=launch.cwd or self.workdir,
+                env=env,
+                start_new_session=True,
+                close_fds=True,
+                pass_fds=launch.pass_fds,
+            )
+        except OSError as exc:
+            self._cleanup()
+            raise WorkerError(f"could not start a worker process: {exc}") from exc
+        finally:
+            for fd in launch.pass_fds:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._buffer = b""
+        self.closed = False
+        budget = dict(limits.__dict__)
+        budget["processes"] = launch.nproc
+        self.send({"op": "setup", "limits": budget, "seed": seed})
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Sends one message; a dead worker shows up as ChannelClosed."""
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(_wire.encode(message))
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError) as exc:
+            raise ChannelClosed(str(exc)) from None
+
+    def receive(self, timeout: float) -> dict[str, Any]:
+        """The next message, waiting at most `timeout` seconds."""
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ChannelTimeout()
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                raise ChannelTimeout()
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                raise ChannelClosed("worker exited")
+            self._buffer += chunk
+            if len(self._buffer) > MAX_LINE and b"\n" not in self._buffer:
+                raise ChannelClosed("worker sent an oversized message")
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        try:
+            return _wire.decode(line)
+        except _wire.WireError as exc:
+            raise ChannelClosed(f"worker broke the protocol: {exc}") from None
+
+    def interrupt(self) -> None:
+        """Asks the program to stop (raises inside it); it may refuse, so follow with kill()."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(self.proc.pid, signal.SIGUSR1)
+
+    def stderr_tail(self, limit: int = STDERR_TAIL) -> str:
+        """The last `limit` bytes the program printed."""
+        try:
+            self._stderr.flush()
+            size = self._stderr.seek(0, os.SEEK_END)
+            self._stderr.seek(max(0, size - limit))
+            return self._stderr.read().decode("utf-8", "replace")
+        except (OSError, ValueError):
+            return ""
+
+    def kill(self) -> None:
+        """Kills the worker and every process it started (its process group), and reaps it."""
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError, ValueError):
+            for stream in (self.proc.stdin, self.proc.stdout):
+                if stream is not None:
+                    stream.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        with contextlib.suppress(OSError):
+            self._stderr.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        if self._on_exit is not None:
+            self._on_exit()
+            self._on_exit = None
+
+    def __enter__(self) -> WorkerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
