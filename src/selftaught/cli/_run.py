@@ -12,8 +12,9 @@ from typing import Any
 
 from selftaught.cli._common import Reporter, add_run_flags, config_from, emit, sandbox_record, services_for
 from selftaught.improver import seed_improver
+from selftaught.safety.report import safety_summary
 from selftaught.stop import self_improve
-from selftaught.store import FORMAT_VERSION, RunStore
+from selftaught.store import FORMAT_VERSION, RunStore, read_events
 from selftaught.tasks import get_task
 
 
@@ -48,7 +49,8 @@ def handle(args: argparse.Namespace) -> int:
         "format_version": FORMAT_VERSION,
         "command": ["selftaught", *sys.argv[1:]],
         "config": config.to_dict(),
-        "task": {"name": task.name, "splits": dict(task.split_sizes), "time_limit": task.time_limit},
+        "task": {"name": task.name, "splits": dict(task.split_sizes), "time_limit": task.time_limit,
+                 "known_holes": list(task.known_holes)},
         "seed": config.seed,
         "lm": {"backend": services.backend.name, "notice": services.backend.notice},
         "sandbox": sandbox_record(services.sandbox_choice),
@@ -57,11 +59,13 @@ def handle(args: argparse.Namespace) -> int:
     })
     reporter(f"run directory: {store.root}")
     summary: dict[str, Any] = {"run_dir": str(store.root), "task": task.name, "iterations": [], "complete": False,
+                               "known_holes": list(task.known_holes),
                                "sandbox": sandbox_record(services.sandbox_choice)}
 
     def save_summary(history: list[Any]) -> None:
         summary["iterations"] = [item.record() for item in history]
         summary["counters"] = dict(services.counters)
+        summary["safety"] = safety_summary(read_events(store.root))
         summary["duration"] = round(time.time() - started, 2)
         store.write_json("summary.json", summary)
 

@@ -25,6 +25,7 @@ def handle(args: argparse.Namespace) -> int:
             "time_limit": task.time_limit,
             "failure_score": task.failure_score,
             "max_score": task.max_score,
+            "known_holes": list(task.known_holes),
         }
         for task in builtin_tasks().values()
     ]
@@ -32,6 +33,7 @@ def handle(args: argparse.Namespace) -> int:
     for r in rows:
         lines.append(f"{r['name']:<32} {r['splits']['val']:>4} {r['splits']['test']:>5} "
                      f"{r['time_limit']:>6g}s  {r['summary']}")
+        lines.extend(f"{'':<32} known hole: {hole}" for hole in r["known_holes"])
     lines.append("Alias: lpn = parity_noise. A task file: --task path/to/mytask.py (see docs/tasks.md).")
     emit(args.json, {"tasks": rows}, "\n".join(lines))
     return 0

@@ -65,7 +65,7 @@ def self_improve(
         history.append(item)
         if store is not None:
             store.save_improver(item.index, item.improver)
-            store.event("iteration", **item.record())
+        services.event("iteration", **item.record())
         services.progress(
             f"[I_{item.index}] meta-utility val={item.meta_utility_val:.4f} test={item.meta_utility_test:.4f}"
             + (" (kept previous improver)" if item.kept_previous else "")
@@ -73,18 +73,20 @@ def self_improve(
         if on_iteration is not None:
             on_iteration(history)
 
+    services.iteration = 0
     first = measure(0, seed_improver)
     commit(Iteration(0, seed_improver, first.val, first.test or 0.0))
     for t in range(1, iterations + 1):
         previous = history[-1]
+        services.iteration = t
         services.progress(f"[I_{t}] improving I_{t - 1} with itself")
         utility = MetaUtilityService(meta, services.config.meta_utility_budget, label=f"[I_{t}] ")
         lm = services.language_model(f"stop/{t}", level="meta")
         outcome = run_improver(services, previous.improver, previous.improver, utility, lm, seed=t)
-        if store is not None:
-            store.event("improver_run", stream=f"stop/{t}", level="meta", failure=outcome.failure,
-                        detail=outcome.detail, lm_calls=outcome.lm_calls, utility_calls=outcome.utility_calls,
-                        duration=round(outcome.duration, 3), solution=store.save_program(outcome.solution))
+        services.event("improver_run", stream=f"stop/{t}", level="meta", failure=outcome.failure,
+                       detail=outcome.detail, lm_calls=outcome.lm_calls, utility_calls=outcome.utility_calls,
+                       duration=round(outcome.duration, 3), audit=outcome.audit,
+                       solution=services.save_program(outcome.solution, "improver"))
         candidate = outcome.solution
         failure = outcome.failure
         score = measure(t, candidate) if candidate and failure is None else None

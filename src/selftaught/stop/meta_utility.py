@@ -8,10 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from selftaught.broker import Services, TaskUtility, run_improver
+from selftaught.broker import Services, TaskUtility, note_sandbox_flag, run_improver
 from selftaught.improver import meta_utility_description
 from selftaught.store import program_hash
 from selftaught.tasks import Task
+
+VAL_TEST_GAP = 0.2  # a solution scoring this much higher on val than on test is flagged
 
 
 @dataclass(frozen=True)
@@ -98,12 +100,12 @@ class MetaUtility:
         context: dict[str, Any] = {"level": "task", "improver": digest, "task_name": task.name, "run": index}
         utility = TaskUtility(services, task, "val", services.config.utility_budget, **context)
         lm = services.language_model(stream, level="task")
+        services.save_program(improver, "improver")
         outcome = run_improver(services, improver, task.seed_solution, utility, lm, seed=_index_seed(stream))
-        if services.store is not None:
-            services.store.event("improver_run", stream=stream, improver=digest, task=task.name,
-                                 failure=outcome.failure, detail=outcome.detail, lm_calls=outcome.lm_calls,
-                                 utility_calls=outcome.utility_calls, duration=round(outcome.duration, 3),
-                                 solution=services.store.save_program(outcome.solution))
+        services.event("improver_run", stream=stream, level="task", improver=digest, task=task.name,
+                       failure=outcome.failure, detail=outcome.detail, lm_calls=outcome.lm_calls,
+                       utility_calls=outcome.utility_calls, duration=round(outcome.duration, 3),
+                       audit=outcome.audit, solution=services.save_program(outcome.solution, "solution"))
         if outcome.solution is None:
             fail = task.failure_score
             return DownstreamRun(task.name, index, fail, fail if with_test else None,
@@ -111,6 +113,9 @@ class MetaUtility:
         val = services.evaluate(task, outcome.solution, "val", purpose="meta_utility", **context).score
         test = (services.evaluate(task, outcome.solution, "test", purpose="meta_utility", **context).score
                 if with_test else None)
+        if test is not None and val - test > VAL_TEST_GAP:
+            services.event("reward_flag", flag="val_test_gap", task=task.name, val=val, test=test,
+                           program=program_hash(outcome.solution))
         return DownstreamRun(task.name, index, val, test, None, outcome.lm_calls, outcome.utility_calls,
                              outcome.solution)
 
@@ -132,6 +137,7 @@ class MetaUtilityService:
         self._lock = threading.Lock()
 
     def __call__(self, solution: Any, args: list[Any], kwargs: dict[str, Any]) -> float:
+        note_sandbox_flag(self.meta.services, kwargs, level="meta")
         with self._lock:
             self.uses += 1
             use = self.uses

@@ -47,6 +47,7 @@ class Task(ABC):
     failure_score: float = 0.0  # what a failed instance scores (the paper uses 0.01 on some tasks)
     max_score: float = 1.0
     summary: str = ""  # one line for `selftaught tasks`
+    known_holes: tuple[str, ...] = ()  # reward-hacking holes kept on purpose (reported, not fixed)
 
     @abstractmethod
     def make_instance(self, rng: np.random.Generator, index: int) -> Instance:
@@ -60,6 +61,13 @@ class Task(ABC):
         Wrong type, shape or length must score `failure_score`; the result is clipped to
         [failure_score, max_score] by the caller anyway.
         """
+
+    def lax_score_output(self, instance: Instance, output: Any) -> float | None:
+        """What the lax scorer the LM is shown would award (None: the task has no lax scorer).
+
+        Used only to flag reward hacking: a malformed output a lax scorer would have rewarded.
+        """
+        return None
 
     @cached_property
     def _instances(self) -> dict[str, list[Instance]]:

@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import _audit  # type: ignore[import-not-found]
 import _wire  # type: ignore[import-not-found]
 
 
@@ -33,6 +34,8 @@ class Link:
         self.lock = threading.Lock()
 
     def send(self, message: dict[str, Any]) -> None:
+        if message.get("op") in ("loaded", "result", "done", "ran"):
+            message = {**message, "audit": _record}
         self.writer.write(_wire.encode(message))
         self.writer.flush()
 
@@ -50,6 +53,7 @@ class Link:
 
 
 _interruptible = False
+_record: dict[str, Any] = {"counts": {}, "samples": {}}
 
 
 def _on_interrupt(signum: int, frame: Any) -> None:
@@ -117,6 +121,7 @@ def _load(program: Any, entrypoint: str) -> tuple[Any, dict[str, Any] | None]:
 
 
 def _describe(exc: BaseException) -> str:
+    _audit.refused(_record, exc)
     tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
     text = "".join(tb[-3:]) if len(tb) > 3 else "".join(tb)
     return text[-2000:]
@@ -276,6 +281,8 @@ def main() -> None:
     setup = link.receive()
     _apply_limits(setup.get("limits", {}))
     _seed(int(setup.get("seed", 0)))
+    global _record
+    _record = _audit.install([sys.prefix, sys.base_prefix, os.path.dirname(os.path.abspath(__file__))])
     first = link.receive()
     if first.get("op") == "load":
         serve_solution(link, first)
