@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from selftaught.evaluate import evaluate
-from selftaught.sandbox import ProcessSandbox
+from selftaught.sandbox import BwrapSandbox, ProcessSandbox, Sandbox, select_sandbox
 from selftaught.tasks import Instance, Task, get_task
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,8 +39,7 @@ class Identity(Task):
         return float(output == instance.hidden)
 
 
-def worker_start_ms(repeats: int = 20) -> list[float]:
-    sandbox = ProcessSandbox()
+def worker_start_ms(sandbox: Sandbox, repeats: int = 20) -> list[float]:
     out = []
     for _ in range(repeats):
         t = time.perf_counter()
@@ -77,20 +76,27 @@ def stop_run_seconds() -> float:
 
 
 def main() -> None:
-    starts = worker_start_ms()
+    starts = worker_start_ms(ProcessSandbox())
+    bwrap = select_sandbox("strict").sandbox
+    assert isinstance(bwrap, BwrapSandbox)
+    confined = worker_start_ms(bwrap)
     total, per = per_instance_us()
     lpn = split_seconds("parity_noise", "val")
     sat = split_seconds("three_sat", "val", repeats=1)
     run = stop_run_seconds()
     rows = [
-        ("worker start, interpreter + numpy + program defined", f"{statistics.median(starts):.0f} ms (median of "
-         f"{len(starts)}; min {min(starts):.0f}, max {max(starts):.0f})"),
+        ("worker start, process sandbox: interpreter + numpy + program defined",
+         f"{statistics.median(starts):.0f} ms (median of {len(starts)}; min {min(starts):.0f}, max {max(starts):.0f})"),
+        ("worker start, bubblewrap sandbox (namespaces, setpriv, seccomp) + numpy + program defined",
+         f"{statistics.median(confined):.0f} ms (median of {len(confined)}; min {min(confined):.0f}, "
+         f"max {max(confined):.0f})"),
         ("per-instance round trip, identity program (timed window)", f"{statistics.median(per):.0f} µs median, "
          f"p95 {np.percentile(per, 95):.0f} µs"),
         ("200 identity instances in one worker, total", f"{total * 1000:.0f} ms"),
         ("parity_noise seed on val (20 instances)", f"{statistics.median(lpn) * 1000:.0f} ms median of 3"),
         ("three_sat seed on val (30 instances, every one times out at 0.1 s)", f"{sat[0]:.2f} s"),
-        ("`selftaught run` defaults (LPN, T=3, 5 downstream runs, budgets 4x6/25/25, mutate)", f"{run:.1f} s"),
+        ("`selftaught run` defaults (LPN, T=3, 5 downstream runs, budgets 4x6/25/25, mutate, bubblewrap)",
+         f"{run:.1f} s"),
     ]
     lines = [
         "# Benchmarks",
@@ -102,6 +108,8 @@ def main() -> None:
         "| what | result |",
         "| --- | --- |",
         *[f"| {a} | {b} |" for a, b in rows],
+        "",
+        "Evaluations below use the default sandbox (bubblewrap where it works).",
         "",
         "The per-instance time is what a task's time limit is charged with: from the `go` message to the",
         "candidate's output arriving, excluding worker start, program definition and input decoding.",
