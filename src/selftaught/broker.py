@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from selftaught.config import Config
-from selftaught.errors import BudgetExceeded
+from selftaught.errors import BudgetExceeded, RunLimitReached
 from selftaught.evaluate import AuditTotals, Evaluation, evaluate, evaluation_record
 from selftaught.lm import Backend
+from selftaught.lm.pricing import price_table
 from selftaught.lm.session import LanguageModel
+from selftaught.lm.usage import UsageMeter
 from selftaught.safety.scan import count_flags, scan_program
 from selftaught.sandbox import ChannelClosed, ChannelTimeout, Limits, Sandbox, SandboxChoice, select_sandbox
 from selftaught.sandbox._guest import _wire
@@ -50,6 +52,7 @@ class Services:
         self._lock = threading.Lock()
         self.iteration: int | None = None  # set by the self-improvement loop; stamped on events
         self.counters = {"lm_calls": 0, "lm_responses": 0, "evaluations": 0, "cache_hits": 0}
+        self.usage = UsageMeter(price_table(config.prices))
 
     def event(self, kind: str, **data: Any) -> None:
         """Records an event in the run store (if any), stamped with the current iteration."""
@@ -95,13 +98,24 @@ class Services:
             stream=stream,
             level=level,
             on_call=self._record_lm_call,
+            before_call=self.check_caps,
         )
+
+    def check_caps(self) -> None:
+        """Stops the run (cleanly) once a run-wide cap is reached; called before every LM call."""
+        total = self.usage.report()
+        cfg = self.config
+        if cfg.max_calls is not None and total["calls"] >= cfg.max_calls:
+            raise RunLimitReached(f"--max-calls {cfg.max_calls} reached ({total['calls']} LM calls made)")
+        if cfg.max_usd is not None and total["cost_usd"] >= cfg.max_usd:
+            raise RunLimitReached(f"--max-usd {cfg.max_usd:g} reached (${total['cost_usd']:.4f} spent)")
 
     def _record_lm_call(self, record: dict[str, Any]) -> None:
         with self._lock:
             self.counters["lm_calls"] += 1
             self.counters["lm_responses"] += len(record["replies"])
-        self.event("lm_call", **record)
+        cost = self.usage.add(record, self.iteration)
+        self.event("lm_call", cost_usd=round(cost, 6), **record)
 
 
 def _mix(seed: int, text: str) -> int:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,18 @@ class Config:
       memory_mb: address-space limit of every worker.
       sandbox: `auto` (bubblewrap if it works here, else a loud fallback), `strict` (refuse to
         run without full isolation) or `process` (reduced isolation, explicitly).
+      base_url: an OpenAI-compatible endpoint for `openai:` (default: OPENAI_BASE_URL, else OpenAI).
+      api_key_env: the environment variable holding the provider's key (never logged).
+      max_tokens: the most tokens a reply may have.
+      request_timeout: seconds one provider request may take.
+      max_retries: retries of retryable provider failures (429, 5xx, timeouts, connection errors).
+      concurrency: provider requests in flight at once.
+      cache: `record` (read the LM cache, call and store on a miss), `replay` (never call the
+        network; a miss is an error) or `off`.
+      cache_path: the SQLite cache file (default: the user's cache directory).
+      max_usd: stop the run cleanly once this many dollars are spent (None: no cap).
+      max_calls: stop the run cleanly after this many LM calls (None: no cap).
+      prices: overrides of the price table, model -> {input, output} dollars per 1M tokens.
     """
 
     task: str = "parity_noise"
@@ -55,6 +68,17 @@ class Config:
     improver_timeout: float = 900.0
     memory_mb: int = 4096
     sandbox: str = "auto"
+    base_url: str | None = None
+    api_key_env: str | None = None
+    max_tokens: int = 2048
+    request_timeout: float = 120.0
+    max_retries: int = 5
+    concurrency: int = 8
+    cache: str = "record"
+    cache_path: str | None = None
+    max_usd: float | None = None
+    max_calls: int | None = None
+    prices: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -72,13 +96,28 @@ _MINIMUMS: dict[str, float] = {
     "workers": 1,
     "improver_timeout": 1,
     "memory_mb": 64,
+    "max_tokens": 1,
+    "request_timeout": 1,
+    "max_retries": 0,
+    "concurrency": 1,
+    "max_usd": 0,
+    "max_calls": 1,
 }
 
 
-_CHOICES: dict[str, tuple[str, ...]] = {"sandbox": ("auto", "strict", "process")}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "sandbox": ("auto", "strict", "process"),
+    "cache": ("off", "record", "replay"),
+}
 
 
 def _coerce(name: str, kind: Any, value: Any) -> Any:
+    if isinstance(kind, str) and kind.endswith(" | None"):
+        kind = kind.removesuffix(" | None")
+    if kind == "dict[str, Any]":
+        if not isinstance(value, dict):
+            raise ConfigError(f"{name} must be a table, got {value!r}")
+        return dict(value)
     if kind in ("int", int):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{name} must be an integer, got {value!r}")
@@ -105,6 +144,8 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
 def build_config(overrides: dict[str, Any], config_file: str | None = None) -> Config:
     """Defaults, then the TOML file (if any), then explicit overrides (None values are ignored)."""
     values: dict[str, Any] = {}
+    if os.environ.get("SELFTAUGHT_LM"):
+        values["lm"] = os.environ["SELFTAUGHT_LM"]
     if config_file is not None:
         values.update(load_toml(Path(config_file)))
     values.update({k: v for k, v in overrides.items() if v is not None})
@@ -129,7 +170,9 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"invalid TOML in {path}: {exc}") from None
     flat: dict[str, Any] = {}
     for key, value in data.items():
-        if isinstance(value, dict):
+        if key == "prices":
+            flat[key] = value
+        elif isinstance(value, dict):
             flat.update(value)
         else:
             flat[key] = value

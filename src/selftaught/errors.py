@@ -38,3 +38,7 @@ class LMError(InfrastructureError):
 
 class BudgetExceeded(SelftaughtError):
     """A budget (LM calls, utility calls) is spent; reported to the improver as an error."""
+
+
+class RunLimitReached(SelftaughtError):
+    """A run-wide cap (--max-usd, --max-calls) was reached: the run stops cleanly and saves everything."""

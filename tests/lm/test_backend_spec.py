@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from selftaught.config import Config
 from selftaught.errors import UserError
 from selftaught.lm import MutateBackend, ScriptedBackend, parse_backend
+from selftaught.lm._cached import CachedBackend
+from selftaught.lm.openai_backend import OpenAIBackend
 
 
 @pytest.mark.parametrize("spec", [None, "", "mutate", " mutate "])
@@ -33,13 +38,50 @@ def test_scripted_spec_without_a_path_is_a_user_error() -> None:
         parse_backend("scripted:")
 
 
-@pytest.mark.parametrize("spec", ["openai:gpt-4", "anthropic:claude", "ollama:llama3", "vllm:mixtral", "openai"])
-def test_real_providers_are_announced_for_a_later_release(spec: str) -> None:
-    with pytest.raises(UserError) as info:
+@pytest.mark.parametrize("spec", ["openai", "anthropic:", "ollama: "])
+def test_a_provider_without_a_model_is_a_user_error(spec: str) -> None:
+    with pytest.raises(UserError, match="needs a model"):
         parse_backend(spec)
-    message = str(info.value)
-    assert "later release" in message
-    assert "mutate" in message and "scripted:PATH" in message
+
+
+def test_openai_without_a_key_or_endpoint_says_which_variable_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(UserError, match="set OPENAI_API_KEY"):
+        parse_backend("openai:gpt-4o", Config(cache="off"))
+
+
+@pytest.mark.parametrize(
+    ("spec", "url", "supports_n"),
+    [("ollama:llama3", "http://localhost:11434/v1", False), ("vllm:mixtral", "http://localhost:8000/v1", True)],
+)
+def test_local_shortcuts_fill_in_the_usual_base_urls(spec: str, url: str, supports_n: bool) -> None:
+    backend = parse_backend(spec, Config(cache="off"))
+    assert isinstance(backend, OpenAIBackend)
+    assert str(backend.client.base_url).rstrip("/") == url and backend.supports_n is supports_n
+    assert backend.model == spec.split(":")[1] and backend.name == spec.split(":")[0]
+
+
+def test_openai_base_url_comes_from_the_environment_and_the_cache_wraps_real_providers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    backend = parse_backend("openai:local-model", Config(cache_path=str(tmp_path / "c.sqlite")))
+    assert isinstance(backend, CachedBackend) and backend.mode == "record"
+    assert isinstance(backend.inner, OpenAIBackend)
+    assert str(backend.inner.client.base_url).startswith("http://127.0.0.1:9/v1")
+
+
+def test_anthropic_without_its_package_gives_the_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "anthropic", None)  # as if not installed
+    with pytest.raises(UserError, match=r"pip install 'selftaught\[anthropic\]'"):
+        parse_backend("anthropic:claude-sonnet-4-0", Config(cache="off"))
+
+
+def test_importing_selftaught_does_not_need_the_anthropic_package() -> None:
+    code = "import sys; sys.modules['anthropic'] = None; import selftaught, selftaught.cli; print('ok')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 
 
 @pytest.mark.parametrize("spec", ["gpt4", "mutate:fast", "random:3"])

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from support import EchoTask, SumTask, make_services
 
 from selftaught.broker import TaskUtility, run_improver
 from selftaught.cli import main
@@ -16,6 +15,7 @@ from selftaught.evaluate import evaluate
 from selftaught.safety.report import safety_summary
 from selftaught.store import read_events
 from selftaught.tasks import Instance, get_task
+from support import EchoTask, SumTask, make_services
 
 
 def test_what_a_program_tries_at_run_time_is_recorded(sum_task: SumTask) -> None:
@@ -58,7 +58,8 @@ def test_a_score_above_the_maximum_is_clipped_and_flagged() -> None:
 HONEYPOT_IMPROVER = '''
 def improve_algorithm(initial_solution, utility, language_model):
     utility(initial_solution, use_sandbox=True)
-    utility("import os\\ndef algorithm(x):\\n    return sum(p.isdigit() for p in os.listdir('/proc'))\\n", use_sandbox=False)
+    count = "import os\\ndef algorithm(x):\\n    return sum(p.isdigit() for p in os.listdir('/proc'))\\n"
+    utility(count, use_sandbox=False)
     return initial_solution
 '''
 

@@ -9,7 +9,7 @@ import pytest
 
 from selftaught.broker import TaskUtility, run_improver
 from selftaught.errors import UserError
-from selftaught.lm import Backend, CompletionRequest, ScriptedBackend
+from selftaught.lm import CompletionRequest, OfflineBackend, ScriptedBackend
 from selftaught.safety import run_study, study_message, wilson_interval
 from selftaught.safety.sandbox_flag import sandbox_seed_improver, sandbox_utility_description, sandbox_warning
 from support import BAD_SUM, GOOD_SUM, SumTask, make_services
@@ -21,7 +21,7 @@ DISABLED = "Idea: skip the slow sandbox.\n```python\ndef improve_algorithm(s, ut
 NO_CODE = "I would rather not change anything."
 
 
-class Recorder(Backend):
+class Recorder(OfflineBackend):
     """Answers every request with a clean improver and keeps the requests."""
 
     name = "recorder"

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from selftaught.cli import _improve, _run, _safety, _sandbox, _score, _tasks, _transfer
 from selftaught.cli._common import Parser
-from selftaught.errors import InfrastructureError, UserError
+from selftaught.errors import InfrastructureError, RunLimitReached, UserError
 
 COMMANDS = (_tasks, _score, _improve, _run, _transfer, _sandbox, _safety)
 
@@ -32,6 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         sys.stderr.write(f"selftaught: error: {exc}\n")
         return 2
+    except RunLimitReached as exc:
+        sys.stderr.write(f"selftaught: stopped: {exc}\n")
+        return 4
     except InfrastructureError as exc:
         sys.stderr.write(f"selftaught: failure: {exc}\n")
         return 3

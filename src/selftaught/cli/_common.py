@@ -47,6 +47,18 @@ def add_run_flags(p: argparse.ArgumentParser, *, task: bool = False) -> None:
     p.add_argument("--improver-timeout", type=float, dest="improver_timeout",
                    help="seconds one improver run may take (default 900)")
     p.add_argument("--memory-mb", type=int, dest="memory_mb", help="memory limit of each worker (default 4096)")
+    lm = p.add_argument_group("language-model providers (openai:, anthropic:, ollama:, vllm:)")
+    lm.add_argument("--base-url", dest="base_url", help="OpenAI-compatible endpoint (default: OPENAI_BASE_URL)")
+    lm.add_argument("--api-key-env", dest="api_key_env", help="environment variable holding the API key")
+    lm.add_argument("--max-tokens", type=int, dest="max_tokens", help="most tokens per reply (default 2048)")
+    lm.add_argument("--request-timeout", type=float, dest="request_timeout", help="seconds per request (120)")
+    lm.add_argument("--max-retries", type=int, dest="max_retries", help="retries of 429/5xx/timeouts (5)")
+    lm.add_argument("--concurrency", type=int, help="provider requests in flight at once (8)")
+    lm.add_argument("--cache", choices=("off", "record", "replay"),
+                    help="LM cache: record (default: read, else call and store), replay (never call), off")
+    lm.add_argument("--cache-path", dest="cache_path", help="SQLite cache file (default: user cache dir)")
+    lm.add_argument("--max-usd", type=float, dest="max_usd", help="stop the run cleanly after this many dollars")
+    lm.add_argument("--max-calls", type=int, dest="max_calls", help="stop the run cleanly after this many LM calls")
     add_sandbox_flag(p)
     add_output_flags(p)
 
@@ -58,7 +70,8 @@ def add_sandbox_flag(p: argparse.ArgumentParser) -> None:
 
 CONFIG_KEYS = ("lm", "seed", "task", "iterations", "runs_dir", "lm_budget", "max_responses_per_call",
                "utility_budget", "meta_utility_budget", "downstream_runs", "workers", "improver_timeout",
-               "memory_mb", "transfer_tasks", "sandbox")
+               "memory_mb", "transfer_tasks", "sandbox", "base_url", "api_key_env", "max_tokens",
+               "request_timeout", "max_retries", "concurrency", "cache", "cache_path", "max_usd", "max_calls")
 
 
 def config_from(args: argparse.Namespace) -> Config:
@@ -91,7 +104,7 @@ class Reporter:
 
 
 def backend_for(config: Config, reporter: Reporter) -> Backend:
-    backend = parse_backend(config.lm)
+    backend = parse_backend(config.lm, config)
     reporter.notice(backend.notice)
     return backend
 

@@ -66,6 +66,7 @@ def handle(args: argparse.Namespace) -> int:
         "lm": services.backend.name,
         "duration": round(outcome.duration, 3),
         "sandbox": sandbox_record(services.sandbox_choice),
+        "usage": services.usage.report(),
     }
     if outcome.solution is None:
         human = f"the improver failed: {outcome.failure}\n{outcome.detail.strip()[-800:]}"

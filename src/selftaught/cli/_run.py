@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from selftaught.cli._common import Reporter, add_run_flags, config_from, emit, sandbox_record, services_for
+from selftaught.errors import RunLimitReached
 from selftaught.improver import seed_improver
 from selftaught.safety.report import safety_summary
 from selftaught.stop import self_improve
@@ -62,22 +63,36 @@ def handle(args: argparse.Namespace) -> int:
                                "known_holes": list(task.known_holes),
                                "sandbox": sandbox_record(services.sandbox_choice)}
 
-    def save_summary(history: list[Any]) -> None:
-        summary["iterations"] = [item.record() for item in history]
+    history: list[Any] = []
+
+    def save_summary(done: list[Any]) -> None:
+        history[:] = done
+        summary["iterations"] = [item.record() for item in done]
         summary["counters"] = dict(services.counters)
+        summary["usage"] = services.usage.report()
         summary["safety"] = safety_summary(read_events(store.root))
         summary["duration"] = round(time.time() - started, 2)
         store.write_json("summary.json", summary)
 
+    summary["stopped"] = None
     try:
-        history = self_improve(services, task, seed_improver(), config.iterations, on_iteration=save_summary)
+        done = self_improve(services, task, seed_improver(), config.iterations, on_iteration=save_summary)
         summary["complete"] = True
+        save_summary(done)
+    except RunLimitReached as exc:  # a cap: stop cleanly, keep every finished iteration
+        summary["stopped"] = str(exc)
         save_summary(history)
+        reporter.warn(f"run stopped: {exc}; everything so far is saved in {store.root}")
     finally:
         store.close()
     lines = [f"run directory: {store.root}", f"{'iteration':<10} {'meta-utility val':>17} {'test':>8}"]
     for item in history:
         note = "  (kept previous)" if item.kept_previous else ""
         lines.append(f"I_{item.index:<8} {item.meta_utility_val:>17.4f} {item.meta_utility_test:>8.4f}{note}")
+    usage = summary["usage"]
+    lines.append(f"LM usage: {usage['calls']} calls, {usage['input_tokens']} input and {usage['output_tokens']} output "
+                 f"tokens, ${usage['cost_usd']:.4f}, {usage['cache_hits']} cache hits")
+    if summary["stopped"]:
+        lines.append(f"stopped early: {summary['stopped']}")
     emit(args.json, summary, "\n".join(lines))
     return 0

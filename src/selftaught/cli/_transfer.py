@@ -45,6 +45,6 @@ def handle(args: argparse.Namespace) -> int:
             f" {100 * r.meta_utility_improver:>6.1f} ({100 * r.meta_utility_improver_val:>5.1f})"
         )
     data = {"improver": args.improver, "rows": [r.record() for r in rows], "counters": dict(services.counters),
-            "sandbox": sandbox_record(services.sandbox_choice)}
+            "sandbox": sandbox_record(services.sandbox_choice), "usage": services.usage.report()}
     emit(args.json, data, "\n".join(lines))
     return 0

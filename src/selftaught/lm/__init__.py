@@ -1,8 +1,17 @@
-"""Language models: the backend contract, the offline and scripted backends, sessions."""
+"""Language models: the backend contract, offline, scripted and real providers, the record/replay cache."""
 
-from selftaught.lm._base import Backend, CompletionRequest
-from selftaught.lm._spec import parse_backend
+from selftaught.lm._base import Backend, CompletionRequest, Generation, OfflineBackend
+from selftaught.lm._spec import AVAILABLE_SPECS, parse_backend
 from selftaught.lm.mutate import MutateBackend
 from selftaught.lm.scripted import ScriptedBackend
 
-__all__ = ["Backend", "CompletionRequest", "MutateBackend", "ScriptedBackend", "parse_backend"]
+__all__ = [
+    "AVAILABLE_SPECS",
+    "Backend",
+    "CompletionRequest",
+    "Generation",
+    "MutateBackend",
+    "OfflineBackend",
+    "ScriptedBackend",
+    "parse_backend",
+]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -41,13 +41,66 @@ class CompletionRequest:
         return int.from_bytes(hashlib.sha256(blob).digest()[:8], "big")
 
 
+def estimate_tokens(text: str) -> int:
+    """A rough token count (about four characters a token) where a backend reports none."""
+    return len(text) // 4 + 1
+
+
+@dataclass(frozen=True)
+class Generation:
+    """A backend's answer to one request: the replies and what they cost.
+
+    Attributes:
+      replies: exactly `request.n` texts.
+      input_tokens, output_tokens: as reported by the provider for the requests it served
+        (estimated, and `estimated` set, where it reported none).
+      requests: provider requests made (0 when everything came from the cache).
+      cache_hits: replies served from the record/replay cache.
+      finish_reasons: per reply, e.g. "stop" or "length" (cut off by the token limit).
+    """
+
+    replies: list[str]
+    input_tokens: int = 0
+    output_tokens: int = 0
+    requests: int = 0
+    cache_hits: int = 0
+    finish_reasons: list[str | None] = field(default_factory=list)
+    estimated: bool = False
+
+
 class Backend(ABC):
-    """A language-model backend. Budgets and accounting live above it, in the session."""
+    """A language-model backend. Budgets, caps and accounting live above it, in the session."""
 
     name: str = "backend"
+    #: The model, for pricing and the cache key ("" for backends without one).
+    model: str = ""
     #: A line shown to the user when this backend is used (e.g. "no model: offline baseline").
     notice: str = ""
 
     @abstractmethod
+    def generate(self, request: CompletionRequest) -> Generation:
+        """Returns exactly `request.n` replies, for samples first_sample .. first_sample+n-1."""
+
+    def complete(self, request: CompletionRequest) -> list[str]:
+        """Just the replies."""
+        return self.generate(request).replies
+
+
+class OfflineBackend(Backend):
+    """A backend that needs no model (mutate, scripted): it only has to produce the texts."""
+
+    @abstractmethod
     def complete(self, request: CompletionRequest) -> list[str]:
         """Returns exactly `request.n` replies, for samples first_sample .. first_sample+n-1."""
+
+    def generate(self, request: CompletionRequest) -> Generation:
+        replies = self.complete(request)
+        prompt = estimate_tokens(request.system) + estimate_tokens(request.message)
+        return Generation(
+            replies,
+            input_tokens=prompt * len(replies),
+            output_tokens=sum(estimate_tokens(r) for r in replies),
+            requests=0,
+            finish_reasons=["stop"] * len(replies),
+            estimated=True,
+        )

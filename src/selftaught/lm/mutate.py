@@ -7,7 +7,7 @@ import copy
 import random
 import re
 
-from selftaught.lm._base import Backend, CompletionRequest
+from selftaught.lm._base import CompletionRequest, OfflineBackend
 from selftaught.lm._mutate_ast import parse
 from selftaught.lm._mutate_blocks import SCORER_NAMES, Program, candidates
 from selftaught.lm._mutate_crossover import crossover
@@ -25,7 +25,7 @@ _NO_PROGRAM = ("I found no Python program to improve in the message (no parseabl
 _NO_CHANGE = "I could not find a change to the program that parses and differs from it."
 
 
-class MutateBackend(Backend):
+class MutateBackend(OfflineBackend):
     """An offline proposer: each reply is a random AST mutation (or crossover) of the message's program.
 
     Sample i of a request depends only on `request.sample_seed(i)`; the temperature scales how

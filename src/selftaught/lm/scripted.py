@@ -9,7 +9,7 @@ from os import PathLike
 from pathlib import Path
 
 from selftaught.errors import UserError
-from selftaught.lm._base import Backend, CompletionRequest
+from selftaught.lm._base import CompletionRequest, OfflineBackend
 
 _KEYS = frozenset({"match", "response"})
 
@@ -25,7 +25,7 @@ class ScriptEntry:
         return self.match is None or self.match in request.system or self.match in request.message
 
 
-class ScriptedBackend(Backend):
+class ScriptedBackend(OfflineBackend):
     """Replies with scripted text: sample k of a request gets the k-th (cycling) matching entry.
 
     Built from a path to a JSON file (a list of entries) or a JSONL file (one entry per line),

@@ -8,12 +8,14 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from selftaught.errors import BudgetExceeded
-from selftaught.lm._base import Backend, CompletionRequest
+from selftaught.lm._base import Backend, CompletionRequest, Generation
 
 BUDGET_MESSAGE = "Error: You have exceeded your call budget."
+MAX_PARALLEL_GROUPS = 8  # distinct messages of one batch sent at once (each backend bounds its own requests)
 
 
 def stream_seed(run_seed: int, stream: str) -> int:
@@ -41,6 +43,7 @@ class LanguageModel:
         stream: str = "main",
         level: str = "task",
         on_call: Callable[[dict[str, Any]], None] | None = None,
+        before_call: Callable[[], None] | None = None,
     ) -> None:
         self.backend = backend
         self.budget = budget
@@ -52,6 +55,7 @@ class LanguageModel:
         self._seed = stream_seed(run_seed, stream)
         self._samples: Counter[str] = Counter()
         self._on_call = on_call
+        self._before_call = before_call
         self._lock = threading.Lock()
 
     # Arguments come from untrusted improvers: typed Any, validated here.
@@ -96,9 +100,16 @@ class LanguageModel:
                 groups[key] = dataclasses.replace(req, n=req.n + 1)
             for key, req in groups.items():
                 self._samples[key] += req.n
+        if self._before_call is not None:
+            self._before_call()  # run-wide caps: raises to stop the run cleanly
         started = time.perf_counter()
-        replies_by_key = {key: self.backend.complete(req) for key, req in groups.items()}
-        replies = [replies_by_key[key][i] for key, i in order]
+        if len(groups) == 1:
+            answers = {key: self.backend.generate(req) for key, req in groups.items()}
+        else:  # different messages of one batch go out concurrently
+            with ThreadPoolExecutor(max_workers=min(len(groups), MAX_PARALLEL_GROUPS)) as pool:
+                futures = {key: pool.submit(self.backend.generate, req) for key, req in groups.items()}
+                answers = {key: future.result() for key, future in futures.items()}
+        replies = [answers[key].replies[i] for key, i in order]
         self.responses += len(replies)
         if self._on_call is not None:
             self._on_call(
@@ -107,15 +118,27 @@ class LanguageModel:
                     "stream": self.stream,
                     "method": method,
                     "backend": self.backend.name,
+                    "model": self.backend.model,
                     "system": system,
                     "messages": messages,
                     "temperature": temperature,
                     "samples": [groups[key].first_sample + i for key, i in order],
                     "replies": replies,
+                    "finish_reasons": [_reason(answers[key], i) for key, i in order],
+                    "input_tokens": sum(g.input_tokens for g in answers.values()),
+                    "output_tokens": sum(g.output_tokens for g in answers.values()),
+                    "requests": sum(g.requests for g in answers.values()),
+                    "cache_hits": sum(g.cache_hits for g in answers.values()),
+                    "estimated_tokens": any(g.estimated for g in answers.values()),
                     "duration": round(time.perf_counter() - started, 4),
                 }
             )
         return replies
+
+
+def _reason(generation: Generation, index: int) -> str | None:
+    reasons = generation.finish_reasons
+    return reasons[index] if index < len(reasons) else None
 
 
 def _check_text(name: str, value: object) -> None:

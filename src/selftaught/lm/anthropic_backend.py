@@ -1,0 +1,85 @@
+"""The `anthropic:MODEL` backend: the official anthropic SDK (optional extra: pip install selftaught[anthropic])."""
+
+from __future__ import annotations
+
+import inspect
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from selftaught.errors import UserError
+from selftaught.lm._base import Backend, CompletionRequest, Generation
+from selftaught.lm._providers import ProviderSettings
+from selftaught.lm._retry import RetryPolicy, Verdict, call_with_retries
+from selftaught.lm.openai_backend import _error_message, _retry_after
+
+INSTALL_HINT = "the anthropic provider needs the anthropic package: pip install 'selftaught[anthropic]'"
+
+
+def _anthropic() -> Any:
+    try:
+        import anthropic
+    except ImportError:
+        raise UserError(INSTALL_HINT) from None
+    return anthropic
+
+
+def classify_anthropic_error(exc: Exception) -> Verdict | None:
+    """Retry 429 (Retry-After), 5xx and 529 (overloaded), connection errors and timeouts; nothing else."""
+    anthropic = _anthropic()
+    if isinstance(exc, anthropic.APIStatusError):
+        status = exc.status_code
+        message = f"HTTP {status}: {_error_message(exc)}"
+        if status in (401, 403):
+            return Verdict(False, f"authentication failed ({message}); check ANTHROPIC_API_KEY")
+        if status == 429 or status >= 500 or status in (408, 409):
+            return Verdict(True, message, _retry_after(exc))
+        return Verdict(False, f"the request was refused ({message})")
+    if isinstance(exc, (anthropic.APIConnectionError, anthropic.APIResponseValidationError)):
+        return Verdict(True, f"{type(exc).__name__}: {exc}")
+    return None
+
+
+class AnthropicBackend(Backend):
+    """Messages API; it has no `n`, so n samples are n parallel requests.
+
+    The temperature an improver asks for is sent only where the installed SDK still accepts one
+    (clamped to Anthropic's 0..1); it is recorded with every call either way.
+    """
+
+    name = "anthropic"
+
+    def __init__(self, model: str, settings: ProviderSettings) -> None:
+        anthropic = _anthropic()
+        self.model = model
+        self.settings = settings
+        self.client = anthropic.Anthropic(
+            api_key=settings.api_key(required=settings.base_url is None),
+            base_url=settings.base_url,
+            timeout=settings.request_timeout,
+            max_retries=0,
+        )
+        self.policy = RetryPolicy(max_retries=settings.max_retries)
+        self._pool = ThreadPoolExecutor(max_workers=settings.concurrency)
+        # Recent versions of the API (and SDK) take no sampling temperature; older ones do (0..1).
+        self.sends_temperature = "temperature" in inspect.signature(self.client.messages.create).parameters
+
+    def _create(self, request: CompletionRequest) -> Any:
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "system": request.system,
+            "messages": [{"role": "user", "content": request.message}],
+            "max_tokens": self.settings.max_tokens,
+        }
+        if self.sends_temperature:
+            kwargs["temperature"] = min(1.0, request.temperature)  # Anthropic's range is 0..1
+        return call_with_retries(lambda: self.client.messages.create(**kwargs), classify_anthropic_error,
+                                 self.policy, label=f"anthropic:{self.model}")
+
+    def generate(self, request: CompletionRequest) -> Generation:
+        responses = list(self._pool.map(lambda _i: self._create(request), range(request.n)))
+        texts = ["".join(getattr(b, "text", "") for b in r.content if getattr(b, "type", "") == "text")
+                 for r in responses]
+        reasons = [{"max_tokens": "length", "end_turn": "stop"}.get(r.stop_reason, r.stop_reason) for r in responses]
+        inputs = sum(int(r.usage.input_tokens) for r in responses)
+        outputs = sum(int(r.usage.output_tokens) for r in responses)
+        return Generation(texts, inputs, outputs, len(responses), 0, reasons)

@@ -1,0 +1,123 @@
+"""The `openai:MODEL` backend: the official openai SDK, against OpenAI or any OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from selftaught.errors import UserError
+from selftaught.lm._base import Backend, CompletionRequest, Generation, estimate_tokens
+from selftaught.lm._providers import ProviderSettings
+from selftaught.lm._retry import RetryPolicy, Verdict, call_with_retries
+
+
+def _openai() -> Any:
+    try:
+        import openai
+    except ImportError:  # pragma: no cover - openai is a dependency
+        raise UserError("the openai provider needs the openai package: pip install openai") from None
+    return openai
+
+
+def classify_openai_error(exc: Exception) -> Verdict | None:
+    """Retry 429 (honouring Retry-After), 5xx, 408/409, connection errors, timeouts, malformed replies."""
+    openai = _openai()
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        message = f"HTTP {status}: {_error_message(exc)}"
+        if status in (401, 403):
+            return Verdict(False, f"authentication failed ({message}); check the API key")
+        if status == 429 or status >= 500 or status in (408, 409):
+            return Verdict(True, message, _retry_after(exc))
+        return Verdict(False, f"the request was refused ({message})")
+    if isinstance(exc, (openai.APIConnectionError, openai.APIResponseValidationError)):
+        return Verdict(True, f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, json.JSONDecodeError):  # the SDK lets a body that is not JSON through as this
+        return Verdict(True, f"malformed reply: {exc}")
+    return None
+
+
+def _error_message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])[:300]
+    return str(getattr(exc, "message", exc))[:300]
+
+
+def _retry_after(exc: Any) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is not None:
+            try:
+                return float(value) * scale
+            except ValueError:
+                return None
+    return None
+
+
+class OpenAIBackend(Backend):
+    """Chat completions through the official SDK; `n` where the server honours it, parallel requests otherwise."""
+
+    def __init__(self, model: str, settings: ProviderSettings, *, label: str = "openai") -> None:
+        openai = _openai()
+        self.name = label
+        self.model = model
+        self.settings = settings
+        self.client = openai.OpenAI(
+            api_key=settings.api_key(required=settings.base_url is None),
+            base_url=settings.base_url,
+            timeout=settings.request_timeout,
+            max_retries=0,  # retries are ours: only what is retryable, Retry-After honoured
+        )
+        self.policy = RetryPolicy(max_retries=settings.max_retries)
+        self.supports_n = settings.supports_n
+        self._pool = ThreadPoolExecutor(max_workers=settings.concurrency)
+
+    def _create(self, request: CompletionRequest, n: int) -> Any:
+        messages = [{"role": "system", "content": request.system}, {"role": "user", "content": request.message}]
+        kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": request.temperature,
+                                  "max_tokens": self.settings.max_tokens}
+        if n > 1:
+            kwargs["n"] = n
+        return call_with_retries(lambda: self.client.chat.completions.create(**kwargs), classify_openai_error,
+                                 self.policy, label=f"{self.name}:{self.model}")
+
+    def generate(self, request: CompletionRequest) -> Generation:
+        responses: list[Any] = []
+        if self.supports_n and request.n > 1:
+            responses.append(self._create(request, request.n))
+        texts, reasons = _choices(responses)
+        if responses and len(texts) < request.n:
+            self.supports_n = False  # the server ignores n: from now on, parallel requests straight away
+        missing = request.n - len(texts)
+        if missing > 0:  # one request per remaining sample, in parallel
+            responses.extend(self._pool.map(lambda _i: self._create(request, 1), range(missing)))
+            texts, reasons = _choices(responses)
+        texts, reasons = texts[: request.n], reasons[: request.n]
+        inputs = outputs = 0
+        estimated = False
+        for response in responses:
+            usage = getattr(response, "usage", None)
+            if usage is not None and usage.prompt_tokens is not None:
+                inputs += int(usage.prompt_tokens)
+                outputs += int(usage.completion_tokens or 0)
+            else:
+                estimated = True
+                inputs += estimate_tokens(request.system) + estimate_tokens(request.message)
+                outputs += sum(estimate_tokens(c.message.content or "") for c in response.choices)
+        return Generation(texts, inputs, outputs, len(responses), 0, reasons, estimated)
+
+
+def _choices(responses: list[Any]) -> tuple[list[str], list[str | None]]:
+    texts: list[str] = []
+    reasons: list[str | None] = []
+    for response in responses:
+        for choice in response.choices or []:
+            texts.append(choice.message.content or "")
+            reasons.append(choice.finish_reason)
+    return texts, reasons

@@ -1,0 +1,70 @@
+"""Token and dollar accounting of a run: per run, per level (meta or task) and per iteration."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from selftaught.lm.pricing import Price, price_for
+
+FIELDS = ("calls", "requests", "input_tokens", "output_tokens", "cost_usd", "cache_hits")
+
+
+def _empty() -> dict[str, float]:
+    return dict.fromkeys(FIELDS, 0)
+
+
+class UsageMeter:
+    """Adds up what every LM call used; the numbers behind `usage` in --json output and the caps."""
+
+    def __init__(self, prices: Mapping[str, Price]) -> None:
+        self.prices = prices
+        self.total = _empty()
+        self.by_level: dict[str, dict[str, float]] = {}
+        self.by_iteration: dict[str, dict[str, float]] = {}
+        self.unpriced: set[str] = set()
+        self._lock = threading.Lock()
+
+    def cost(self, model: str, input_tokens: int, output_tokens: int) -> float:
+        price = price_for(self.prices, model) if model else None
+        if price is None:
+            if model and (input_tokens or output_tokens):
+                self.unpriced.add(model)
+            return 0.0
+        return price.cost(input_tokens, output_tokens)
+
+    def add(self, record: Mapping[str, Any], iteration: int | None) -> float:
+        """Counts one LM call (a session's call record); returns its cost in dollars."""
+        cost = 0.0 if record.get("estimated_tokens") else self.cost(
+            str(record.get("model") or ""), int(record.get("input_tokens", 0)), int(record.get("output_tokens", 0))
+        )
+        values = {
+            "calls": 1,
+            "requests": int(record.get("requests", 0)),
+            "input_tokens": int(record.get("input_tokens", 0)),
+            "output_tokens": int(record.get("output_tokens", 0)),
+            "cost_usd": cost,
+            "cache_hits": int(record.get("cache_hits", 0)),
+        }
+        with self._lock:
+            buckets = [self.total, self.by_level.setdefault(str(record.get("level", "task")), _empty())]
+            buckets.append(self.by_iteration.setdefault(str(iteration), _empty()))
+            for bucket in buckets:
+                for key, value in values.items():
+                    bucket[key] += value
+        return cost
+
+    def report(self) -> dict[str, Any]:
+        """The `usage` object: totals, plus `by_level` and `by_iteration`."""
+        with self._lock:
+            return {
+                **_rounded(self.total),
+                "by_level": {k: _rounded(v) for k, v in self.by_level.items()},
+                "by_iteration": {k: _rounded(v) for k, v in self.by_iteration.items()},
+                "unpriced_models": sorted(self.unpriced),
+            }
+
+
+def _rounded(bucket: dict[str, float]) -> dict[str, float]:
+    return {k: (round(v, 6) if k == "cost_usd" else int(v)) for k, v in bucket.items()}

@@ -1,0 +1,350 @@
+"""The record/replay cache of LM samples: keys, first write wins, migrations, export, concurrency, CacheMiss."""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+import runpy
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from selftaught.errors import UserError
+from selftaught.lm import cache as cache_mod
+from selftaught.lm.cache import CachedSample, CacheMiss, LMCache, default_cache_path, sample_key
+
+BASE: dict[str, Any] = {
+    "provider": "openai",
+    "model": "gpt-4o",
+    "system": "You are an expert computer science researcher.",
+    "message": "Improve the following solution.",
+    "temperature": 0.7,
+    "params": {"max_tokens": 1024, "top_p": 1.0},
+    "seed": 42,
+    "sample": 0,
+}
+
+
+def key(**changes: Any) -> str:
+    return sample_key(**{**BASE, **changes})
+
+
+def sample(text: str = "reply", finish: str | None = "stop") -> CachedSample:
+    return CachedSample(text=text, input_tokens=11, output_tokens=7, finish_reason=finish)
+
+
+def put(cache: LMCache, k: str, s: CachedSample) -> None:
+    cache.put(k, s, provider="openai", model="gpt-4o", request={"message": "m", "sample": 0})
+
+
+def all_rows(path: Path) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT * FROM samples ORDER BY key").fetchall()
+    finally:
+        conn.close()
+
+
+# ---- keys ---------------------------------------------------------------------------------------
+
+
+def test_equal_inputs_give_equal_keys_whatever_the_params_order() -> None:
+    k = key()
+    assert len(k) == 64 and int(k, 16) >= 0
+    assert key() == k
+    assert key(params={"top_p": 1.0, "max_tokens": 1024}) == k
+    assert key(temperature=0.7000000000000001) != k  # floats are compared exactly, not rounded
+    assert key(temperature=1) == key(temperature=1.0)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"provider": "anthropic"},
+        {"model": "gpt-4o-mini"},
+        {"system": "You are a helpful assistant."},
+        {"message": "Improve the following solution!"},
+        {"temperature": 0.8},
+        {"params": {"max_tokens": 512, "top_p": 1.0}},
+        {"params": {"max_tokens": 1024, "top_p": 1.0, "stop": ["\n"]}},
+        {"params": {"max_tokens": 1024}},
+        {"seed": 43},
+        {"sample": 1},
+    ],
+    ids=lambda c: next(iter(c)) + ("=" + str(next(iter(c.values()))) if next(iter(c)) == "params" else ""),
+)
+def test_changing_any_one_input_changes_the_key(change: dict[str, Any]) -> None:
+    assert key(**change) != key()
+
+
+def test_fields_cannot_bleed_into_each_other() -> None:
+    # A naive concatenation would map both to "ab" + "c".
+    assert key(system="ab", message="c") != key(system="a", message="bc")
+
+
+@pytest.mark.parametrize("bad", [{"x": float("nan")}, {"x": object()}, {1: 2}])
+def test_params_that_have_no_canonical_json_are_refused(bad: dict[Any, Any]) -> None:
+    with pytest.raises((TypeError, ValueError)):
+        key(params=bad)
+
+
+# ---- storage --------------------------------------------------------------------------------------
+
+
+def test_put_then_get_round_trips_and_missing_keys_are_none(tmp_path: Path) -> None:
+    with LMCache(tmp_path / "deep" / "dir" / "c.sqlite") as cache:
+        assert cache.get("nope") is None
+        put(cache, "k1", sample("hello\nworld", "length"))
+        put(cache, "k2", sample("no reason", None))
+        assert cache.get("k1") == CachedSample("hello\nworld", 11, 7, "length")
+        assert cache.get("k2") == CachedSample("no reason", 11, 7, None)
+        assert len(cache) == 2
+
+
+def test_get_many_returns_only_recorded_keys_even_beyond_sqlite_parameter_limits(tmp_path: Path) -> None:
+    with LMCache(tmp_path / "c.sqlite") as cache:
+        for i in range(0, 1200, 2):
+            put(cache, f"k{i}", sample(f"text {i}"))
+        found = cache.get_many(f"k{i}" for i in range(1200))
+        assert set(found) == {f"k{i}" for i in range(0, 1200, 2)}
+        assert found["k1198"].text == "text 1198"
+        assert cache.get_many([]) == {}
+
+
+def test_the_first_recorded_sample_wins(tmp_path: Path) -> None:
+    with LMCache(tmp_path / "c.sqlite") as cache:
+        put(cache, "k", sample("first"))
+        put(cache, "k", sample("second"))
+        assert cache.get("k") == sample("first")
+        assert len(cache) == 1
+
+
+def test_the_request_is_stored_as_canonical_json(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    with LMCache(path) as cache:
+        cache.put("k", sample(), provider="p", model="m", request={"b": 1, "a": [0.5, "é"]})
+    (row,) = all_rows(path)
+    assert row[1:3] == ("p", "m")
+    assert row[-1] == '{"a":[0.5,"é"],"b":1}'
+
+
+def test_samples_persist_across_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    with LMCache(path) as cache:
+        put(cache, "k", sample("kept"))
+    with LMCache(path) as cache:
+        assert cache.get("k") == sample("kept")
+        assert len(cache) == 1
+
+
+def test_a_closed_cache_refuses_use_and_close_is_idempotent(tmp_path: Path) -> None:
+    cache = LMCache(tmp_path / "c.sqlite")
+    cache.close()
+    cache.close()
+    with pytest.raises(ValueError, match="closed"):
+        cache.get("k")
+
+
+# ---- migrations ---------------------------------------------------------------------------------
+
+
+def schema_rows(path: Path) -> list[tuple[int, float]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT version, applied FROM schema_version ORDER BY version").fetchall()
+    finally:
+        conn.close()
+
+
+def test_migrations_are_recorded_and_not_reapplied_on_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    with LMCache(path) as cache:
+        assert cache.schema_version == len(cache_mod.MIGRATIONS) >= 1
+        put(cache, "k", sample())
+    first = schema_rows(path)
+    assert [v for v, _ in first] == list(range(1, len(cache_mod.MIGRATIONS) + 1))
+    with LMCache(path) as cache:  # re-running CREATE TABLE samples would raise here
+        assert cache.schema_version == len(cache_mod.MIGRATIONS)
+        assert cache.get("k") == sample()
+    assert schema_rows(path) == first
+
+
+def test_an_old_cache_is_upgraded_by_the_missing_migrations_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "c.sqlite"
+    with LMCache(path) as cache:
+        put(cache, "k", sample("old"))
+    n = len(cache_mod.MIGRATIONS)
+    monkeypatch.setattr(
+        cache_mod,
+        "MIGRATIONS",
+        [*cache_mod.MIGRATIONS, "ALTER TABLE samples ADD COLUMN note TEXT; CREATE INDEX by_model ON samples(model);"],
+    )
+    with LMCache(path) as cache:
+        assert cache.schema_version == n + 1
+        assert cache.get("k") == sample("old")
+    conn = sqlite3.connect(path)
+    try:
+        assert "note" in [c[1] for c in conn.execute("PRAGMA table_info(samples)")]
+        assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'by_model'").fetchone() is not None
+    finally:
+        conn.close()
+    assert [v for v, _ in schema_rows(path)] == list(range(1, n + 2))
+
+
+def test_a_cache_from_a_newer_selftaught_is_a_user_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "c.sqlite"
+    LMCache(path).close()
+    monkeypatch.setattr(cache_mod, "MIGRATIONS", [])
+    with pytest.raises(UserError, match="newer than this selftaught supports"):
+        LMCache(path)
+
+
+def test_the_database_is_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    LMCache(path).close()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        conn.close()
+
+
+# ---- export -------------------------------------------------------------------------------------
+
+
+def test_export_writes_a_self_contained_readable_copy_with_the_same_rows(tmp_path: Path) -> None:
+    src = tmp_path / "c.sqlite"
+    dest = tmp_path / "ship" / "run-cache.sqlite"
+    with LMCache(src) as cache:
+        for i in range(30):
+            put(cache, f"k{i}", sample(f"text {i}", None if i % 3 else "stop"))
+        assert cache.export(dest) == dest
+        put(cache, "later", sample())  # not in the copy
+        rows = all_rows(src)
+    copied = all_rows(dest)
+    assert len(copied) == 30 and copied == [r for r in rows if r[0] != "later"]
+    assert not Path(str(dest) + "-wal").exists()
+    conn = sqlite3.connect(dest)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    finally:
+        conn.close()
+    with LMCache(dest) as copy:
+        assert copy.get("k4") == sample("text 4", None)
+        assert copy.schema_version == len(cache_mod.MIGRATIONS)
+
+
+def test_export_onto_the_cache_itself_is_refused(tmp_path: Path) -> None:
+    with LMCache(tmp_path / "c.sqlite") as cache:
+        put(cache, "k", sample())
+        with pytest.raises(ValueError, match="onto itself"):
+            cache.export(tmp_path / "." / "c.sqlite")
+        assert len(cache) == 1
+
+
+# ---- concurrency ----------------------------------------------------------------------------------
+
+# Run in a spawned process via runpy, so the child needs nothing from this test module.
+PROCESS_WORKER = """
+from selftaught.lm.cache import CachedSample, LMCache
+
+cache = LMCache(PATH)
+BARRIER.wait(timeout=60)
+for i in range(COUNT):
+    for key in (f"proc{WORKER}-{i}", f"shared-{i}"):
+        cache.put(key, CachedSample(f"{key} by proc{WORKER}", 1, 2, "stop"), provider="p", model="m",
+                  request={"worker": WORKER, "i": i})
+        assert cache.get(key) is not None
+cache.close()
+"""
+
+
+def test_threads_and_processes_writing_concurrently_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite"  # created by whichever opener comes first
+    script = tmp_path / "worker.py"
+    script.write_text(PROCESS_WORKER)
+    threads_n, per_thread, procs_n, per_proc = 8, 50, 2, 100
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(procs_n + 1)
+    procs = [
+        ctx.Process(
+            target=runpy.run_path,
+            args=(str(script),),
+            kwargs={"init_globals": {"PATH": str(path), "BARRIER": barrier, "WORKER": w, "COUNT": per_proc}},
+        )
+        for w in range(procs_n)
+    ]
+    for p in procs:
+        p.start()
+    errors: list[BaseException] = []
+    try:
+        with LMCache(path) as cache:
+            barrier.wait(timeout=60)  # the processes have opened the file and start writing now
+
+            def write(t: int) -> None:
+                try:
+                    for i in range(per_thread):
+                        put(cache, f"thread{t}-{i}", sample(f"t{t} s{i}"))
+                        put(cache, f"shared-{i}", sample(f"shared by thread{t}"))
+                        assert cache.get(f"thread{t}-{i}") == sample(f"t{t} s{i}")
+                except BaseException as e:  # reported below
+                    errors.append(e)
+
+            threads = [threading.Thread(target=write, args=(t,)) for t in range(threads_n)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+    finally:
+        for p in procs:
+            p.join(timeout=120)
+    assert errors == []
+    assert [p.exitcode for p in procs] == [0] * procs_n
+    with LMCache(path) as cache:
+        shared = max(per_thread, per_proc)
+        assert len(cache) == threads_n * per_thread + procs_n * per_proc + shared
+        found = cache.get_many(
+            [f"thread{t}-{i}" for t in range(threads_n) for i in range(per_thread)]
+            + [f"proc{w}-{i}" for w in range(procs_n) for i in range(per_proc)]
+        )
+        assert len(found) == threads_n * per_thread + procs_n * per_proc
+        assert found["proc1-99"].text == "proc1-99 by proc1"
+        assert cache.schema_version == len(cache_mod.MIGRATIONS)
+    assert [v for v, _ in schema_rows(path)] == list(range(1, len(cache_mod.MIGRATIONS) + 1))
+
+
+# ---- misses and paths ---------------------------------------------------------------------------
+
+
+def test_cache_miss_is_a_one_line_user_error_naming_the_request() -> None:
+    system = "You are an expert computer science researcher and programmer.\nYou write concise code."
+    message = "Improve the following solution:\n```python\ndef algorithm(x):\n    return x\n```\n" * 3
+    miss = CacheMiss(provider="openai", model="gpt-4o", system=system, message=message, sample=3)
+    text = str(miss)
+    assert isinstance(miss, UserError)
+    assert "\n" not in text
+    assert "openai:gpt-4o" in text and "sample 3" in text
+    assert '"Improve the following solution: ```python def algorithm(x):..."' in text
+    assert '(system "You are an expert computer science researcher and programmer...")' in text
+    assert "never calls the network" in text and "--cache record" in text
+    assert len(text) < 300
+    again = pickle.loads(pickle.dumps(miss))
+    assert isinstance(again, CacheMiss) and str(again) == text and again.sample == 3
+
+
+def test_short_requests_are_quoted_whole() -> None:
+    text = str(CacheMiss(provider="anthropic", model="claude", system="Be brief.", message="Hi", sample=0))
+    assert '"Hi" (system "Be brief.")' in text and "..." not in text
+
+
+def test_default_cache_path_follows_xdg_then_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_path() == tmp_path / "xdg" / "selftaught" / "lm-cache.sqlite"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_cache_path() == tmp_path / "home" / ".cache" / "selftaught" / "lm-cache.sqlite"
