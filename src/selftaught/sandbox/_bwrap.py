@@ -8,14 +8,17 @@ no capabilities, no new privileges, and a seccomp filter where one is available.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import site
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
 from selftaught.sandbox import _seccomp
+from selftaught.sandbox._cgroup import Cgroups
 from selftaught.sandbox._process import GUEST_DIR, WORKER_SCRIPT, user_process_count, worker_environment
 from selftaught.sandbox._worker_process import Launch, Limits, WorkerProcess
 
@@ -27,26 +30,43 @@ BWRAP_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 
 
 class UidPool:
-    """Hands each concurrent sandbox its own uid, so RLIMIT_NPROC counts that sandbox alone."""
+    """Hands each concurrent sandbox its own uid, so RLIMIT_NPROC counts that sandbox alone.
 
-    def __init__(self, base: int = SANDBOX_UID_BASE, count: int = SANDBOX_UID_COUNT) -> None:
-        self._free = list(range(base, base + count))
+    Uids are claimed with a lock file each (flock), so orchestrators running side by side on one
+    machine never hand out the same uid; when all are taken, uids are shared round-robin.
+    """
+
+    def __init__(self, base: int = SANDBOX_UID_BASE, count: int = SANDBOX_UID_COUNT,
+                 lock_dir: str | None = None) -> None:
+        self.base, self.count = base, count
+        self.lock_dir = Path(lock_dir or os.path.join(tempfile.gettempdir(), "selftaught-sandbox-uids"))
+        self._held: dict[int, int] = {}
         self._next_shared = 0
         self._lock = threading.Lock()
-        self.base, self.count = base, count
 
     def acquire(self) -> tuple[int, bool]:
-        """A uid and whether it is exclusive (when all are taken, uids are shared round-robin)."""
+        """A uid and whether it is exclusive."""
         with self._lock:
-            if self._free:
-                return self._free.pop(0), True
+            self.lock_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            for uid in range(self.base, self.base + self.count):
+                if uid in self._held:
+                    continue
+                fd = os.open(self.lock_dir / str(uid), os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    os.close(fd)
+                    continue
+                self._held[uid] = fd
+                return uid, True
             self._next_shared = (self._next_shared + 1) % self.count
             return self.base + self._next_shared, False
 
     def release(self, uid: int) -> None:
         with self._lock:
-            if uid not in self._free:
-                self._free.append(uid)
+            fd = self._held.pop(uid, None)
+            if fd is not None:
+                os.close(fd)  # closing drops the flock
 
 
 def interpreter_paths() -> list[str]:
@@ -88,6 +108,7 @@ class BwrapSandbox:
         self.setpriv = shutil.which("setpriv") if self.as_root else None
         self.seccomp_filter = _seccomp.build_filter() if seccomp else None
         self.uids = UidPool()
+        self.cgroups = Cgroups()
         self._static = self._static_args()
 
     def _static_args(self) -> list[str]:
@@ -140,10 +161,20 @@ class BwrapSandbox:
         if self.as_root:
             uid, _exclusive = self.uids.acquire()
             nproc = self.limits.processes
-            on_exit = lambda: self.uids.release(uid)  # noqa: E731
         else:
-            uid, on_exit = os.getuid(), None
+            uid = os.getuid()
             nproc = user_process_count(uid) + self.limits.processes
         argv, fds = self.command(uid)
+        # bubblewrap, its pid 1 and the worker come on top of the program's own processes
+        cgroup = self.cgroups.create(self.limits.memory_mb, self.limits.processes + 4)
+        if cgroup is not None:
+            argv = cgroup.wrap(argv)
+
+        def on_exit() -> None:
+            if cgroup is not None:
+                cgroup.remove()
+            if self.as_root:
+                self.uids.release(uid)
+
         launch = Launch(argv, dict(BWRAP_ENV), cwd="/", pass_fds=fds, nproc=nproc, on_exit=on_exit)
         return WorkerProcess(launch, self.limits, seed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -114,6 +115,9 @@ def check_filesystem(choice: SandboxChoice) -> LayerCheck:
             "print(json.dumps(out))\n"
         ))
         escaped = os.path.exists(escape)
+    if data.get("usr"):  # a sandbox that let the probe write /usr: do not leave the file behind
+        with contextlib.suppress(OSError):
+            os.remove("/usr/selftaught-escape")
     ok = data.get("read") is None and not escaped and data.get("usr") is False
     return LayerCheck("filesystem", ok, "host files invisible, host directories unwritable, /usr read-only"
                       if ok else f"saw host file: {data.get('read') == CANARY}, wrote to host: {escaped}")

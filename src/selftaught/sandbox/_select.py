@@ -55,7 +55,7 @@ def diagnose(stderr: str) -> tuple[str, str]:
             "sudo systemctl reload apparmor`), or allow them with "
             "`sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0`",
         )
-    if "No permissions to create" in text or "Operation not permitted" in text or "Creating new namespace" in text:
+    if "No permissions to creat" in text or "Operation not permitted" in text or "Creating new namespace" in text:
         return (
             f"user namespaces are unavailable here (e.g. inside Docker's default seccomp profile): {last}",
             "run on a host (or a VM) with unprivileged user namespaces enabled "

@@ -8,6 +8,7 @@ import select
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -69,6 +70,46 @@ class ChannelClosed(Exception):
     """The worker closed its end (it exited or crashed)."""
 
 
+WORKER_MARK = b"_guest/worker.py"
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children of `pid` (from /proc; empty when it is gone)."""
+    out: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out.extend(int(c) for c in f.read().split())
+        except OSError:
+            continue
+    return out
+
+
+def _find_descendant(pid: int, mark: bytes, depth: int = 5) -> int | None:
+    """The shallowest process under (or at) `pid` that is the interpreter running `mark`.
+
+    (bubblewrap's own command line names the worker script too, so the program name must be
+    the interpreter.)
+    """
+    interpreter = sys.executable.encode()
+    level = [pid]
+    for _ in range(depth + 1):
+        for p in level:
+            try:
+                with open(f"/proc/{p}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if argv and argv[0] == interpreter and any(mark in a for a in argv[1:3]):
+                return p
+        level = [c for p in level for c in _children(p)]
+    return None
+
+
 class WorkerProcess:
     """One running worker: a child process in its own process group, and a message channel."""
 
@@ -100,6 +141,7 @@ class WorkerProcess:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self._buffer = b""
+        self._worker_pid: int | None = None
         self.closed = False
         budget = dict(limits.__dict__)
         budget["processes"] = launch.nproc
@@ -138,10 +180,16 @@ class WorkerProcess:
         except _wire.WireError as exc:
             raise ChannelClosed(f"worker broke the protocol: {exc}") from None
 
+    def worker_pid(self) -> int:
+        """The host pid of the worker interpreter itself (inside a sandbox it is a descendant)."""
+        if self._worker_pid is None:
+            self._worker_pid = _find_descendant(self.proc.pid, WORKER_MARK) or self.proc.pid
+        return self._worker_pid
+
     def interrupt(self) -> None:
         """Asks the program to stop (raises inside it); it may refuse, so follow with kill()."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(self.proc.pid, signal.SIGUSR1)
+            os.kill(self.worker_pid(), signal.SIGUSR1)
 
     def stderr_tail(self, limit: int = STDERR_TAIL) -> str:
         """The last `limit` bytes the program printed."""
@@ -158,6 +206,13 @@ class WorkerProcess:
         if self.closed:
             return
         self.closed = True
+        # Children first (a sandbox's pid 1: its namespace dies with it and its parent reaps it),
+        # then, if it has not exited by itself, the whole process group.
+        for child in _children(self.proc.pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(child, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=0.5)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         with contextlib.suppress(OSError, ValueError):

@@ -1,0 +1,126 @@
+"""Per-worker cgroups (memory and pids) where the cgroup filesystem is writable, typically as root.
+
+rlimits bound each process; a cgroup bounds the whole sandbox, forks included. A worker joins
+its cgroups before bubblewrap starts (a tiny shell shim writes its pid, then execs), so every
+process of the sandbox is inside from the first instruction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path("/sys/fs/cgroup")
+# Joins the cgroup.procs files given first (their count, then paths), then execs the command.
+JOIN_SHIM = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 97; shift; n=$((n-1)); done; exec "$@"'
+
+
+@dataclass
+class WorkerCgroup:
+    """The cgroup directories of one worker; `remove()` once its processes are gone."""
+
+    dirs: list[Path]
+
+    @property
+    def procs_files(self) -> list[str]:
+        return [str(d / "cgroup.procs") for d in self.dirs]
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        """`argv`, started inside these cgroups."""
+        return ["/bin/sh", "-c", JOIN_SHIM, "sh", str(len(self.dirs)), *self.procs_files, *argv]
+
+    def remove(self) -> None:
+        for d in self.dirs:
+            for _ in range(50):
+                try:
+                    d.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:  # processes still exiting
+                    time.sleep(0.02)
+
+
+def _own_path(controller: str) -> str | None:
+    """This process's cgroup path for `controller` (v1), or the unified path ("" controller, v2)."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _id, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            return path
+    return None
+
+
+def _writable(directory: Path) -> bool:
+    probe = directory / f"selftaught-probe-{uuid.uuid4().hex[:8]}"
+    try:
+        probe.mkdir()
+    except OSError:
+        return False
+    with contextlib.suppress(OSError):
+        probe.rmdir()
+    return True
+
+
+class Cgroups:
+    """Creates per-worker memory and pids cgroups under this process's own (v1 or v2)."""
+
+    def __init__(self) -> None:
+        self.version: int | None = None
+        self.bases: dict[str, Path] = {}
+        if os.getuid() != 0:
+            return  # ordinary users rarely have a delegated cgroup; rlimits apply instead
+        v1 = {c: _own_path(c) for c in ("memory", "pids")}
+        if all(v1.values()) and all((ROOT / c).is_dir() for c in v1):
+            bases = {c: ROOT / c / str(p).lstrip("/") for c, p in v1.items()}
+            if all(_writable(b) for b in bases.values()):
+                self.version, self.bases = 1, bases
+                return
+        unified = _own_path("")
+        if unified is not None and (ROOT / "cgroup.controllers").exists():
+            base = ROOT / unified.lstrip("/")
+            try:
+                enabled = (base / "cgroup.subtree_control").read_text().split()
+            except OSError:
+                enabled = []
+            if {"memory", "pids"} <= set(enabled) and _writable(base):
+                self.version, self.bases = 2, {"unified": base}
+
+    @property
+    def available(self) -> bool:
+        return self.version is not None
+
+    def create(self, memory_mb: int, processes: int) -> WorkerCgroup | None:
+        """A fresh cgroup (per controller) with the limits set, or None when cgroups are unavailable."""
+        if not self.available:
+            return None
+        name = f"selftaught-{uuid.uuid4().hex[:12]}"
+        limit = str(memory_mb * 1024 * 1024)
+        dirs: list[Path] = []
+        try:
+            for controller, base in self.bases.items():
+                d = base / name
+                d.mkdir()
+                dirs.append(d)
+                if self.version == 1 and controller == "memory":
+                    (d / "memory.limit_in_bytes").write_text(limit)
+                    with contextlib.suppress(OSError):  # swap accounting may be off
+                        (d / "memory.memsw.limit_in_bytes").write_text(limit)
+                elif self.version == 1:
+                    (d / "pids.max").write_text(str(processes))
+                else:
+                    (d / "memory.max").write_text(limit)
+                    with contextlib.suppress(OSError):
+                        (d / "memory.swap.max").write_text("0")
+                    (d / "pids.max").write_text(str(processes))
+        except OSError:
+            WorkerCgroup(dirs).remove()
+            return None
+        return WorkerCgroup(dirs)
