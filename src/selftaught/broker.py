@@ -99,6 +99,7 @@ class Services:
             level=level,
             on_call=self._record_lm_call,
             before_call=self.check_caps,
+            temperature_override=self.config.temperature,
         )
 
     def check_caps(self) -> None:

@@ -45,6 +45,8 @@ class Config:
       max_usd: stop the run cleanly once this many dollars are spent (None: no cap).
       max_calls: stop the run cleanly after this many LM calls (None: no cap).
       prices: overrides of the price table, model -> {input, output} dollars per 1M tokens.
+      temperature: when set, every LM request uses it instead of the temperature the improver
+        asked for (None: the improver's own, as in the paper).
     """
 
     task: str = "parity_noise"
@@ -79,6 +81,7 @@ class Config:
     max_usd: float | None = None
     max_calls: int | None = None
     prices: dict[str, Any] = field(default_factory=dict)
+    temperature: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -102,6 +105,7 @@ _MINIMUMS: dict[str, float] = {
     "concurrency": 1,
     "max_usd": 0,
     "max_calls": 1,
+    "temperature": 0,
 }
 
 

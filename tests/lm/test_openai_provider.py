@@ -210,3 +210,42 @@ def test_max_calls_is_enforced_in_the_orchestrator(server: FakeOpenAIServer, tmp
     with pytest.raises(RunLimitReached, match="--max-calls 2"):
         lm.prompt("s", "c")
     assert server.request_count == 2
+
+
+def test_a_finished_run_replays_offline_from_its_own_cache_with_the_same_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from selftaught.cli import main
+
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    solver = (Path(__file__).resolve().parent.parent / "data" / "parity_solver.py").read_text()
+
+    def reply(body: dict[str, Any], index: int) -> str:  # varies per call, like a sampling model
+        if "def improve_algorithm" in body["messages"][-1]["content"] and index % 2:
+            return "```python\ndef improve_algorithm(s, u, lm):\n    return s\n```"
+        return f"```python\n{solver}\n# variant {time.monotonic_ns()}\n```"
+
+    argv = ["run", "--lm", "openai:test-model", "--iterations", "1", "--downstream-runs", "1",
+            "--max-responses", "2", "--task", "parity_noiseless", "--json"]
+    with FakeOpenAIServer(reply=reply) as srv:
+        assert main([*argv, "--base-url", srv.url, "--cache-path", str(tmp_path / "shared.sqlite"),
+                     "--runs-dir", str(tmp_path / "a")]) == 0
+        live = json.loads(capsys.readouterr().out)
+        assert srv.request_count > 0
+    shipped = Path(live["run_dir"]) / "lm-cache.sqlite"
+    assert shipped.exists() and live["lm_cache"]["samples"] > 0
+    monkeypatch.delenv("OPENAI_API_KEY")
+    assert main([*argv, "--base-url", "http://127.0.0.1:9/v1", "--cache", "replay", "--cache-path", str(shipped),
+                 "--runs-dir", str(tmp_path / "b")]) == 0
+    replayed = json.loads(capsys.readouterr().out)
+    assert replayed["iterations"] == live["iterations"]
+    assert replayed["usage"]["requests"] == 0 and replayed["usage"]["calls"] == live["usage"]["calls"]
+    assert replayed["usage"]["cache_hits"] > 0 and replayed["usage"]["cost_usd"] == 0
+
+
+def test_a_configured_temperature_overrides_the_improvers(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    _, lm = session(config(server, tmp_path, temperature=0.0))
+    lm.prompt("s", "m", temperature=0.9)
+    assert server.requests[0]["body"]["temperature"] == 0.0

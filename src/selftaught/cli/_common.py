@@ -51,6 +51,7 @@ def add_run_flags(p: argparse.ArgumentParser, *, task: bool = False) -> None:
     lm.add_argument("--base-url", dest="base_url", help="OpenAI-compatible endpoint (default: OPENAI_BASE_URL)")
     lm.add_argument("--api-key-env", dest="api_key_env", help="environment variable holding the API key")
     lm.add_argument("--max-tokens", type=int, dest="max_tokens", help="most tokens per reply (default 2048)")
+    lm.add_argument("--temperature", type=float, help="force this temperature (default: the improver's own)")
     lm.add_argument("--request-timeout", type=float, dest="request_timeout", help="seconds per request (120)")
     lm.add_argument("--max-retries", type=int, dest="max_retries", help="retries of 429/5xx/timeouts (5)")
     lm.add_argument("--concurrency", type=int, help="provider requests in flight at once (8)")
@@ -71,7 +72,8 @@ def add_sandbox_flag(p: argparse.ArgumentParser) -> None:
 CONFIG_KEYS = ("lm", "seed", "task", "iterations", "runs_dir", "lm_budget", "max_responses_per_call",
                "utility_budget", "meta_utility_budget", "downstream_runs", "workers", "improver_timeout",
                "memory_mb", "transfer_tasks", "sandbox", "base_url", "api_key_env", "max_tokens",
-               "request_timeout", "max_retries", "concurrency", "cache", "cache_path", "max_usd", "max_calls")
+               "request_timeout", "max_retries", "concurrency", "cache", "cache_path", "max_usd", "max_calls",
+               "temperature")
 
 
 def config_from(args: argparse.Namespace) -> Config:

@@ -13,6 +13,8 @@ from typing import Any
 from selftaught.cli._common import Reporter, add_run_flags, config_from, emit, sandbox_record, services_for
 from selftaught.errors import RunLimitReached
 from selftaught.improver import seed_improver
+from selftaught.lm import Backend
+from selftaught.lm._cached import CachedBackend
 from selftaught.safety.report import safety_summary
 from selftaught.stop import self_improve
 from selftaught.store import FORMAT_VERSION, RunStore, read_events
@@ -37,6 +39,13 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "unknown"
     return out
+
+
+def _ship_cache(backend: Backend, run_dir: Path, summary: dict[str, Any]) -> None:
+    """Copies the LM samples this run used into the run directory, for an offline replay."""
+    if isinstance(backend, CachedBackend) and backend.used_keys:
+        count = backend.cache.export_keys(run_dir / "lm-cache.sqlite", backend.used_keys)
+        summary["lm_cache"] = {"path": str(run_dir / "lm-cache.sqlite"), "samples": count}
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -84,6 +93,8 @@ def handle(args: argparse.Namespace) -> int:
         save_summary(history)
         reporter.warn(f"run stopped: {exc}; everything so far is saved in {store.root}")
     finally:
+        _ship_cache(services.backend, store.root, summary)
+        store.write_json("summary.json", summary)
         store.close()
     lines = [f"run directory: {store.root}", f"{'iteration':<10} {'meta-utility val':>17} {'test':>8}"]
     for item in history:

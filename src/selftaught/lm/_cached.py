@@ -26,6 +26,7 @@ class CachedBackend(Backend):
         self.name = inner.name
         self.model = inner.model
         self.notice = inner.notice
+        self.used_keys: set[str] = set()  # every sample this process served or stored (to ship with a run)
 
     def key(self, request: CompletionRequest, sample: int) -> str:
         return sample_key(provider=self.inner.name, model=self.inner.model, system=request.system,
@@ -35,6 +36,7 @@ class CachedBackend(Backend):
     def generate(self, request: CompletionRequest) -> Generation:
         indices = list(range(request.first_sample, request.first_sample + request.n))
         keys = {i: self.key(request, i) for i in indices}
+        self.used_keys.update(keys.values())
         found = self.cache.get_many(list(keys.values()))
         missing = [i for i in indices if keys[i] not in found]
         if missing and self.mode == "replay":

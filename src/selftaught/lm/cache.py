@@ -258,6 +258,31 @@ class LMCache:
             dest.close()
         return dest_path
 
+    def export_keys(self, path: str | Path, keys: Iterable[str]) -> int:
+        """Copies just the samples under `keys` into a cache file at `path` (created if needed).
+
+        This is how a run ships the replies it used: `--cache replay --cache-path <that file>`
+        re-runs it offline. Returns the number of samples in the file.
+        """
+        dest = LMCache(path)
+        try:
+            wanted = sorted(set(keys))
+            with self._lock:
+                conn = self._connection()
+                rows = []
+                for start in range(0, len(wanted), 500):
+                    chunk = wanted[start : start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    rows += conn.execute(f"SELECT * FROM samples WHERE key IN ({marks})", chunk).fetchall()
+            with dest._lock:
+                out = dest._connection()
+                if rows:
+                    marks = ",".join("?" * len(rows[0]))
+                    out.executemany(f"INSERT OR IGNORE INTO samples VALUES ({marks})", rows)
+            return len(dest)
+        finally:
+            dest.close()
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:

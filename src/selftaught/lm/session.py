@@ -44,6 +44,7 @@ class LanguageModel:
         level: str = "task",
         on_call: Callable[[dict[str, Any]], None] | None = None,
         before_call: Callable[[], None] | None = None,
+        temperature_override: float | None = None,
     ) -> None:
         self.backend = backend
         self.budget = budget
@@ -56,6 +57,7 @@ class LanguageModel:
         self._samples: Counter[str] = Counter()
         self._on_call = on_call
         self._before_call = before_call
+        self._temperature_override = temperature_override
         self._lock = threading.Lock()
 
     # Arguments come from untrusted improvers: typed Any, validated here.
@@ -79,6 +81,8 @@ class LanguageModel:
     def _ask(self, system: str, messages: list[str], temperature: float, method: str) -> list[str]:
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2:
             raise ValueError("temperature must be a number between 0 and 2")
+        if self._temperature_override is not None:
+            temperature = self._temperature_override
         if len(messages) > self.max_responses_per_call:
             raise ValueError(
                 f"at most {self.max_responses_per_call} responses per call (asked for {len(messages)})"
