@@ -55,6 +55,8 @@ def run_file(sandbox: Sandbox, source: str, *, name: str = "<file>", timeout: fl
             except (ChannelTimeout, ChannelClosed):
                 reply = {}
         exit_code = reply.get("exit_code") if isinstance(reply.get("exit_code"), int) else None
+        if limit == "timeout":
+            exit_code = None  # stopped, not exited
         error = str(reply.get("error", ""))
         if reply.get("kind") == "memory":
             limit = "memory"
