@@ -176,5 +176,6 @@ class BwrapSandbox:
             if self.as_root:
                 self.uids.release(uid)
 
-        launch = Launch(argv, dict(BWRAP_ENV), cwd="/", pass_fds=fds, nproc=nproc, on_exit=on_exit)
+        launch = Launch(argv, dict(BWRAP_ENV), cwd="/", pass_fds=fds, nproc=nproc, on_exit=on_exit,
+                        kill_children_first=True)
         return WorkerProcess(launch, self.limits, seed)

@@ -52,6 +52,8 @@ class Launch:
     Attributes:
       nproc: the RLIMIT_NPROC the worker sets on itself (None: do not set it).
       on_exit: called once the worker is gone (to return a sandbox uid to its pool).
+      kill_children_first: the launched process is a sandbox monitor (bubblewrap) whose child is
+        the sandbox's pid 1: kill that child first, so the monitor reaps it and exits by itself.
     """
 
     argv: list[str]
@@ -60,6 +62,7 @@ class Launch:
     pass_fds: tuple[int, ...] = ()
     nproc: int | None = None
     on_exit: Callable[[], None] | None = None
+    kill_children_first: bool = False
 
 
 class ChannelTimeout(Exception):
@@ -117,6 +120,7 @@ class WorkerProcess:
         self.workdir = tempfile.mkdtemp(prefix="selftaught-worker-")
         self._stderr = open(os.path.join(self.workdir, ".stderr"), "w+b")  # noqa: SIM115
         self._on_exit = launch.on_exit
+        self._kill_children_first = launch.kill_children_first
         env = dict(launch.env)
         if launch.cwd is None:  # the worker lives in its own host directory
             env.setdefault("HOME", self.workdir)
@@ -206,13 +210,13 @@ class WorkerProcess:
         if self.closed:
             return
         self.closed = True
-        # Children first (a sandbox's pid 1: its namespace dies with it and its parent reaps it),
-        # then, if it has not exited by itself, the whole process group.
-        for child in _children(self.proc.pid):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(child, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=0.5)
+        if self._kill_children_first:
+            # The sandbox's pid 1 first: its namespace dies with it, bubblewrap reaps it and exits.
+            for child in _children(self.proc.pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(child, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=0.5)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         with contextlib.suppress(OSError, ValueError):
