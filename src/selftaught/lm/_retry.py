@@ -22,6 +22,16 @@ class Verdict:
     retry_after: float | None = None
 
 
+def status_verdict(status: int, message: str, retry_after: float | None, key_hint: str) -> Verdict:
+    """The verdict for an HTTP error status: 429, 408, 409 and 5xx are retryable; auth and the rest are not."""
+    described = f"HTTP {status}: {message}"
+    if status in (401, 403):
+        return Verdict(False, f"authentication failed ({described}); {key_hint}")
+    if status == 429 or status >= 500 or status in (408, 409):
+        return Verdict(True, described, retry_after)
+    return Verdict(False, f"the request was refused ({described})")
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Attributes:

@@ -9,7 +9,7 @@ from typing import Any
 from selftaught.errors import UserError
 from selftaught.lm._base import Backend, CompletionRequest, Generation
 from selftaught.lm._providers import ProviderSettings
-from selftaught.lm._retry import RetryPolicy, Verdict, call_with_retries
+from selftaught.lm._retry import RetryPolicy, Verdict, call_with_retries, status_verdict
 from selftaught.lm.openai_backend import _error_message, _retry_after
 
 INSTALL_HINT = "the anthropic provider needs the anthropic package: pip install 'selftaught[anthropic]'"
@@ -27,13 +27,7 @@ def classify_anthropic_error(exc: Exception) -> Verdict | None:
     """Retry 429 (Retry-After), 5xx and 529 (overloaded), connection errors and timeouts; nothing else."""
     anthropic = _anthropic()
     if isinstance(exc, anthropic.APIStatusError):
-        status = exc.status_code
-        message = f"HTTP {status}: {_error_message(exc)}"
-        if status in (401, 403):
-            return Verdict(False, f"authentication failed ({message}); check ANTHROPIC_API_KEY")
-        if status == 429 or status >= 500 or status in (408, 409):
-            return Verdict(True, message, _retry_after(exc))
-        return Verdict(False, f"the request was refused ({message})")
+        return status_verdict(exc.status_code, _error_message(exc), _retry_after(exc), "check ANTHROPIC_API_KEY")
     if isinstance(exc, (anthropic.APIConnectionError, anthropic.APIResponseValidationError)):
         return Verdict(True, f"{type(exc).__name__}: {exc}")
     return None

@@ -9,7 +9,7 @@ from typing import Any
 from selftaught.errors import UserError
 from selftaught.lm._base import Backend, CompletionRequest, Generation, estimate_tokens
 from selftaught.lm._providers import ProviderSettings
-from selftaught.lm._retry import RetryPolicy, Verdict, call_with_retries
+from selftaught.lm._retry import RetryPolicy, Verdict, call_with_retries, status_verdict
 
 
 def _openai() -> Any:
@@ -24,13 +24,7 @@ def classify_openai_error(exc: Exception) -> Verdict | None:
     """Retry 429 (honouring Retry-After), 5xx, 408/409, connection errors, timeouts, malformed replies."""
     openai = _openai()
     if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
-        message = f"HTTP {status}: {_error_message(exc)}"
-        if status in (401, 403):
-            return Verdict(False, f"authentication failed ({message}); check the API key")
-        if status == 429 or status >= 500 or status in (408, 409):
-            return Verdict(True, message, _retry_after(exc))
-        return Verdict(False, f"the request was refused ({message})")
+        return status_verdict(exc.status_code, _error_message(exc), _retry_after(exc), "check the API key")
     if isinstance(exc, (openai.APIConnectionError, openai.APIResponseValidationError)):
         return Verdict(True, f"{type(exc).__name__}: {exc}")
     if isinstance(exc, json.JSONDecodeError):  # the SDK lets a body that is not JSON through as this
