@@ -51,7 +51,8 @@ class Services:
         self._scanned: set[str] = set()
         self._lock = threading.Lock()
         self.iteration: int | None = None  # set by the self-improvement loop; stamped on events
-        self.counters = {"lm_calls": 0, "lm_responses": 0, "evaluations": 0, "cache_hits": 0}
+        # Evaluations run vs served from the evaluation cache (LM calls and tokens are in `usage`).
+        self.counters = {"evaluations": 0, "evaluations_cached": 0}
         self.usage = UsageMeter(price_table(config.prices))
 
     def event(self, kind: str, **data: Any) -> None:
@@ -80,7 +81,7 @@ class Services:
         with self._lock:
             found = self._cache.get(key)
             hit = found is not None
-            self.counters["cache_hits" if hit else "evaluations"] += 1
+            self.counters["evaluations_cached" if hit else "evaluations"] += 1
         if found is None:
             found = evaluate(task, program, split, sandbox=self.sandbox, seed=_mix(self.config.seed, key[2]))
             with self._lock:
@@ -112,9 +113,6 @@ class Services:
             raise RunLimitReached(f"--max-usd {cfg.max_usd:g} reached (${total['cost_usd']:.4f} spent)")
 
     def _record_lm_call(self, record: dict[str, Any]) -> None:
-        with self._lock:
-            self.counters["lm_calls"] += 1
-            self.counters["lm_responses"] += len(record["replies"])
         cost = self.usage.add(record, self.iteration)
         self.event("lm_call", cost_usd=round(cost, 6), **record)
 
