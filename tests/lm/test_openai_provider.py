@@ -249,3 +249,12 @@ def test_a_configured_temperature_overrides_the_improvers(server: FakeOpenAIServ
     _, lm = session(config(server, tmp_path, temperature=0.0))
     lm.prompt("s", "m", temperature=0.9)
     assert server.requests[0]["body"]["temperature"] == 0.0
+
+
+def test_tokens_are_estimated_when_the_server_reports_no_usage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    with FakeOpenAIServer(usage=False) as srv:
+        backend = parse_backend("openai:test-model", config(srv, tmp_path))
+        result = backend.generate(CompletionRequest("system prompt", "a message of some length", 0.5, 2))
+    assert result.estimated is True
+    assert result.input_tokens > 0 and result.output_tokens >= sum(len(r) // 4 for r in result.replies)

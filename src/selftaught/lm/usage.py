@@ -36,9 +36,9 @@ class UsageMeter:
 
     def add(self, record: Mapping[str, Any], iteration: int | None) -> float:
         """Counts one LM call (a session's call record); returns its cost in dollars."""
-        cost = 0.0 if record.get("estimated_tokens") else self.cost(
-            str(record.get("model") or ""), int(record.get("input_tokens", 0)), int(record.get("output_tokens", 0))
-        )
+        # Estimated tokens (a server that reports none) are priced too; offline backends have no model.
+        cost = self.cost(str(record.get("model") or ""), int(record.get("input_tokens", 0)),
+                         int(record.get("output_tokens", 0)))
         values = {
             "calls": 1,
             "requests": int(record.get("requests", 0)),
