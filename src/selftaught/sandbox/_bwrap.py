@@ -119,6 +119,12 @@ class BwrapSandbox:
         for key, value in worker_environment().items():
             args += ["--setenv", key, value]
         args += ["--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp"]
+        limits = self.limits
+        # Private /proc, /dev and /tmp first: the read-only binds below go on top of them, so code
+        # that lives under /tmp (a checkout, a virtualenv) stays visible inside the sandbox.
+        args += ["--proc", "/proc", "--dev", "/dev",
+                 "--perms", "1777", "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp",
+                 "--perms", "1777", "--size", str(1 << 20), "--tmpfs", "/dev/shm"]
         args += ["--ro-bind", "/usr", "/usr"]
         for path in ROOT_DIRS:
             if os.path.islink(path):
@@ -128,15 +134,11 @@ class BwrapSandbox:
         made: set[str] = set()
         for path in [*interpreter_paths(), str(GUEST_DIR)]:
             for parent in _ancestors(path):
-                if parent not in made and not parent.startswith("/usr"):
+                if parent not in made and not parent.startswith("/usr") and parent != "/tmp":
                     made.add(parent)
                     args += ["--perms", "0755", "--dir", parent]
             args += ["--ro-bind", path, path]
-        limits = self.limits
-        args += ["--proc", "/proc", "--dev", "/dev",
-                 "--perms", "1777", "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp",
-                 "--perms", "1777", "--size", str(1 << 20), "--tmpfs", "/dev/shm",
-                 "--chdir", "/tmp", "--remount-ro", "/"]
+        args += ["--chdir", "/tmp", "--remount-ro", "/"]
         return args
 
     def command(self, uid: int) -> tuple[list[str], tuple[int, ...]]:
