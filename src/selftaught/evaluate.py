@@ -13,7 +13,6 @@ from selftaught.tasks import Instance, Task
 
 LOAD_TIMEOUT = 20.0  # seconds to start the interpreter and define the program
 INPUT_TIMEOUT = 30.0  # seconds for the worker to decode one instance's inputs
-INTERRUPT_GRACE = 0.5  # seconds a program gets to stop after the interrupt before it is killed
 TIMING_SLACK = 0.02  # seconds waited past the limit before interrupting (message latency)
 
 
@@ -106,13 +105,9 @@ class _Runner:
                 return InstanceOutcome(fail, 0.0, "protocol", "the program wrote onto the protocol channel")
             worker.send({"op": "go"})
             start = time.perf_counter()
-            try:
-                reply = worker.receive(limit + TIMING_SLACK)
-            except ChannelTimeout:
-                worker.interrupt()
-                try:
-                    worker.receive(INTERRUPT_GRACE)
-                except (ChannelTimeout, ChannelClosed):
+            reply, timed_out = worker.receive_or_stop(limit + TIMING_SLACK)
+            if timed_out or reply is None:
+                if reply is None:
                     worker.kill()
                 return InstanceOutcome(fail, time.perf_counter() - start, "timeout", f"over {limit}s")
             elapsed = time.perf_counter() - start

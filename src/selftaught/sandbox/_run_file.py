@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from selftaught.sandbox._select import Sandbox
-from selftaught.sandbox._worker_process import ChannelClosed, ChannelTimeout
+from selftaught.sandbox._worker_process import ChannelClosed
 
 INTERRUPT_GRACE = 1.0
 LIMIT_SIGNALS: dict[int, str] = {signal.SIGXCPU: "cpu", signal.SIGXFSZ: "file_size", signal.SIGKILL: "killed"}
@@ -45,15 +45,10 @@ def run_file(sandbox: Sandbox, source: str, *, name: str = "<file>", timeout: fl
     error = ""
     try:
         worker.send({"op": "run", "program": source, "name": name})
-        try:
-            reply = worker.receive(timeout)
-        except ChannelTimeout:
+        message, timed_out = worker.receive_or_stop(timeout, INTERRUPT_GRACE)
+        reply = message or {}
+        if timed_out:
             limit = "timeout"
-            worker.interrupt()
-            try:
-                reply = worker.receive(INTERRUPT_GRACE)
-            except (ChannelTimeout, ChannelClosed):
-                reply = {}
         exit_code = reply.get("exit_code") if isinstance(reply.get("exit_code"), int) else None
         if limit == "timeout":
             exit_code = None  # stopped, not exited

@@ -20,6 +20,7 @@ from selftaught.sandbox._guest import _wire
 
 MAX_LINE = 64 * 1024 * 1024
 STDERR_TAIL = 4000
+INTERRUPT_GRACE = 0.5  # seconds a program gets to stop after the interrupt before it is killed
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,19 @@ class WorkerProcess:
             return _wire.decode(line)
         except _wire.WireError as exc:
             raise ChannelClosed(f"worker broke the protocol: {exc}") from None
+
+    def receive_or_stop(self, timeout: float, grace: float = INTERRUPT_GRACE) -> tuple[dict[str, Any] | None, bool]:
+        """The next message within `timeout`; past it, the program is interrupted and gets `grace`
+        seconds to answer. Returns (message, timed out); a None message means the program did not
+        stop: the caller kills the worker (after reading its output, if it wants it)."""
+        try:
+            return self.receive(timeout), False
+        except ChannelTimeout:
+            self.interrupt()
+            try:
+                return self.receive(grace), True
+            except (ChannelTimeout, ChannelClosed):
+                return None, True
 
     def worker_pid(self) -> int:
         """The host pid of the worker interpreter itself (inside a sandbox it is a descendant)."""
