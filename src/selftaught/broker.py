@@ -184,8 +184,12 @@ def run_improver(
     language_model: LanguageModel,
     *,
     seed: int = 0,
+    **context: Any,
 ) -> ImproverResult:
     """Runs `improve_algorithm(initial_solution, utility, language_model)` in a worker.
+
+    The run is recorded as an `improver_run` event (stream and level from the language model,
+    `context` added), with the improver and what it returned stored as programs.
 
     `improver_timeout` bounds the improver's own time: time the orchestrator spends serving its
     utility and LM calls (which have budgets of their own) is not charged to it.
@@ -199,10 +203,19 @@ def run_improver(
 
     audit = AuditTotals()
 
+    improver_digest = services.save_program(program, "improver")
+
     def result(solution: str | None, failure: str | None, detail: str = "") -> ImproverResult:
         audit.fold()
-        return ImproverResult(solution, failure, detail[-2000:], language_model.times_used, utility.uses,
-                              time.perf_counter() - started, dict(audit.counts))
+        outcome = ImproverResult(solution, failure, detail[-2000:], language_model.times_used, utility.uses,
+                                 time.perf_counter() - started, dict(audit.counts))
+        role = "improver" if language_model.level == "meta" else "solution"
+        services.event("improver_run", stream=language_model.stream, level=language_model.level,
+                       improver=improver_digest, failure=failure, detail=outcome.detail,
+                       lm_calls=outcome.lm_calls, utility_calls=outcome.utility_calls,
+                       duration=round(outcome.duration, 3), audit=outcome.audit,
+                       solution=services.save_program(solution, role), **context)
+        return outcome
 
     try:
         worker.send({

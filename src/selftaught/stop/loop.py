@@ -83,10 +83,6 @@ def self_improve(
         utility = MetaUtilityService(meta, services.config.meta_utility_budget, label=f"[I_{t}] ")
         lm = services.language_model(f"stop/{t}", level="meta")
         outcome = run_improver(services, previous.improver, previous.improver, utility, lm, seed=t)
-        services.event("improver_run", stream=f"stop/{t}", level="meta", failure=outcome.failure,
-                       detail=outcome.detail, lm_calls=outcome.lm_calls, utility_calls=outcome.utility_calls,
-                       duration=round(outcome.duration, 3), audit=outcome.audit,
-                       solution=services.save_program(outcome.solution, "improver"))
         candidate = outcome.solution
         failure = outcome.failure
         score = measure(t, candidate) if candidate and failure is None else None

@@ -100,12 +100,8 @@ class MetaUtility:
         context: dict[str, Any] = {"level": "task", "improver": digest, "task_name": task.name, "run": index}
         utility = TaskUtility(services, task, "val", services.config.utility_budget, **context)
         lm = services.language_model(stream, level="task")
-        services.save_program(improver, "improver")
-        outcome = run_improver(services, improver, task.seed_solution, utility, lm, seed=_index_seed(stream))
-        services.event("improver_run", stream=stream, level="task", improver=digest, task=task.name,
-                       failure=outcome.failure, detail=outcome.detail, lm_calls=outcome.lm_calls,
-                       utility_calls=outcome.utility_calls, duration=round(outcome.duration, 3),
-                       audit=outcome.audit, solution=services.save_program(outcome.solution, "solution"))
+        outcome = run_improver(services, improver, task.seed_solution, utility, lm, seed=_index_seed(stream),
+                               task=task.name)
         if outcome.solution is None:
             fail = task.failure_score
             return DownstreamRun(task.name, index, fail, fail if with_test else None,
