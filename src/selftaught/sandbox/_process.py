@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+from selftaught.sandbox._cgroup import Cgroups
 from selftaught.sandbox._worker_process import Launch, Limits, WorkerProcess
 
 GUEST_DIR = Path(__file__).resolve().parent / "_guest"
@@ -59,10 +60,14 @@ class ProcessSandbox:
 
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
+        self.cgroups = Cgroups()
 
     def launch(self, seed: int = 0) -> WorkerProcess:
-        """Starts a fresh worker for one program."""
+        """Starts a fresh worker for one program (in its own cgroups where they are writable)."""
         uid = os.getuid()
         nproc = None if uid == 0 else user_process_count(uid) + self.limits.processes
-        launch = Launch([sys.executable, "-I", str(WORKER_SCRIPT)], worker_environment(), nproc=nproc)
+        argv = [sys.executable, "-I", str(WORKER_SCRIPT)]
+        cgroup = self.cgroups.create(self.limits.memory_mb, self.limits.processes + 1)
+        launch = Launch(cgroup.wrap(argv) if cgroup else argv, worker_environment(), nproc=nproc,
+                        on_exit=cgroup.remove if cgroup else None)
         return WorkerProcess(launch, self.limits, seed)
