@@ -22,6 +22,14 @@ class TaskError(UserError):
     """A task is unknown or a user's task file is malformed."""
 
 
+class ScorerError(TaskError):
+    """Trusted task code failed: its scorer or its instance generator raised (or returned nonsense).
+
+    The task's fault, never a candidate's: the command stops with one line naming the task, its
+    file and the exception.
+    """
+
+
 class InfrastructureError(SelftaughtError):
     """Something selftaught depends on broke (a worker could not start, a pipe died)."""
 
@@ -31,9 +39,26 @@ class WorkerError(InfrastructureError):
 
 
 class LMError(InfrastructureError):
-    """A language-model backend failed in a way that is not the candidate's fault."""
+    """A language-model backend failed in a way no retry can fix and no improver can work around.
+
+    Authentication, exhausted quota, the server gone after every retry: the run stops with one line.
+    """
 
     retryable: bool = False
+
+
+class LMRefused(SelftaughtError):
+    """The provider refused one request (HTTP 400, 413, 422...: context length, content policy, invalid
+    parameters). Not fatal: the call counts against the improver's budget, the improver sees it as
+    `helpers.LanguageModelError` (which it may catch), and the run goes on.
+
+    Attributes:
+      status: the HTTP status, when there was one.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class BudgetExceeded(SelftaughtError):
