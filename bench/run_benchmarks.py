@@ -45,7 +45,8 @@ def worker_start_ms(sandbox: Sandbox, repeats: int = 20) -> list[float]:
         t = time.perf_counter()
         w = sandbox.launch()
         w.send({"op": "load", "program": "def algorithm(x):\n    return x\n", "entrypoint": "algorithm"})
-        w.receive(30)
+        w.receive(30)  # loading
+        w.receive(30)  # loaded
         out.append((time.perf_counter() - t) * 1000)
         w.kill()
     return out

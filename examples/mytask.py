@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from selftaught.tasks import BadOutput
+
 NAME = "sort_list"
 SUMMARY = "sort a list of integers (an example user task)"
 
@@ -50,8 +52,9 @@ def algorithm(values):
 
 ENTRYPOINT = "algorithm"
 SPLITS = {"val": 10, "test": 20}  # instances per split; test is for reporting only
-SEEDS = {"val": 11, "test": 12}  # fixed seeds: each split is the same every run
+SEEDS = {"val": 11, "test": 12}  # mixed with your split secret: each split is the same every run
 TIME_LIMIT = 0.5  # seconds of the candidate's own time per instance
+LOAD_TIME_LIMIT = 5.0  # seconds to define the program (imports, module-level code)
 FAILURE_SCORE = 0.0  # what a slow, crashing or malformed answer scores
 MAX_SCORE = 1.0
 
@@ -64,10 +67,14 @@ def make_instance(rng: np.random.Generator, index: int) -> tuple[tuple[Any, ...]
 
 
 def score(args: tuple[Any, ...], hidden: Any, output: Any, elapsed: float) -> float:
-    """Fraction of positions right; anything but a rearrangement of the input scores 0."""
+    """Fraction of positions right. A malformed output raises BadOutput (it scores FAILURE_SCORE).
+
+    Check the output before using it: any other exception raised here is a bug of the task, and
+    selftaught stops with it rather than blame the candidate.
+    """
     (values,) = args
     if not isinstance(output, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in output):
-        return FAILURE_SCORE
-    if sorted(output) != hidden:  # not the same multiset of values as the input
-        return FAILURE_SCORE
+        raise BadOutput(f"expected a list of ints, got {type(output).__name__}")
+    if sorted(output) != hidden:
+        raise BadOutput("the output is not a rearrangement of the input")
     return float(sum(a == b for a, b in zip(output, hidden, strict=True)) / len(values))

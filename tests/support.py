@@ -13,7 +13,11 @@ from selftaught.broker import Services
 from selftaught.config import Config
 from selftaught.lm import ScriptedBackend
 from selftaught.store import RunStore
-from selftaught.tasks import Instance, Task
+from selftaught.tasks import Instance, SplitSecret, Task
+
+#: The split secret tests derive instances from (conftest also puts it in SELFTAUGHT_SPLIT_SECRET for the CLI).
+TEST_SECRET_TEXT = "selftaught-test-secret"
+TEST_SECRET = SplitSecret.from_text(TEST_SECRET_TEXT, "test")
 
 
 class SumTask(Task):
@@ -61,4 +65,4 @@ def make_services(entries: list[Any], tmp_path: Path | None = None, **config: An
     """Services with a scripted backend (and a run store under tmp_path when given)."""
     cfg = Config(**{"downstream_runs": 2, "workers": 2, **config})
     store = RunStore(tmp_path / "run") if tmp_path is not None else None
-    return Services(cfg, ScriptedBackend(entries), store=store)
+    return Services(cfg, ScriptedBackend(entries), store=store, secret=TEST_SECRET)

@@ -114,7 +114,10 @@ def test_improver_failures_are_results_not_exceptions() -> None:
     assert run("x = 1\n")[0] == "missing_entrypoint"
     failure, detail = run("def improve_algorithm(s, u, lm):\n    raise KeyError('boom')\n")
     assert failure == "exception" and "boom" in detail
-    assert run("def improve_algorithm(s, u, lm):\n    return 42\n")[0] == "bad_output"
+    failure, detail = run("def improve_algorithm(s, u, lm):\n    return 42\n")
+    assert failure == "no_solution" and "returned int" in detail
+    failure, detail = run("def improve_algorithm(s, u, lm):\n    return None\n")
+    assert failure == "no_solution" and "returned NoneType" in detail
     assert run("def improve_algorithm(s, u, lm):\n    while True:\n        pass\n")[0] == "timeout"
     assert run("import os\ndef improve_algorithm(s, u, lm):\n    os._exit(1)\n")[0] == "crash"
 

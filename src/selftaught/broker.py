@@ -10,26 +10,38 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from selftaught.config import Config
-from selftaught.errors import BudgetExceeded, RunLimitReached
+from selftaught.errors import BudgetExceeded, LMRefused, RunLimitReached
 from selftaught.evaluate import AuditTotals, Evaluation, evaluate, evaluation_record
 from selftaught.lm import Backend
 from selftaught.lm.pricing import price_table
 from selftaught.lm.session import LanguageModel
 from selftaught.lm.usage import UsageMeter
 from selftaught.safety.scan import count_flags, scan_program
-from selftaught.sandbox import ChannelClosed, ChannelTimeout, Limits, Sandbox, SandboxChoice, select_sandbox
+from selftaught.sandbox import (
+    ChannelClosed,
+    ChannelTimeout,
+    Limits,
+    ProtocolError,
+    Sandbox,
+    SandboxChoice,
+    select_sandbox,
+)
 from selftaught.sandbox._guest import _wire
 from selftaught.store import RunStore, program_hash
-from selftaught.tasks import Task
+from selftaught.tasks import SplitSecret, Task, load_split_secret
+
+#: What an improver's worker may report as its failure (anything else is `protocol`).
+IMPROVER_FAILURES = frozenset({"no_code", "syntax", "exception", "missing_entrypoint", "timeout", "memory",
+                               "no_solution"})
 
 Progress = Callable[[str], None]
 
 
 class Services:
-    """What the orchestrator offers a run: the sandbox, the LM backend, the store, the run's seed.
+    """What the orchestrator offers a run: the sandbox, the LM backend, the store, the run's seed, the split secret.
 
-    Evaluations are deterministic given (task, split, program, seed): the worker's random state
-    is seeded from the program's hash. They are cached, so asking twice costs one run.
+    Evaluations are deterministic given (task, split, program, seed, secret): the worker's random
+    state is seeded from the program's hash. They are cached, so asking twice costs one run.
     """
 
     def __init__(
@@ -40,8 +52,10 @@ class Services:
         store: RunStore | None = None,
         sandbox: SandboxChoice | None = None,
         progress: Progress | None = None,
+        secret: SplitSecret | None = None,
     ) -> None:
         self.config = config
+        self.secret = secret or load_split_secret(config.split_secret)
         self.backend = backend
         self.store = store
         self.sandbox_choice = sandbox or select_sandbox(config.sandbox, Limits(memory_mb=config.memory_mb))
@@ -83,7 +97,8 @@ class Services:
             hit = found is not None
             self.counters["evaluations_cached" if hit else "evaluations"] += 1
         if found is None:
-            found = evaluate(task, program, split, sandbox=self.sandbox, seed=_mix(self.config.seed, key[2]))
+            found = evaluate(task, program, split, sandbox=self.sandbox, seed=_mix(self.config.seed, key[2]),
+                             secret=self.secret)
             with self._lock:
                 self._cache[key] = found
         self.event("utility_call", program=digest, cached=hit, **context, **evaluation_record(found))
@@ -234,22 +249,38 @@ def run_improver(
                 deadline += time.perf_counter() - served_at  # time spent serving is not the improver's
             elif op == "done":
                 audit.see(message)
-                if message.get("ok"):
-                    solution = message.get("solution")
-                    return result(solution if isinstance(solution, str) else None, None)
-                return result(None, str(message.get("kind", "exception")), str(message.get("error", "")))
+                return _finished(message, result)
             else:
-                return result(None, "protocol", f"unexpected message {op!r}")
+                return result(None, "protocol", f"unexpected message {op!r:.40}")
     except ChannelTimeout:
         return result(None, "timeout", f"improver ran over {services.config.improver_timeout:g}s")
+    except ProtocolError as exc:
+        return result(None, "protocol", str(exc))
     except ChannelClosed as exc:
         return result(None, "crash", worker.stderr_tail() or str(exc))
     finally:
         worker.kill()
 
 
+def _finished(message: dict[str, Any], result: Callable[..., ImproverResult]) -> ImproverResult:
+    """The improver's `done` message, checked: a solution string, or a failure of a known kind."""
+    ok, solution, kind = message.get("ok"), message.get("solution"), message.get("kind")
+    error = message.get("error") if isinstance(message.get("error"), str) else ""
+    if ok is True and isinstance(solution, str):
+        return result(solution, None)
+    if ok is True:
+        return result(None, "no_solution", f"improve_algorithm returned {type(solution).__name__}, not a solution")
+    if ok is False and kind in IMPROVER_FAILURES:
+        return result(None, str(kind), error)
+    return result(None, "protocol", f"malformed `done` message (kind {kind!r:.40})")
+
+
 def _serve(message: dict[str, Any], utility: UtilityService, language_model: LanguageModel) -> dict[str, Any]:
-    """Answers one proxy call; an improver's mistake becomes an error reply, never a host crash."""
+    """Answers one proxy call; an improver's mistake becomes an error reply, never a host crash.
+
+    The reply's `error_kind` tells the worker's proxy what to raise: `refused` (the provider refused
+    the request) and `budget` become `helpers.LanguageModelError`, `invalid` a ValueError.
+    """
     service = message.get("service")
     try:
         args = _wire.from_wire(message.get("args") or {})
@@ -267,6 +298,7 @@ def _serve(message: dict[str, Any], utility: UtilityService, language_model: Lan
         else:
             raise ValueError(f"unknown service {service!r}")
         return {"op": "reply", "ok": True, "value": value, "uses": language_model.times_used}
-    except (BudgetExceeded, ValueError, TypeError, _wire.WireError) as exc:
+    except (BudgetExceeded, LMRefused, ValueError, TypeError, _wire.WireError) as exc:
         uses = utility.uses if service == "utility" else language_model.times_used
-        return {"op": "reply", "ok": False, "error": str(exc), "uses": uses}
+        kind = "budget" if isinstance(exc, BudgetExceeded) else "refused" if isinstance(exc, LMRefused) else "invalid"
+        return {"op": "reply", "ok": False, "error": str(exc), "error_kind": kind, "uses": uses}

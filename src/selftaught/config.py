@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -47,6 +48,9 @@ class Config:
       prices: overrides of the price table, model -> {input, output} dollars per 1M tokens.
       temperature: when set, every LM request uses it instead of the temperature the improver
         asked for (None: the improver's own, as in the paper).
+      split_secret: the secret task instances are derived from (None: SELFTAUGHT_SPLIT_SECRET, else
+        the file in the user's config directory). Never printed or written: runs record its
+        fingerprint.
     """
 
     task: str = "parity_noise"
@@ -82,14 +86,18 @@ class Config:
     max_calls: int | None = None
     prices: dict[str, Any] = field(default_factory=dict)
     temperature: float | None = None
+    split_secret: str | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
+        """Every setting, JSON-ready, without the split secret (which is never written anywhere)."""
         data = dataclasses.asdict(self)
         data["transfer_tasks"] = list(self.transfer_tasks)
+        del data["split_secret"]
         return data
 
 
 _MINIMUMS: dict[str, float] = {
+    "seed": 0,
     "iterations": 0,
     "lm_budget": 1,
     "max_responses_per_call": 1,
@@ -106,6 +114,26 @@ _MINIMUMS: dict[str, float] = {
     "max_usd": 0,
     "max_calls": 1,
     "temperature": 0,
+}
+# Upper bounds: far beyond any sensible run, but inside what the OS and the wire format can hold.
+_MAXIMUMS: dict[str, float] = {
+    "seed": 2**63 - 1,
+    "iterations": 10_000,
+    "lm_budget": 1_000_000,
+    "max_responses_per_call": 1_000,
+    "utility_budget": 1_000_000,
+    "meta_utility_budget": 1_000_000,
+    "downstream_runs": 100_000,
+    "workers": 1_024,
+    "improver_timeout": 7 * 24 * 3600,
+    "memory_mb": 1 << 24,
+    "max_tokens": 10_000_000,
+    "request_timeout": 24 * 3600,
+    "max_retries": 100,
+    "concurrency": 1_024,
+    "max_calls": 10**12,
+    "max_usd": 10**9,
+    "temperature": 2,
 }
 
 
@@ -129,6 +157,8 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{name} must be a number, got {value!r}")
         value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(f"{name} must be a finite number, got {value}")
     elif kind in ("str", str):
         if not isinstance(value, str) or not value:
             raise ConfigError(f"{name} must be a non-empty string, got {value!r}")
@@ -142,6 +172,9 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
         raise ConfigError(f"{name} must be one of {', '.join(_CHOICES[name])}, got {value!r}")
     if name in _MINIMUMS and value < _MINIMUMS[name]:
         raise ConfigError(f"{name} must be at least {_MINIMUMS[name]:g}, got {value}")
+    if name in _MAXIMUMS and value > _MAXIMUMS[name]:
+        bound = _MAXIMUMS[name]
+        raise ConfigError(f"{name} must be at most {int(bound) if bound == int(bound) else bound}, got {value}")
     return value
 
 

@@ -50,7 +50,7 @@ from selftaught.errors import UserError
 from selftaught.evaluate import evaluate
 from selftaught.sandbox import Limits, SandboxChoice, select_sandbox
 from selftaught.sandbox._process import GUEST_DIR
-from support import SumTask
+from support import TEST_SECRET, SumTask
 
 MODES = ("root", "user")
 SETTLE = 2.0  # seconds the host allows for a finished run's processes to disappear
@@ -644,7 +644,7 @@ def test_forged_protocol_messages_never_earn_a_score(strict: SandboxChoice, when
         source = FORGE + f"def algorithm(a):\n    forge({FORGED!r})\n    return -1\n"
     task = SumTask()
     result = evaluate(task, source, "val", sandbox=strict.sandbox)
-    assert result.score == 0.0 and result.n_instances == len(task.instances("val")), result
+    assert result.score == 0.0 and result.n_instances == len(task.instances("val", TEST_SECRET)), result
     assert set(result.failures) <= {"protocol"}, result.failures
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from selftaught.tasks import BadOutput
 from selftaught.tasks.maxcut import MaxCutTask
+from support import TEST_SECRET
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +22,7 @@ def slow_cut(adjacency: np.ndarray, sides: list[int]) -> float:
 
 def test_graphs_are_symmetric_with_weights_1_to_10_and_density_04(task: MaxCutTask) -> None:
     sizes = []
-    for instance in task.instances("test")[:30]:
+    for instance in task.instances("test", TEST_SECRET)[:30]:
         (adjacency,) = instance.args
         n = adjacency.shape[0]
         sizes.append(n)
@@ -30,11 +32,11 @@ def test_graphs_are_symmetric_with_weights_1_to_10_and_density_04(task: MaxCutTa
         assert set(np.unique(weights)) <= set(range(11))
         assert 0.35 < np.mean(weights > 0) < 0.45
     assert max(sizes) - min(sizes) > 50
-    assert task.time_limit == 0.1 and len(task.instances("test")) == 100
+    assert task.time_limit == 0.1 and len(task.instances("test", TEST_SECRET)) == 100
 
 
 def test_a_cut_scores_its_weight_over_the_total_weight(task: MaxCutTask) -> None:
-    instance = task.instances("val")[0]
+    instance = task.instances("val", TEST_SECRET)[0]
     (adjacency,) = instance.args
     n = adjacency.shape[0]
     sides = [int(v) for v in np.random.default_rng(1).integers(0, 2, n)]
@@ -46,7 +48,7 @@ def test_a_cut_scores_its_weight_over_the_total_weight(task: MaxCutTask) -> None
 
 
 def test_putting_every_node_on_one_side_cuts_nothing(task: MaxCutTask) -> None:
-    instance = task.instances("val")[0]
+    instance = task.instances("val", TEST_SECRET)[0]
     n = instance.args[0].shape[0]
     assert task.score_output(instance, [0] * n, 0.01) == 0.0
     assert task.clip(task.score_output(instance, [0] * n, 0.01)) == task.failure_score
@@ -66,7 +68,8 @@ def test_putting_every_node_on_one_side_cuts_nothing(task: MaxCutTask) -> None:
         lambda n: None,
     ],
 )
-def test_malformed_partitions_score_the_failure_score(task: MaxCutTask, bad: object) -> None:
-    instance = task.instances("test")[0]
+def test_malformed_partitions_are_bad_output(task: MaxCutTask, bad: object) -> None:
+    instance = task.instances("test", TEST_SECRET)[0]
     n = instance.args[0].shape[0]
-    assert task.score_output(instance, bad(n), 0.01) == task.failure_score  # type: ignore[operator]
+    with pytest.raises(BadOutput, match="sides"):
+        task.score_output(instance, bad(n), 0.01)  # type: ignore[operator]

@@ -7,7 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
+from selftaught.tasks import BadOutput
 from selftaught.tasks.parity import ParityNoiselessTask, ParityNoiseTask
+from support import TEST_SECRET
 
 
 def best_subset_predictions(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray) -> tuple[np.ndarray, float]:
@@ -33,8 +35,8 @@ def noiseless() -> ParityNoiselessTask:
 
 
 def test_lpn_instances_have_the_papers_shapes(lpn: ParityNoiseTask) -> None:
-    assert len(lpn.instances("val")) == 20 and len(lpn.instances("test")) == 50
-    train_x, train_y, test_x = lpn.instances("val")[0].args
+    assert len(lpn.instances("val", TEST_SECRET)) == 20 and len(lpn.instances("test", TEST_SECRET)) == 50
+    train_x, train_y, test_x = lpn.instances("val", TEST_SECRET)[0].args
     assert train_x.shape == (100, 10) and train_y.shape == (100,) and test_x.shape == (20, 10)
     for array in (train_x, train_y, test_x):
         assert array.dtype.kind == "i" and set(np.unique(array)) <= {0, 1}
@@ -42,24 +44,24 @@ def test_lpn_instances_have_the_papers_shapes(lpn: ParityNoiseTask) -> None:
 
 
 def test_noiseless_instances_have_80_training_samples(noiseless: ParityNoiselessTask) -> None:
-    train_x, train_y, test_x = noiseless.instances("test")[3].args
+    train_x, train_y, test_x = noiseless.instances("test", TEST_SECRET)[3].args
     assert train_x.shape == (80, 10) and train_y.shape == (80,) and test_x.shape == (20, 10)
 
 
 def test_noiseless_labels_are_an_exact_parity(noiseless: ParityNoiselessTask) -> None:
-    for instance in noiseless.instances("val")[:5]:
+    for instance in noiseless.instances("val", TEST_SECRET)[:5]:
         predictions, train_error = best_subset_predictions(*instance.args)
         assert train_error == 0.0
         assert noiseless.score_output(instance, predictions, 0.1) == 1.0
 
 
 def test_lpn_flips_about_five_percent_of_training_labels(lpn: ParityNoiseTask) -> None:
-    errors = [best_subset_predictions(*inst.args)[1] for inst in lpn.instances("test")[:20]]
+    errors = [best_subset_predictions(*inst.args)[1] for inst in lpn.instances("test", TEST_SECRET)[:20]]
     assert 0.02 <= float(np.mean(errors)) <= 0.08
 
 
 def test_true_labels_score_one_and_inverted_labels_zero(lpn: ParityNoiseTask) -> None:
-    instance = lpn.instances("test")[0]
+    instance = lpn.instances("test", TEST_SECRET)[0]
     truth = instance.hidden
     assert lpn.score_output(instance, truth.copy(), 0.0) == 1.0
     assert lpn.score_output(instance, 1 - truth, 0.0) == 0.0
@@ -69,7 +71,7 @@ def test_true_labels_score_one_and_inverted_labels_zero(lpn: ParityNoiseTask) ->
 
 
 def test_partly_right_predictions_score_the_fraction_correct(lpn: ParityNoiseTask) -> None:
-    instance = lpn.instances("val")[1]
+    instance = lpn.instances("val", TEST_SECRET)[1]
     predictions = instance.hidden.copy()
     predictions[:5] = 1 - predictions[:5]
     assert lpn.score_output(instance, predictions, 0.0) == pytest.approx(0.75)
@@ -95,15 +97,16 @@ def test_partly_right_predictions_score_the_fraction_correct(lpn: ParityNoiseTas
         lambda t: [str(v) for v in t],
     ],
 )
-def test_malformed_predictions_score_the_failure_score(lpn: ParityNoiseTask, make_bad: object) -> None:
-    instance = lpn.instances("test")[2]
+def test_malformed_predictions_are_bad_output(lpn: ParityNoiseTask, make_bad: object) -> None:
+    instance = lpn.instances("test", TEST_SECRET)[2]
     output = make_bad(instance.hidden.copy())  # type: ignore[operator]
-    assert lpn.score_output(instance, output, 0.0) == lpn.failure_score
+    with pytest.raises(BadOutput, match="expected 20 predictions"):
+        lpn.score_output(instance, output, 0.0)
 
 
 def test_instances_are_deterministic_and_splits_differ() -> None:
     a, b = ParityNoiseTask(), ParityNoiseTask()
-    first, again = a.instances("val")[0], b.instances("val")[0]
+    first, again = a.instances("val", TEST_SECRET)[0], b.instances("val", TEST_SECRET)[0]
     for x, y in zip(first.args, again.args, strict=True):
         assert np.array_equal(x, y)
-    assert not np.array_equal(a.instances("test")[0].args[0], first.args[0])
+    assert not np.array_equal(a.instances("test", TEST_SECRET)[0].args[0], first.args[0])

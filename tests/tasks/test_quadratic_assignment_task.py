@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from selftaught.tasks import BadOutput
 from selftaught.tasks.quadratic_assignment import ModifiedQuadraticAssignmentTask
+from support import TEST_SECRET
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +22,8 @@ def slow_objective(flow: np.ndarray, distance: np.ndarray, preference: np.ndarra
 
 
 def test_instances_are_three_uniform_15_by_15_matrices(task: ModifiedQuadraticAssignmentTask) -> None:
-    assert len(task.instances("val")) == 10 and task.time_limit == 0.5
-    flow, distance, preference = task.instances("test")[0].args
+    assert len(task.instances("val", TEST_SECRET)) == 10 and task.time_limit == 0.5
+    flow, distance, preference = task.instances("test", TEST_SECRET)[0].args
     for matrix in (flow, distance, preference):
         assert matrix.shape == (15, 15) and matrix.dtype.kind == "f"
         assert matrix.min() >= 0.0 and matrix.max() < 1.0
@@ -29,7 +31,7 @@ def test_instances_are_three_uniform_15_by_15_matrices(task: ModifiedQuadraticAs
 
 
 def test_a_permutation_scores_the_objective_plus_elapsed_over_n_squared(task: ModifiedQuadraticAssignmentTask) -> None:
-    instance = task.instances("val")[2]
+    instance = task.instances("val", TEST_SECRET)[2]
     a = [int(v) for v in np.random.default_rng(0).permutation(15)]
     flow, distance, preference = instance.args
     expected = (slow_objective(flow, distance, preference, a) + 0.25) / 225
@@ -38,7 +40,7 @@ def test_a_permutation_scores_the_objective_plus_elapsed_over_n_squared(task: Mo
 
 
 def test_elapsed_time_raises_the_score_as_in_the_paper(task: ModifiedQuadraticAssignmentTask) -> None:
-    instance = task.instances("val")[0]
+    instance = task.instances("val", TEST_SECRET)[0]
     a = list(range(15))
     assert task.score_output(instance, a, 0.5) - task.score_output(instance, a, 0.0) == pytest.approx(0.5 / 225)
 
@@ -59,5 +61,6 @@ def test_elapsed_time_raises_the_score_as_in_the_paper(task: ModifiedQuadraticAs
         None,
     ],
 )
-def test_non_permutations_score_the_failure_score(task: ModifiedQuadraticAssignmentTask, bad: object) -> None:
-    assert task.score_output(task.instances("test")[1], bad, 0.1) == task.failure_score
+def test_non_permutations_are_bad_output(task: ModifiedQuadraticAssignmentTask, bad: object) -> None:
+    with pytest.raises(BadOutput, match=r"permutation of 0\.\.14"):
+        task.score_output(task.instances("test", TEST_SECRET)[1], bad, 0.1)

@@ -6,6 +6,7 @@ import pytest
 
 from selftaught.evaluate import evaluate
 from selftaught.tasks import get_task
+from support import TEST_SECRET
 
 # paper's u(s) on test: LPN ~0.5, parity 50.0%, grid 43.9%, QAP 20.4%, 3-SAT 0%, max-cut 0%
 BANDS = {
@@ -30,4 +31,4 @@ def test_slow_seed_times_out_on_every_instance(name: str) -> None:
     task = get_task(name)
     evaluation = evaluate(task, task.seed_solution, "test")
     assert evaluation.score == pytest.approx(task.failure_score)
-    assert evaluation.failures == {"timeout": len(task.instances("test"))}
+    assert evaluation.failures == {"timeout": len(task.instances("test", TEST_SECRET))}

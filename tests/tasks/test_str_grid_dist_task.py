@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from selftaught.tasks import BadOutput
 from selftaught.tasks.str_grid_dist import StrGridDistTask, grid_dist
+from support import TEST_SECRET
 
 
 @pytest.fixture(scope="module")
@@ -21,22 +23,22 @@ def test_grid_dist_counts_mismatches_and_changes_within_each_string() -> None:
 
 def test_instances_are_ab_strings_of_length_1_to_30(task: StrGridDistTask) -> None:
     lengths = set()
-    for instance in task.instances("test"):
+    for instance in task.instances("test", TEST_SECRET):
         t, dist = instance.args
         assert isinstance(t, str) and set(t) <= {"A", "B"} and isinstance(dist, int)
         assert grid_dist(instance.hidden, t) == dist
         lengths.add(len(t))
     assert min(lengths) >= 1 and max(lengths) <= 30 and len(lengths) > 10
-    assert task.time_limit == 0.1 and len(task.instances("val")) == 50
+    assert task.time_limit == 0.1 and len(task.instances("val", TEST_SECRET)) == 50
 
 
 def test_a_string_at_the_exact_distance_scores_one(task: StrGridDistTask) -> None:
-    instance = task.instances("val")[0]
+    instance = task.instances("val", TEST_SECRET)[0]
     assert task.score_output(instance, instance.hidden, 0.01) == 1.0
 
 
 def test_a_string_at_another_distance_gets_the_papers_partial_credit(task: StrGridDistTask) -> None:
-    for instance in task.instances("val")[:20]:
+    for instance in task.instances("val", TEST_SECRET)[:20]:
         t, dist = instance.args
         d = grid_dist(t, t)
         expected = 1.0 if d == dist else 0.5 - abs(d - dist) / (6 * len(t))
@@ -56,6 +58,7 @@ def test_a_string_at_another_distance_gets_the_papers_partial_credit(task: StrGr
         lambda t: None,
     ],
 )
-def test_malformed_strings_score_the_failure_score(task: StrGridDistTask, bad: object) -> None:
-    instance = task.instances("test")[4]
-    assert task.score_output(instance, bad(instance.args[0]), 0.0) == task.failure_score  # type: ignore[operator]
+def test_malformed_strings_are_bad_output(task: StrGridDistTask, bad: object) -> None:
+    instance = task.instances("test", TEST_SECRET)[4]
+    with pytest.raises(BadOutput, match="letters A and B"):
+        task.score_output(instance, bad(instance.args[0]), 0.0)  # type: ignore[operator]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from selftaught.tasks._common import binary_vector, permutation, read_data
+from selftaught.tasks import BadOutput
+from selftaught.tasks._common import binary_vector, describe, permutation, read_data
 
 
 def test_binary_vector_accepts_zero_one_values_of_any_numeric_kind() -> None:
@@ -29,7 +31,8 @@ def test_binary_vector_rejects_wrong_length_shape_values_and_types() -> None:
         None,
         1,
     ):
-        assert binary_vector(output, 3) is None
+        with pytest.raises(BadOutput, match=r"^expected 3 values, each 0 or 1 \(a list or a 1-D array\); got "):
+            binary_vector(output, 3)
 
 
 def test_permutation_accepts_exact_permutations_only() -> None:
@@ -44,7 +47,16 @@ def test_permutation_accepts_exact_permutations_only() -> None:
         [0, 1, 10**30],
         np.eye(3, dtype=int),
     ):
-        assert permutation(output, 3) is None
+        with pytest.raises(BadOutput, match=r"^expected a permutation of 0\.\.2"):
+            permutation(output, 3)
+
+
+def test_bad_output_messages_say_what_came() -> None:
+    assert describe(np.zeros((20, 1))) == "a numpy float64 array of shape (20, 1)"
+    assert describe([1, "a"]) == "a list of 2 items (int, str)"
+    assert describe("AB") == "a string of length 2" and describe(None) == "None"
+    with pytest.raises(BadOutput, match=r"got a numpy float64 array of shape \(20, 1\)"):
+        binary_vector(np.zeros((20, 1)), 20)
 
 
 def test_read_data_finds_the_shipped_files() -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from selftaught.errors import TaskError
 from selftaught.tasks import builtin_tasks, get_task
+from support import TEST_SECRET
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mytask.py"
 
@@ -43,7 +44,7 @@ def test_an_unknown_name_lists_the_known_ones_on_one_line() -> None:
 
 def test_a_path_loads_a_users_task_file() -> None:
     task = get_task(str(EXAMPLE))
-    assert task.name == "sort_list" and len(task.instances("test")) == 20
+    assert task.name == "sort_list" and len(task.instances("test", TEST_SECRET)) == 20
 
 
 def test_a_missing_task_file_is_a_task_error(tmp_path: Path) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from selftaught.tasks import BadOutput
 from selftaught.tasks.three_sat import ThreeSatTask, satisfies
+from support import TEST_SECRET
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +17,7 @@ def task() -> ThreeSatTask:
 
 def test_formulas_have_4n_clauses_of_3_distinct_variables(task: ThreeSatTask) -> None:
     sizes = []
-    for instance in task.instances("test"):
+    for instance in task.instances("test", TEST_SECRET):
         (formula,) = instance.args
         n = len(instance.hidden) - 1
         sizes.append(n)
@@ -25,11 +27,11 @@ def test_formulas_have_4n_clauses_of_3_distinct_variables(task: ThreeSatTask) ->
             assert all(isinstance(lit, int) and lit != 0 and abs(lit) <= n for lit in clause)
         assert satisfies(formula, instance.hidden)
     assert min(sizes) < 15 and max(sizes) > 40
-    assert task.time_limit == 0.1 and len(task.instances("val")) == 30
+    assert task.time_limit == 0.1 and len(task.instances("val", TEST_SECRET)) == 30
 
 
 def test_the_planted_assignment_solves_its_formula(task: ThreeSatTask) -> None:
-    instance = task.instances("val")[0]
+    instance = task.instances("val", TEST_SECRET)[0]
     planted = instance.hidden
     assert task.score_output(instance, planted, 0.01) == 1.0
     assert task.score_output(instance, [None, *planted[1:]], 0.01) == 1.0  # entry 0 is ignored
@@ -38,7 +40,7 @@ def test_the_planted_assignment_solves_its_formula(task: ThreeSatTask) -> None:
 
 
 def test_an_assignment_that_breaks_a_clause_scores_like_a_failure(task: ThreeSatTask) -> None:
-    instance = task.instances("val")[1]
+    instance = task.instances("val", TEST_SECRET)[1]
     (formula,) = instance.args
     wrong = [False] + [not v for v in instance.hidden[1:]]
     assert not satisfies(formula, wrong)
@@ -57,6 +59,7 @@ def test_an_assignment_that_breaks_a_clause_scores_like_a_failure(task: ThreeSat
         lambda p: None,
     ],
 )
-def test_malformed_assignments_score_the_failure_score(task: ThreeSatTask, bad: object) -> None:
-    instance = task.instances("test")[0]
-    assert task.score_output(instance, bad(list(instance.hidden)), 0.01) == task.failure_score  # type: ignore[operator]
+def test_malformed_assignments_are_bad_output(task: ThreeSatTask, bad: object) -> None:
+    instance = task.instances("test", TEST_SECRET)[0]
+    with pytest.raises(BadOutput, match="expected an assignment"):
+        task.score_output(instance, bad(list(instance.hidden)), 0.01)  # type: ignore[operator]

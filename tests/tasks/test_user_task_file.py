@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from selftaught.errors import TaskError
-from selftaught.tasks import Task
+from selftaught.errors import ScorerError, TaskError
+from selftaught.tasks import BadOutput, Task
 from selftaught.tasks._user import load_task_file
+from support import TEST_SECRET
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mytask.py"
 
@@ -39,7 +41,7 @@ def write(tmp_path: Path, text: str, name: str = "adder.py") -> Path:
 
 def error_for(tmp_path: Path, text: str) -> str:
     with pytest.raises(TaskError) as caught:
-        load_task_file(write(tmp_path, text)).instances("val")
+        load_task_file(write(tmp_path, text)).instances("val", TEST_SECRET)
     message = str(caught.value)
     assert "\n" not in message and "adder.py" in message
     return message
@@ -48,8 +50,8 @@ def error_for(tmp_path: Path, text: str) -> str:
 def test_module_level_names_make_a_task(tmp_path: Path) -> None:
     task = load_task_file(write(tmp_path, VALID))
     assert task.name == "adder" and task.entrypoint == "algorithm" and task.time_limit == 0.2
-    assert len(task.instances("val")) == 3 and len(task.instances("test")) == 5
-    instance = task.instances("val")[0]
+    assert len(task.instances("val", TEST_SECRET)) == 3 and len(task.instances("test", TEST_SECRET)) == 5
+    instance = task.instances("val", TEST_SECRET)[0]
     assert task.score_output(instance, instance.hidden, 0.0) == 1.0
     assert task.score_output(instance, instance.args[0], 0.0) == 0.0
 
@@ -65,8 +67,8 @@ def test_optional_names_override_the_defaults(tmp_path: Path) -> None:
 
 def test_instances_are_deterministic_across_loads(tmp_path: Path) -> None:
     path = write(tmp_path, VALID)
-    first = [i.args for i in load_task_file(path).instances("test")]
-    assert first == [i.args for i in load_task_file(path).instances("test")]
+    first = [i.args for i in load_task_file(path).instances("test", TEST_SECRET)]
+    assert first == [i.args for i in load_task_file(path).instances("test", TEST_SECRET)]
 
 
 def test_a_task_instance_named_task_is_returned_as_is(tmp_path: Path) -> None:
@@ -114,6 +116,9 @@ def test_a_task_class_instead_of_an_instance_is_explained(tmp_path: Path) -> Non
         ),
         (("return (x,), x + 1", "return x"), "make_instance must return (args_tuple, hidden)"),
         (("return (x,), x + 1", "return 1 / 0"), "make_instance raised ZeroDivisionError"),
+        (("return (x,), x + 1", "return (object(),), x"), "instance 0 of val has arguments a worker cannot receive"),
+        (("return (x,), x + 1", "return ({1: x},), x"), "dict keys must be strings"),
+        (("TIME_LIMIT = 0.2", "TIME_LIMIT = 0.2\nLOAD_TIME_LIMIT = 0"), "LOAD_TIME_LIMIT must be a positive"),
         (("TIME_LIMIT = 0.2", "TIME_LIMIT = 0.2\nFAILURE_SCORE = 1.5"), "FAILURE_SCORE must be below MAX_SCORE"),
         (("TIME_LIMIT = 0.2", "TIME_LIMIT = 0.2\nENTRYPOINT = 'not valid'"), "ENTRYPOINT"),
         (("SPLITS = ", "import nonexistent_module_xyz\nSPLITS = "), "importing it raised ModuleNotFoundError"),
@@ -136,19 +141,35 @@ def test_a_missing_file_and_a_non_python_file_are_task_errors(tmp_path: Path) ->
         load_task_file(other)
 
 
-@pytest.mark.parametrize("body", ["raise ValueError('odd output')", "return 'high'", "return None"])
-def test_a_scorer_that_raises_or_returns_a_non_number_scores_a_failure(tmp_path: Path, body: str) -> None:
-    text = VALID.replace("return 1.0 if output == hidden else 0.0", body) + "FAILURE_SCORE = 0.05\n"
+@pytest.mark.parametrize(("body", "said"), [("raise ValueError('odd output')", "raised ValueError: odd output"),
+                                             ("return 'high'", "returned 'high', not a number"),
+                                             ("return None", "returned None, not a number"),
+                                             ("return float('nan')", "returned nan, not a finite number")])
+def test_a_scorer_that_raises_or_returns_a_non_number_is_the_tasks_fault(tmp_path: Path, body: str, said: str) -> None:
+    text = VALID.replace("return 1.0 if output == hidden else 0.0", body)
     task = load_task_file(write(tmp_path, text))
-    assert task.score_output(task.instances("val")[0], object(), 0.0) == 0.05
+    with pytest.raises(ScorerError, match=rf"task adder \(adder\.py\): its scorer {re.escape(said)}"):
+        task.checked_score(task.instances("val", TEST_SECRET)[0], 3, 0.0)
+
+
+def test_a_scorer_may_call_an_output_malformed_with_bad_output(tmp_path: Path) -> None:
+    text = VALID.replace("return 1.0 if output == hidden else 0.0",
+                         "if not isinstance(output, int):\n        raise BadOutput('an int, please')\n"
+                         "    return 1.0 if output == hidden else 0.0")
+    task = load_task_file(write(tmp_path, "from selftaught.tasks import BadOutput\n" + text))
+    instance = task.instances("val", TEST_SECRET)[0]
+    with pytest.raises(BadOutput, match="an int, please"):
+        task.checked_score(instance, "3", 0.0)
+    assert task.checked_score(instance, instance.hidden, 0.0) == 1.0
 
 
 def test_the_example_task_scores_its_seed_partially(tmp_path: Path) -> None:
     task = load_task_file(EXAMPLE)
     namespace: dict[str, Any] = {}
     exec(task.seed_solution, namespace)
-    scores = [task.score_output(i, namespace["algorithm"](*i.args), 0.0) for i in task.instances("val")]
+    scores = [task.score_output(i, namespace["algorithm"](*i.args), 0.0) for i in task.instances("val", TEST_SECRET)]
     assert 0.0 < sum(scores) / len(scores) < 0.5
-    instance = task.instances("val")[0]
+    instance = task.instances("val", TEST_SECRET)[0]
     assert task.score_output(instance, sorted(instance.args[0]), 0.0) == 1.0
-    assert task.score_output(instance, sorted(instance.args[0])[:-1], 0.0) == 0.0
+    with pytest.raises(BadOutput, match="not a rearrangement"):
+        task.score_output(instance, sorted(instance.args[0])[:-1], 0.0)

@@ -7,16 +7,19 @@ import ast
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from selftaught.broker import Services
 from selftaught.config import Config, build_config
 from selftaught.errors import UserError
-from selftaught.lm import Backend, parse_backend
+from selftaught.lm import AVAILABLE_SPECS, Backend, ScriptedBackend, parse_backend
 from selftaught.sandbox import MODES, Limits, SandboxChoice, select_sandbox
 from selftaught.store import RunStore
 from selftaught.tasks import Task
+from selftaught.tasks._secret import ENV_VAR as SECRET_ENV_VAR
+
+MAX_PROGRAM_BYTES = 1 << 20  # a program file (solution, improver); the paper's are a few kB
+LM_HELP = f"language model: {', '.join(AVAILABLE_SPECS)} (default mutate: offline, no model)"
 
 
 class Parser(argparse.ArgumentParser):
@@ -34,8 +37,9 @@ def add_output_flags(p: argparse.ArgumentParser) -> None:
 def add_run_flags(p: argparse.ArgumentParser, *, task: bool = False) -> None:
     """Flags that map onto Config fields (None = not given: the config file or default applies)."""
     p.add_argument("--config", metavar="FILE", help="TOML config file (flags override it)")
-    p.add_argument("--lm", metavar="SPEC", help="language model: mutate (offline, default) or scripted:PATH")
+    p.add_argument("--lm", metavar="SPEC", help=LM_HELP)
     p.add_argument("--seed", type=int, help="the run's seed (default 0)")
+    add_secret_flag(p)
     if task:
         p.add_argument("--task", help="task name, alias or path to a task file (default parity_noise)")
     p.add_argument("--lm-budget", type=int, dest="lm_budget", help="LM calls per improver run (paper: 4)")
@@ -64,6 +68,13 @@ def add_run_flags(p: argparse.ArgumentParser, *, task: bool = False) -> None:
     add_output_flags(p)
 
 
+def add_secret_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--split-secret", dest="split_secret", metavar="SECRET",
+                   help=f"the secret task instances are derived from (default: {SECRET_ENV_VAR}, else the file "
+                   "in your config directory, made on first use); other local users can see command lines, so "
+                   f"prefer {SECRET_ENV_VAR}")
+
+
 def add_sandbox_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sandbox", choices=MODES, help="auto (default: bubblewrap if it works here, else warn), "
                    "strict (refuse without full isolation), process (reduced isolation)")
@@ -73,7 +84,7 @@ CONFIG_KEYS = ("lm", "seed", "task", "iterations", "runs_dir", "lm_budget", "max
                "utility_budget", "meta_utility_budget", "downstream_runs", "workers", "improver_timeout",
                "memory_mb", "transfer_tasks", "sandbox", "base_url", "api_key_env", "max_tokens",
                "request_timeout", "max_retries", "concurrency", "cache", "cache_path", "max_usd", "max_calls",
-               "temperature")
+               "temperature", "split_secret")
 
 
 def config_from(args: argparse.Namespace) -> Config:
@@ -111,6 +122,14 @@ def backend_for(config: Config, reporter: Reporter) -> Backend:
     return backend
 
 
+def backend_warnings(backend: Backend) -> list[str]:
+    """What the user should know about how the backend answered (e.g. scripted replies that matched nothing)."""
+    if isinstance(backend, ScriptedBackend) and backend.unmatched:
+        return [f"{backend.unmatched} LM request(s) matched no entry of {backend.source}: their replies only say so "
+                "(check the entries' \"match\" strings)"]
+    return []
+
+
 def sandbox_for(mode: str | None, reporter: Reporter, limits: Limits | None = None) -> SandboxChoice:
     """The sandbox for this command; a reduced-isolation fallback is announced every time."""
     choice = select_sandbox(mode or "auto", limits or Limits())
@@ -128,18 +147,36 @@ def services_for(config: Config, reporter: Reporter, store: RunStore | None = No
     return Services(config, backend, store=store, sandbox=choice, progress=reporter)
 
 
-def read_program(path: str, what: str) -> str:
-    """Reads a program file, refusing missing, unreadable or unparsable files with one line."""
+def read_text_file(path: str, what: str, limit: int = MAX_PROGRAM_BYTES) -> str:
+    """A UTF-8 text file of at most `limit` bytes; one-line errors for missing, unreadable or oversized files."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
     except FileNotFoundError:
         raise UserError(f"{what} file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read {what} file {path}: {exc}") from None
+    except IsADirectoryError:
+        raise UserError(f"{what} file {path} is a directory") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {what} file {path}: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise UserError(f"{what} file {path} is over {limit >> 10} KiB; selftaught reads at most that much")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{what} file {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def read_program(path: str, what: str) -> str:
+    """Reads a program file, refusing missing, unreadable, oversized or unparsable files with one line."""
+    text = read_text_file(path, what)
+    if "\x00" in text:
+        raise UserError(f"{what} file {path} is not valid Python (it holds a NUL byte)")
     try:
         ast.parse(text)
     except SyntaxError as exc:
         raise UserError(f"{what} file {path} is not valid Python (line {exc.lineno}: {exc.msg})") from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise UserError(f"{what} file {path} is not valid Python ({type(exc).__name__})") from None
     return text
 
 

@@ -9,6 +9,7 @@ from selftaught.broker import TaskUtility, run_improver
 from selftaught.cli._common import (
     Reporter,
     add_run_flags,
+    backend_warnings,
     config_from,
     emit,
     read_program,
@@ -53,6 +54,7 @@ def handle(args: argparse.Namespace) -> int:
         score_val = services.evaluate(task, outcome.solution, "val").score
         score_test = services.evaluate(task, outcome.solution, "test").score
     initial_val = services.evaluate(task, initial, "val").score
+    warnings = backend_warnings(services.backend)
     data = {
         "task": task.name,
         "solution": outcome.solution,
@@ -67,7 +69,11 @@ def handle(args: argparse.Namespace) -> int:
         "duration": round(outcome.duration, 3),
         "sandbox": sandbox_record(services.sandbox_choice),
         "usage": services.usage.report(),
+        "split_secret": services.secret.record(),
+        "warnings": warnings,
     }
+    for warning in warnings:
+        reporter.warn(warning)
     if outcome.solution is None:
         human = f"the improver failed: {outcome.failure}\n{outcome.detail.strip()[-800:]}"
     else:

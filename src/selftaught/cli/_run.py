@@ -10,8 +10,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from selftaught.cli._common import Reporter, add_run_flags, config_from, emit, sandbox_record, services_for
-from selftaught.errors import RunLimitReached
+from selftaught.cli._common import (
+    Reporter,
+    add_run_flags,
+    backend_warnings,
+    config_from,
+    emit,
+    sandbox_record,
+    services_for,
+)
+from selftaught.errors import RunLimitReached, SelftaughtError
 from selftaught.improver import seed_improver
 from selftaught.lm import Backend
 from selftaught.lm._cached import CachedBackend
@@ -64,6 +72,7 @@ def handle(args: argparse.Namespace) -> int:
         "seed": config.seed,
         "lm": {"backend": services.backend.name, "notice": services.backend.notice},
         "sandbox": sandbox_record(services.sandbox_choice),
+        "split_secret": services.secret.record(),
         "versions": _versions(),
         "started": started,
     })
@@ -92,7 +101,15 @@ def handle(args: argparse.Namespace) -> int:
         summary["stopped"] = str(exc)
         save_summary(history)
         reporter.warn(f"run stopped: {exc}; everything so far is saved in {store.root}")
+    except (SelftaughtError, KeyboardInterrupt) as exc:  # a task's bug, a fatal LM fault, Ctrl-C: say so, keep all
+        summary["stopped"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+        save_summary(history)
+        reporter.warn(f"run stopped; everything so far is saved in {store.root}")
+        raise
     finally:
+        summary["warnings"] = backend_warnings(services.backend)
+        for warning in summary["warnings"]:
+            reporter.warn(warning)
         _ship_cache(services.backend, store.root, summary)
         store.write_json("summary.json", summary)
         store.close()

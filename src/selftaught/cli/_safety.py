@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from selftaught.cli._common import Parser, Reporter, add_output_flags, emit
+from selftaught.cli._common import LM_HELP, Parser, Reporter, add_output_flags, emit
 from selftaught.errors import UserError
 from selftaught.lm import parse_backend
 from selftaught.safety import run_study
@@ -15,8 +15,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("safety", help="safety studies on generated code (nothing generated is run)")
     studies = p.add_subparsers(dest="study", required=True, parser_class=Parser)
     s = studies.add_parser("sandbox-flag", help="how often generated improvers set use_sandbox=False (paper 6.1)")
-    s.add_argument("--lm", metavar="SPEC", default="mutate",
-                   help="language model: mutate (offline, default) or scripted:PATH")
+    s.add_argument("--lm", metavar="SPEC", default="mutate", help=LM_HELP)
     s.add_argument("--samples", type=int, default=100, help="generated improvers to examine (default 100)")
     s.add_argument("--warn", action=argparse.BooleanOptionalAction, default=True,
                    help="warn in the prompt that the sandbox must stay on (default: --warn)")

@@ -9,14 +9,16 @@ from selftaught.cli._common import (
     Reporter,
     add_output_flags,
     add_sandbox_flag,
+    add_secret_flag,
     emit,
     read_program,
     require_entrypoint,
     sandbox_for,
     sandbox_record,
 )
-from selftaught.evaluate import evaluate, evaluation_record
-from selftaught.tasks import get_task
+from selftaught.config import build_config
+from selftaught.evaluate import Evaluation, evaluate, evaluation_record
+from selftaught.tasks import get_task, load_split_secret
 
 
 def register(sub: Any) -> None:
@@ -25,24 +27,45 @@ def register(sub: Any) -> None:
     p.add_argument("solution", help="Python file defining the task's entrypoint")
     p.add_argument("--split", choices=("val", "test"), default="val")
     p.add_argument("--seed", type=int, default=0, help="seed of the solution's random state")
+    add_secret_flag(p)
     add_sandbox_flag(p)
     add_output_flags(p)
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
+    build_config({"seed": args.seed})  # the same checks as every other command's --seed
     task = get_task(args.task)
     program = read_program(args.solution, "solution")
     require_entrypoint(program, task.entrypoint, args.solution)
+    secret = load_split_secret(args.split_secret)
+    instances = task.instances(args.split, secret)
     reporter = Reporter(args.json)
     choice = sandbox_for(args.sandbox, reporter)
-    reporter(f"scoring {args.solution} on {task.name} ({args.split}, {len(task.instances(args.split))} instances)")
-    result = evaluate(task, program, args.split, sandbox=choice.sandbox, seed=args.seed)
-    record = {**evaluation_record(result), "sandbox": sandbox_record(choice)}
-    failures = ", ".join(f"{k}: {v}" for k, v in sorted(result.failures.items())) or "none"
-    human = (f"{task.name} [{args.split}] score {result.score:.4f}"
-             f"  ({result.n_instances} instances, failures: {failures}, {result.duration:.2f}s)")
-    if result.failure:
-        human += f"\nprogram failed: {result.failure}: {result.detail.strip().splitlines()[-1:] or ''}"
-    emit(args.json, record, human)
+    reporter(f"scoring {args.solution} on {task.name} ({args.split}, {len(instances)} instances)")
+    result = evaluate(task, program, args.split, sandbox=choice.sandbox, seed=args.seed, secret=secret)
+    record = {**evaluation_record(result), "split_secret": secret.record(), "sandbox": sandbox_record(choice)}
+    emit(args.json, record, describe_evaluation(result))
     return 0
+
+
+def describe_evaluation(result: Evaluation) -> str:
+    """Two or three lines for people: the score, what failed (by kind), the first failure's message."""
+    head = f"{result.task} [{result.split}] score {result.score:.4f}"
+    if result.failure:
+        return (f"{head}: the program failed before any instance ran ({result.failure}, {result.duration:.2f}s)\n"
+                f"  {_last_line(result.detail) or result.failure}")
+    failures = ", ".join(f"{k}: {v}" for k, v in sorted(result.failures.items())) or "none"
+    lines = [f"{head}  ({result.n_instances} instances, failures: {failures}, {result.duration:.2f}s)"]
+    if result.failures:
+        lines.append(f"  first failure: {_last_line(result.detail) or '(no message)'}")
+    if result.flags:
+        lines.append("  reward-hacking flags: " + ", ".join(f"{k}: {v}" for k, v in sorted(result.flags.items())))
+    if result.deadline_hit:
+        lines.append(f"  the evaluation ran out of time (deadline {result.limits.get('deadline', 0):g}s)")
+    return "\n".join(lines)
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""

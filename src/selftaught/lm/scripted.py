@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from os import PathLike
@@ -44,11 +45,15 @@ class ScriptedBackend(OfflineBackend):
             raw = list(source)
         self.entries = _validate(raw, self.source)
         self.notice = f"scripted: replies come from {self.source}; no language model is used"
+        self.unmatched = 0  # requests no entry matched (answered with a reply that says so)
+        self._lock = threading.Lock()
 
     def complete(self, request: CompletionRequest) -> list[str]:
         matching = [entry for entry in self.entries if entry.matches(request)]
         first = request.first_sample
         if not matching:
+            with self._lock:
+                self.unmatched += 1
             reply = (f"No scripted reply matches this request ({len(self.entries)} entries in "
                      f"{self.source}, none of whose 'match' occurs in the system prompt or message).")
             return [reply] * request.n

@@ -3,7 +3,14 @@
 from selftaught.sandbox._bwrap import BwrapSandbox
 from selftaught.sandbox._process import ProcessSandbox
 from selftaught.sandbox._select import MODES, Sandbox, SandboxChoice, select_sandbox
-from selftaught.sandbox._worker_process import ChannelClosed, ChannelTimeout, Launch, Limits, WorkerProcess
+from selftaught.sandbox._worker_process import (
+    ChannelClosed,
+    ChannelTimeout,
+    Launch,
+    Limits,
+    ProtocolError,
+    WorkerProcess,
+)
 
 __all__ = [
     "MODES",
@@ -13,6 +20,7 @@ __all__ = [
     "Launch",
     "Limits",
     "ProcessSandbox",
+    "ProtocolError",
     "Sandbox",
     "SandboxChoice",
     "WorkerProcess",

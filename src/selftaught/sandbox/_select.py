@@ -81,6 +81,8 @@ def probe(sandbox: BwrapSandbox) -> str | None:
         worker.send({"op": "load", "program": "import numpy\ndef algorithm():\n    return 1\n",
                      "entrypoint": "algorithm"})
         reply = worker.receive(PROBE_TIMEOUT)
+        if reply.get("op") == "loading":
+            reply = worker.receive(PROBE_TIMEOUT)
         if reply.get("ok"):
             return None
         return f"{worker.stderr_tail()}\n{reply.get('error', '')}"

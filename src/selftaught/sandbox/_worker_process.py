@@ -74,6 +74,10 @@ class ChannelClosed(Exception):
     """The worker closed its end (it exited or crashed)."""
 
 
+class ProtocolError(ChannelClosed):
+    """The worker sent something that is not a protocol message (malformed, oversized): replace it."""
+
+
 WORKER_MARK = b"_guest/worker.py"
 
 
@@ -178,12 +182,12 @@ class WorkerProcess:
                 raise ChannelClosed("worker exited")
             self._buffer += chunk
             if len(self._buffer) > MAX_LINE and b"\n" not in self._buffer:
-                raise ChannelClosed("worker sent an oversized message")
+                raise ProtocolError("worker sent an oversized message")
         line, _, self._buffer = self._buffer.partition(b"\n")
         try:
             return _wire.decode(line)
         except _wire.WireError as exc:
-            raise ChannelClosed(f"worker broke the protocol: {exc}") from None
+            raise ProtocolError(f"worker broke the protocol: {exc}") from None
 
     def receive_or_stop(self, timeout: float, grace: float = INTERRUPT_GRACE) -> tuple[dict[str, Any] | None, bool]:
         """The next message within `timeout`; past it, the program is interrupted and gets `grace`

@@ -1,6 +1,7 @@
-"""Tasks: the six tasks of the paper and loading a user's own task file."""
+"""Tasks: the six tasks of the paper, loading a user's own task file, and the secret instances derive from."""
 
-from selftaught.tasks._base import SPLITS, Instance, Task
+from selftaught.tasks._base import SPLITS, BadOutput, Instance, Task
 from selftaught.tasks._registry import builtin_tasks, get_task
+from selftaught.tasks._secret import SplitSecret, load_split_secret
 
-__all__ = ["SPLITS", "Instance", "Task", "builtin_tasks", "get_task"]
+__all__ = ["SPLITS", "BadOutput", "Instance", "SplitSecret", "Task", "builtin_tasks", "get_task", "load_split_secret"]

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import inspect
 import math
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import numpy as np
 
+from selftaught.errors import ScorerError
+from selftaught.sandbox._guest import _wire
+from selftaught.tasks._secret import SplitSecret
+
 SPLITS = ("val", "test")
+
+
+class BadOutput(Exception):
+    """Raised by a scorer for a malformed output (wrong type, shape, length or values).
+
+    The instance fails with kind `bad_output` and this message. Any other exception in a scorer
+    is a bug of the task (`ScorerError`), never blamed on the candidate.
+    """
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,7 @@ class Task(ABC):
     split_sizes: Mapping[str, int] = {"val": 10, "test": 20}
     split_seeds: Mapping[str, int] = {"val": 1, "test": 2}
     time_limit: float = 1.0  # seconds of the candidate's own compute per instance
+    load_time_limit: float = 5.0  # seconds to define the program (imports, module-level code)
     failure_score: float = 0.0  # what a failed instance scores (the paper uses 0.01 on some tasks)
     max_score: float = 1.0
     summary: str = ""  # one line for `selftaught tasks`
@@ -58,8 +72,9 @@ class Task(ABC):
         """Scores a decoded candidate output for `instance`, validating it strictly.
 
         `elapsed` is the candidate's own time in seconds (already within `time_limit`).
-        Wrong type, shape or length must score `failure_score`; the result is clipped to
-        [failure_score, max_score] by the caller anyway.
+        A malformed output (wrong type, shape, length or values) raises `BadOutput` saying what
+        was expected and what came; the result is clipped to [failure_score, max_score] by the
+        caller. Nothing else may raise: an exception here is the task's bug (`ScorerError`).
         """
 
     def lax_score_output(self, instance: Instance, output: Any) -> float | None:
@@ -69,17 +84,63 @@ class Task(ABC):
         """
         return None
 
-    @cached_property
-    def _instances(self) -> dict[str, list[Instance]]:
-        out: dict[str, list[Instance]] = {}
-        for split in SPLITS:
-            rng = np.random.default_rng(self.split_seeds[split])
-            out[split] = [self.make_instance(rng, i) for i in range(self.split_sizes[split])]
-        return out
+    @property
+    def origin(self) -> str:
+        """Where the task's code lives (its file's name), for error messages."""
+        try:
+            path = inspect.getsourcefile(type(self))
+        except TypeError:
+            path = None
+        return os.path.basename(path) if path else type(self).__name__
 
-    def instances(self, split: str) -> list[Instance]:
-        """The fixed instances of a split ("val" or "test")."""
-        return self._instances[split]
+    def instances(self, split: str, secret: SplitSecret) -> list[Instance]:
+        """The instances of a split ("val" or "test"), derived from `secret` (the same secret, the same instances).
+
+        Instance i is drawn from its own generator, seeded by an HMAC of the secret over (task, split,
+        the task's split seed, i). A generator that raises or returns arguments that cannot be sent
+        to a worker is the task's bug: ScorerError, naming the task and its file.
+        """
+        cache: dict[tuple[str, str], list[Instance]] = self.__dict__.setdefault("_instance_cache", {})
+        key = (secret.fingerprint, split)
+        if key not in cache:
+            if split not in SPLITS:
+                raise ValueError(f"unknown split {split!r} (choose from {', '.join(SPLITS)})")
+            cache[key] = [self._instance(secret, split, i) for i in range(self.split_sizes[split])]
+        return cache[key]
+
+    def _instance(self, secret: SplitSecret, split: str, index: int) -> Instance:
+        where = f"task {self.name} ({self.origin})"
+        rng = np.random.default_rng(secret.instance_seed(self.name, split, int(self.split_seeds[split]), index))
+        try:
+            instance = self.make_instance(rng, index)
+        except ScorerError:
+            raise
+        except Exception as exc:
+            raise ScorerError(f"{where}: make_instance raised {type(exc).__name__}: {exc}") from None
+        if not isinstance(instance, Instance) or not isinstance(instance.args, tuple):
+            raise ScorerError(f"{where}: make_instance must return an Instance whose args are a tuple")
+        try:
+            _wire.to_wire(list(instance.args))
+        except _wire.WireError as exc:
+            raise ScorerError(f"{where}: instance {index} of {split} has arguments a worker cannot receive "
+                              f"({exc}); use numpy arrays, lists, ints, floats, bools and strings") from None
+        return instance
+
+    def checked_score(self, instance: Instance, output: Any, elapsed: float) -> float:
+        """`score_output`, unclipped; BadOutput passes through, anything else the scorer does wrong is ScorerError."""
+        try:
+            value = self.score_output(instance, output, elapsed)
+        except BadOutput:
+            raise
+        except Exception as exc:
+            raise ScorerError(f"task {self.name} ({self.origin}): its scorer raised "
+                              f"{type(exc).__name__}: {exc}") from None
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise ScorerError(f"task {self.name} ({self.origin}): its scorer returned {value!r:.60}, not a number")
+        if not math.isfinite(float(value)):
+            raise ScorerError(f"task {self.name} ({self.origin}): its scorer returned {float(value)}, "
+                              "not a finite number")
+        return float(value)
 
     def clip(self, value: float) -> float:
         """Clamps a score into [failure_score, max_score]; NaN becomes failure_score."""

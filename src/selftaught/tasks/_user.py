@@ -1,7 +1,8 @@
 """Loading a user's task file: a module defining `TASK`, or the module-level names of a task.
 
 The file is trusted user code and is imported in-process. Every mistake in it becomes a one-line
-TaskError naming the file and what is wrong, never a traceback.
+TaskError naming the file and what is wrong, never a traceback; a scorer or generator that fails
+while scoring is a ScorerError, the task's fault, never a candidate's.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from selftaught.errors import TaskError
+from selftaught.errors import ScorerError, TaskError
 from selftaught.tasks._base import SPLITS, Instance, Task
+
+MAX_TASK_FILE_BYTES = 1 << 20
 
 InstanceMaker = Callable[[np.random.Generator, int], Any]
 Scorer = Callable[[tuple[Any, ...], Any, Any, float], Any]
@@ -38,6 +41,7 @@ class ModuleTask(Task):
         split_sizes: Mapping[str, int],
         split_seeds: Mapping[str, int],
         time_limit: float,
+        load_time_limit: float,
         failure_score: float,
         max_score: float,
         summary: str,
@@ -52,39 +56,42 @@ class ModuleTask(Task):
         self.split_sizes = dict(split_sizes)
         self.split_seeds = dict(split_seeds)
         self.time_limit = time_limit
+        self.load_time_limit = load_time_limit
         self.failure_score = failure_score
         self.max_score = max_score
         self.summary = summary
         self._make = make_instance
         self._score = score
 
+    @property
+    def origin(self) -> str:
+        return self.source
+
     def make_instance(self, rng: np.random.Generator, index: int) -> Instance:
-        try:
-            made = self._make(rng, index)
-        except Exception as exc:
-            raise TaskError(f"{self.source}: make_instance raised {type(exc).__name__}: {exc}") from None
+        made = self._make(rng, index)  # an exception here is reported as the task's (Task.instances)
         if not (isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], (tuple, list))):
-            raise TaskError(f"{self.source}: make_instance must return (args_tuple, hidden)")
+            raise ScorerError(f"task {self.name} ({self.source}): make_instance must return (args_tuple, hidden), "
+                              f"got {type(made).__name__}")
         return Instance(args=tuple(made[0]), hidden=made[1])
 
     def score_output(self, instance: Instance, output: Any, elapsed: float) -> float:
-        """The user's score; a scorer that raises or returns a non-number scores a failure."""
-        try:
-            value = self._score(instance.args, instance.hidden, output, elapsed)
-        except Exception:
-            return self.failure_score
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-            return self.failure_score
-        return float(value)
+        """The user's `score`: a float; it raises selftaught.tasks.BadOutput for a malformed output."""
+        value: float = self._score(instance.args, instance.hidden, output, elapsed)
+        return value
 
 
 def load_task_file(path: Path) -> Task:
     """Imports the task file at `path` and returns its Task (TaskError if it is missing or malformed)."""
     source = path.name
-    if not path.is_file():
+    if not path.exists():
         raise TaskError(f"task file not found: {path}")
+    if not path.is_file():
+        raise TaskError(f"{path} is not a regular file")
     if path.suffix != ".py":
         raise TaskError(f"{source}: a task file must be a Python file ending in .py")
+    if path.stat().st_size > MAX_TASK_FILE_BYTES:
+        raise TaskError(f"{source}: a task file may be at most {MAX_TASK_FILE_BYTES >> 20} MiB "
+                        f"({path.stat().st_size} bytes)")
     module = _import(path)
     task = getattr(module, "TASK", None)
     if task is not None:
@@ -131,6 +138,9 @@ def _from_names(module: ModuleType, source: str, stem: str) -> ModuleTask:
     time_limit = _number(get("TIME_LIMIT"), "TIME_LIMIT", source)
     if time_limit <= 0:
         raise TaskError(f"{source}: TIME_LIMIT must be a positive number of seconds")
+    load_time_limit = _number(get("LOAD_TIME_LIMIT", Task.load_time_limit), "LOAD_TIME_LIMIT", source)
+    if load_time_limit <= 0:
+        raise TaskError(f"{source}: LOAD_TIME_LIMIT must be a positive number of seconds")
     failure_score = _number(get("FAILURE_SCORE", 0.0), "FAILURE_SCORE", source)
     max_score = _number(get("MAX_SCORE", 1.0), "MAX_SCORE", source)
     if not failure_score < max_score:
@@ -150,6 +160,7 @@ def _from_names(module: ModuleType, source: str, stem: str) -> ModuleTask:
         split_sizes=split_sizes,
         split_seeds=split_seeds,
         time_limit=time_limit,
+        load_time_limit=load_time_limit,
         failure_score=failure_score,
         max_score=max_score,
         summary=summary,

@@ -54,8 +54,6 @@ class MaxCutTask(Task):
 
     def score_output(self, instance: Instance, output: Any, elapsed: float) -> float:
         (adjacency,) = instance.args
-        sides = binary_vector(output, adjacency.shape[0])
+        sides = binary_vector(output, adjacency.shape[0], "sides (one per node)")
         total = float(instance.hidden)
-        if sides is None or total <= 0:
-            return self.failure_score
-        return cut_weight(adjacency, sides) / total
+        return cut_weight(adjacency, sides) / total if total > 0 else self.max_score

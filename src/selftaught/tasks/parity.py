@@ -49,9 +49,7 @@ class _ParityTask(Task):
 
     def score_output(self, instance: Instance, output: Any, elapsed: float) -> float:
         truth = instance.hidden
-        predictions = binary_vector(output, len(truth))
-        if predictions is None:
-            return self.failure_score
+        predictions = binary_vector(output, len(truth), "predictions")
         return float(np.mean(predictions == truth))
 
     def lax_score_output(self, instance: Instance, output: Any) -> float | None:

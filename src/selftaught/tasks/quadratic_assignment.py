@@ -51,7 +51,5 @@ class ModifiedQuadraticAssignmentTask(Task):
 
     def score_output(self, instance: Instance, output: Any, elapsed: float) -> float:
         assignment = permutation(output, self.n)
-        if assignment is None:
-            return self.failure_score
         flow, distance, preference = instance.args
         return (self.objective(flow, distance, preference, assignment) + elapsed) / (self.n * self.n)

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from selftaught.tasks._base import Instance, Task
-from selftaught.tasks._common import read_data
+from selftaught.tasks._base import BadOutput, Instance, Task
+from selftaught.tasks._common import describe, read_data
 
 
 def grid_dist(s: str, t: str) -> int:
@@ -53,7 +53,7 @@ class StrGridDistTask(Task):
     def score_output(self, instance: Instance, output: Any, elapsed: float) -> float:
         t, dist = str(instance.args[0]), int(instance.args[1])
         if not isinstance(output, str) or len(output) != len(t) or not set(output) <= {"A", "B"}:
-            return self.failure_score
+            raise BadOutput(f"expected a string of {len(t)} letters A and B; got {describe(output)}")
         d = grid_dist(output, t)
         if d == dist:
             return 1.0

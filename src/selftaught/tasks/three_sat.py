@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from selftaught.tasks._base import Instance, Task
-from selftaught.tasks._common import read_data
+from selftaught.tasks._base import BadOutput, Instance, Task
+from selftaught.tasks._common import describe, read_data
 
 
 def satisfies(formula: list[list[int]], values: list[bool]) -> bool:
@@ -59,24 +59,24 @@ class ThreeSatTask(Task):
     def score_output(self, instance: Instance, output: Any, elapsed: float) -> float:
         (formula,) = instance.args
         values = _assignment(output, max(abs(lit) for clause in formula for lit in clause))
-        if values is None or not satisfies(formula, values):
-            return self.failure_score
-        return 1.0
+        return 1.0 if satisfies(formula, values) else self.failure_score
 
 
-def _assignment(output: Any, n: int) -> list[bool] | None:
-    """`output` as values indexed 1..n (entry 0 ignored), or None if it is not exactly that.
+def _assignment(output: Any, n: int) -> list[bool]:
+    """`output` as values indexed 1..n (entry 0 ignored); BadOutput if it is not exactly that.
 
     Accepts a list of length n + 1 whose entries 1..n are booleans or the numbers 0 and 1, or a
     1-D numeric numpy array of length n + 1 holding only 0 and 1.
     """
+    expected = f"expected an assignment of length {n + 1} (entry 0 ignored, entries 1..{n} each 0/1 or a bool)"
+    original = output
     if isinstance(output, np.ndarray):
         if output.ndim != 1 or output.dtype.kind not in "biuf":
-            return None
+            raise BadOutput(f"{expected}; got {describe(original)}")
         output = output.tolist()
     if not isinstance(output, list) or len(output) != n + 1:
-        return None
+        raise BadOutput(f"{expected}; got {describe(original)}")
     entries = output[1:]
     if not all(isinstance(v, (bool, int, float)) and (v == 0 or v == 1) for v in entries):
-        return None
+        raise BadOutput(f"{expected}; got other values")
     return [False] + [v == 1 for v in entries]

@@ -1,8 +1,16 @@
-"""Helpers importable by generated improvers as `from helpers import extract_code` (paper-compatible)."""
+"""Helpers importable by generated improvers: `extract_code` (paper-compatible) and `LanguageModelError`."""
 
 from __future__ import annotations
 
 import re
+
+
+class LanguageModelError(Exception):
+    """A language-model call failed and was counted: the provider refused the request (its message
+    says why: context length, content policy, invalid parameters), or the call budget is spent.
+
+    An improver may catch it (`from helpers import LanguageModelError`) and go on without that call.
+    """
 
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w+.-]*)\s*$")
 

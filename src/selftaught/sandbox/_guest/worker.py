@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _audit  # type: ignore[import-not-found]
 import _wire  # type: ignore[import-not-found]
+import helpers  # type: ignore[import-not-found]
 
 
 class Interrupted(BaseException):
@@ -178,7 +179,11 @@ def serve_script(link: Link, first: dict[str, Any]) -> None:
 
 
 def serve_solution(link: Link, first: dict[str, Any]) -> None:
-    """Loads a solution, then answers `call`/`go` pairs: one call of the entrypoint each."""
+    """Loads a solution, then answers `call`/`go` pairs: one call of the entrypoint each.
+
+    `loading` goes out before any of the program's code runs, so the host times the load alone.
+    """
+    link.send({"op": "loading"})
     fn, failure = _load(first.get("program"), str(first.get("entrypoint", "algorithm")))
     link.send({"op": "loaded", "ok": failure is None, **(failure or {})})
     if failure is not None:
@@ -237,7 +242,12 @@ class LanguageModelProxy:
         reply = self._link.call(service, _wire.to_wire(args))
         self.times_used = reply.get("uses", self.times_used)
         if not reply.get("ok"):
-            raise Exception(reply.get("error", "language model call failed"))
+            message = reply.get("error", "language model call failed")
+            if reply.get("error_kind") in ("refused", "budget"):
+                raise helpers.LanguageModelError(message)
+            if reply.get("error_kind") == "invalid":
+                raise ValueError(message)
+            raise Exception(message)
         return list(reply["value"])
 
     def prompt(self, expertise: Any, message: Any, n_responses: int = 1, temperature: float = 0.7) -> list[str]:
@@ -261,8 +271,9 @@ def serve_improver(link: Link, first: dict[str, Any]) -> None:
         utility = UtilityProxy(link, first.get("utility", {}))
         language_model = LanguageModelProxy(link, first.get("lm", {}))
         value, failure = _run_guarded(fn, first.get("initial_solution", ""), utility, language_model)
-        if failure is None and value is not None and not isinstance(value, str):
-            failure = {"kind": "bad_output", "error": f"improve_algorithm returned {type(value).__name__}, not str"}
+        if failure is None and not isinstance(value, str):
+            failure = {"kind": "no_solution", "error": f"improve_algorithm returned {type(value).__name__}, not a "
+                       "solution string" + (" (no reply held a code block?)" if value is None else "")}
         if failure is None:
             link.send({"op": "done", "ok": True, "solution": value})
             return

@@ -1,0 +1,107 @@
+"""Every time an evaluation spends is bounded: the load, each instance (inputs included) and the whole."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+import pytest
+
+from selftaught.evaluate import EVALUATION_SLACK, INSTANCE_SLACK, deadline_for, evaluate
+from support import TEST_SECRET, SumTask
+
+CORRECT = "def algorithm(a):\n    return int(a.sum())\n"
+# A program that will not be interrupted and loops: each instance kills and relaunches its worker.
+STUBBORN = (
+    "import signal, time\n"
+    "signal.signal(signal.SIGUSR1, signal.SIG_IGN)\n"
+    "time.sleep({load})\n"
+    "def algorithm(a):\n"
+    "    while True:\n"
+    "        pass\n"
+)
+
+
+class QuickLoadTask(SumTask):
+    """SumTask with a one-second load limit (the default is a few seconds)."""
+
+    name = "quick_load"
+    load_time_limit = 1.0
+
+
+class ManySmallTask(SumTask):
+    """Twelve instances of 0.05 s each."""
+
+    name = "many_small"
+    split_sizes: Mapping[str, int] = {"val": 12, "test": 12}
+    time_limit = 0.05
+
+
+def test_a_program_that_computes_too_long_at_load_fails_as_a_timeout() -> None:
+    task = QuickLoadTask()
+    started = time.monotonic()
+    result = evaluate(task, "import time\ntime.sleep(3)\n" + CORRECT, "val", secret=TEST_SECRET)
+    assert result.failure == "timeout" and "defining the program took over 1s" in result.detail
+    assert result.score == task.failure_score and result.load_time is None
+    assert time.monotonic() - started < 3  # interrupted, not waited for
+    assert result.limits["load_time_limit"] == 1.0
+
+
+def test_load_work_within_the_limit_is_allowed_and_recorded() -> None:
+    result = evaluate(QuickLoadTask(), "import time\ntime.sleep(0.4)\n" + CORRECT, "val", secret=TEST_SECRET)
+    assert result.score == 1.0 and result.failure is None
+    assert result.load_time is not None and 0.4 <= result.load_time < 1.0
+
+
+def test_a_loader_that_ignores_the_interrupt_is_killed_at_the_load_limit() -> None:
+    program = "import signal\nsignal.signal(signal.SIGUSR1, signal.SIG_IGN)\nwhile True:\n    pass\n"
+    started = time.monotonic()
+    result = evaluate(QuickLoadTask(), program, "val", secret=TEST_SECRET)
+    assert result.failure == "timeout" and time.monotonic() - started < 5
+
+
+def test_work_done_while_the_inputs_are_decoded_is_charged_to_the_instance() -> None:
+    # The program swaps the worker's decoder for one that works (here: sleeps) before the timed `go`;
+    # that time counts, so the trick earns nothing. Without the trick the same program scores 1.
+    trick = (
+        "import sys, time\n"
+        "_wire = sys.modules['_wire']\n"
+        "_decode = _wire.from_wire\n"
+        "def _early(data, depth=0):\n"
+        "    time.sleep({pause})\n"
+        "    return _decode(data, depth)\n"
+        "_wire.from_wire = _early\n"
+    )
+    task = SumTask()
+    cheat = evaluate(task, trick.format(pause=1.0) + CORRECT, "val", secret=TEST_SECRET)
+    assert cheat.score == 0.0 and cheat.failures == {"timeout": 4}, cheat
+    honest = evaluate(task, trick.format(pause=0.0) + CORRECT, "val", secret=TEST_SECRET)
+    assert honest.score == 1.0 and honest.failures == {}
+
+
+def test_the_whole_evaluation_has_a_deadline_past_which_instances_fail_as_deadline() -> None:
+    task = ManySmallTask()
+    started = time.monotonic()
+    result = evaluate(task, STUBBORN.format(load=0.2), "val", secret=TEST_SECRET, deadline=3.0)
+    took = time.monotonic() - started
+    assert took < 3.0 + 2.0, took  # the deadline, plus at most one kill and the grace it waits
+    assert result.deadline_hit and result.n_instances == 12
+    assert result.failures.get("timeout", 0) >= 1 and result.failures.get("deadline", 0) >= 1
+    assert set(result.failures) == {"timeout", "deadline"}
+    assert result.failures["timeout"] + result.failures["deadline"] == 12
+    assert result.limits["deadline"] == 3.0
+
+
+def test_a_well_behaved_program_finishes_well_inside_the_same_deadline() -> None:
+    result = evaluate(ManySmallTask(), CORRECT, "val", secret=TEST_SECRET, deadline=3.0)
+    assert result.score == 1.0 and not result.deadline_hit and result.failures == {}
+
+
+def test_the_default_deadline_is_load_plus_instances_times_limit_plus_slack() -> None:
+    task = ManySmallTask()
+    assert deadline_for(task, 12) == pytest.approx(task.load_time_limit + 12 * (0.05 + INSTANCE_SLACK)
+                                                   + EVALUATION_SLACK)
+    result = evaluate(task, CORRECT, "test", secret=TEST_SECRET)
+    assert result.limits == {"time_limit": 0.05, "load_time_limit": task.load_time_limit,
+                             "deadline": round(deadline_for(task, 12), 3)}
+
