@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from selftaught.broker import TaskUtility, run_improver
+from selftaught.broker import Services, TaskUtility, run_improver
+from selftaught.config import Config
+from selftaught.errors import LMRefused
 from selftaught.improver import seed_improver
+from selftaught.lm import CompletionRequest, OfflineBackend
 from selftaught.store import read_events
-from support import BAD_SUM, GOOD_SUM, SumTask, make_services
+from support import BAD_SUM, GOOD_SUM, TEST_SECRET, SumTask, make_services
 
 CHEATING_IMPROVER = '''
 def improve_algorithm(initial_solution, utility, language_model):
@@ -137,3 +140,51 @@ def test_the_improver_timeout_does_not_charge_time_spent_serving_its_calls() -> 
     result = run_improver(services, improver, task.seed_solution, utility, services.language_model("t", "task"))
     assert result.failure is None and result.utility_calls == 20
     assert result.duration > 2
+
+
+class RefusingBackend(OfflineBackend):
+    """Refuses any request whose message says "too long" (as a provider refuses an over-long context)."""
+
+    name = "refusing"
+
+    def complete(self, request: CompletionRequest) -> list[str]:
+        if "too long" in request.message:
+            raise LMRefused("HTTP 400: This model's maximum context length is 8192 tokens", 400)
+        return [GOOD_SUM] * request.n
+
+
+CATCHING_IMPROVER = '''
+from helpers import LanguageModelError, extract_code
+
+def improve_algorithm(initial_solution, utility, language_model):
+    try:
+        language_model.prompt("sys", "too long " * 3)
+        note = "not refused"
+    except LanguageModelError as exc:
+        note = str(exc)
+    code = extract_code(language_model.prompt("sys", "short"))[0]
+    return code + "\\n# " + note + "\\n"
+'''
+
+
+def test_a_refused_lm_request_raises_inside_the_improver_which_may_go_on() -> None:
+    services = Services(Config(lm_budget=4), RefusingBackend(), secret=TEST_SECRET)
+    task = SumTask()
+    utility = TaskUtility(services, task, "val", 25)
+    lm = services.language_model("refusals", level="task")
+    result = run_improver(services, CATCHING_IMPROVER, task.seed_solution, utility, lm)
+    assert result.failure is None and result.solution is not None
+    assert "# HTTP 400: This model's maximum context length is 8192 tokens" in result.solution
+    assert result.lm_calls == 2  # the refused call counts
+    assert services.evaluate(task, result.solution, "val").score == 1.0
+
+
+def test_a_refusal_the_improver_lets_escape_fails_that_run_only() -> None:
+    services = Services(Config(lm_budget=4), RefusingBackend(), secret=TEST_SECRET)
+    task = SumTask()
+    careless = ("def improve_algorithm(s, utility, language_model):\n"
+                "    return language_model.prompt('x', 'too long')[0]\n")
+    result = run_improver(services, careless, task.seed_solution, TaskUtility(services, task, "val", 25),
+                          services.language_model("careless", level="task"))
+    assert result.failure == "exception" and "LanguageModelError: HTTP 400: This model's maximum" in result.detail
+    assert result.lm_calls == 1
