@@ -14,7 +14,7 @@ from selftaught.broker import Services
 from selftaught.config import Config, build_config
 from selftaught.errors import UserError
 from selftaught.lm import Backend, parse_backend
-from selftaught.sandbox import MODES, Limits, SandboxChoice, select_sandbox
+from selftaught.sandbox import MODES, Limits, LimitsTooSmall, SandboxChoice, select_sandbox
 from selftaught.store import RunStore
 from selftaught.tasks import Task
 
@@ -111,9 +111,16 @@ def backend_for(config: Config, reporter: Reporter) -> Backend:
     return backend
 
 
-def sandbox_for(mode: str | None, reporter: Reporter, limits: Limits | None = None) -> SandboxChoice:
-    """The sandbox for this command; a reduced-isolation fallback is announced every time."""
-    choice = select_sandbox(mode or "auto", limits or Limits())
+def sandbox_for(mode: str | None, reporter: Reporter, limits: Limits | None = None,
+                memory_flag: str = "--memory-mb") -> SandboxChoice:
+    """The sandbox for this command; a reduced-isolation fallback is announced every time.
+
+    Limits too small for a worker to start are refused in one line naming `memory_flag`.
+    """
+    try:
+        choice = select_sandbox(mode or "auto", limits or Limits())
+    except LimitsTooSmall as exc:
+        raise UserError(exc.message(memory_flag)) from None
     reporter.warn(choice.warning)
     return choice
 
