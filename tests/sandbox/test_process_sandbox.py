@@ -78,7 +78,7 @@ ATTACK = '''
 
     tried = {}
     for name, path in (("parent_environ", f"/proc/{ppid}/environ"), ("parent_mem", f"/proc/{ppid}/mem"),
-                       ("init_environ", "/proc/1/environ"),
+                       ("init_environ", "/proc/1/environ"), ("split_secret", SECRET),
                        ("stderr_capture", os.path.join(os.path.dirname(os.environ["HOME"]), ".stderr"))):
         try:
             data = read(path)
@@ -98,14 +98,18 @@ ATTACK = '''
 '''
 
 
-def test_a_candidate_cannot_read_the_root_orchestrators_secrets_through_proc(prefix: list[str], workdir: Path) -> None:
+def test_a_candidate_cannot_read_the_root_orchestrators_secrets(prefix: list[str], workdir: Path) -> None:
     canary = f"sk-canary-{secrets.token_hex(8)}"
-    done, data = _sandbox_run(prefix, workdir, program(ATTACK, MINE=f"own-bytes-{secrets.token_hex(4)}"),
-                              env=_env(OPENAI_API_KEY=canary))
+    secret = workdir / "split-secret"  # like the task-instance secret in root's config directory: mode 0600
+    secret.write_text(canary)
+    secret.chmod(0o600)
+    workdir.chmod(0o755)  # the file's own mode keeps it closed, even in a directory anyone may enter
+    done, data = _sandbox_run(prefix, workdir, program(ATTACK, MINE=f"own-bytes-{secrets.token_hex(4)}",
+                                                       SECRET=str(secret)), env=_env(OPENAI_API_KEY=canary))
     assert done.returncode == 0, done.stderr
     assert data["sandbox"]["name"] == "process" and "REDUCED ISOLATION" in done.stderr
     seen = report_of(_as_run(data))
-    for name in ("parent_environ", "parent_mem", "init_environ", "stderr_capture"):
+    for name in ("parent_environ", "parent_mem", "init_environ", "stderr_capture", "split_secret"):
         assert seen["tried"][name] == {"ok": False, "errno": errno.EACCES}, (name, seen["tried"])
     assert canary not in done.stdout and canary not in done.stderr
     # the positive controls: its own /proc entries work, and it is the unprivileged uid, at home in its directory
