@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import site
 import sys
+from functools import cached_property
 from pathlib import Path
 
 from selftaught.errors import UserError
@@ -102,20 +103,19 @@ class ProcessSandbox:
         self.as_root = os.getuid() == 0
         self.setpriv = find_setpriv() if self.as_root else None
         self.uids = UidPool()
-        self._refusal: tuple[str | None] | None = None
+
+    @cached_property
+    def _problem(self) -> str | None:
+        if not self.as_root:
+            return None
+        if self.setpriv is None:
+            return ("the process sandbox drops root with setpriv, which is missing. Fix: install util-linux, "
+                    "or use the bubblewrap sandbox (--sandbox auto or strict)")
+        return unreachable(self.uids.base)
 
     def refusal(self) -> str | None:
         """Why programs cannot run here (as root: no unprivileged uid to drop to), or None when they can."""
-        if self._refusal is None:
-            if not self.as_root:
-                problem = None
-            elif self.setpriv is None:
-                problem = ("the process sandbox drops root with setpriv, which is missing. Fix: install util-linux, "
-                           "or use the bubblewrap sandbox (--sandbox auto or strict)")
-            else:
-                problem = unreachable(self.uids.base)
-            self._refusal = (problem,)
-        return self._refusal[0]
+        return self._problem
 
     def launch(self, seed: int = 0) -> WorkerProcess:
         """Starts a fresh worker for one program (in its own cgroups where they are writable).
