@@ -246,8 +246,9 @@ class CliRunner:
             env["HOME"] = "/tmp"
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         done = subprocess.run(argv, capture_output=True, text=True, cwd=self.workdir, env=env, timeout=timeout + 60)
-        assert done.returncode == 0, f"the CLI failed ({done.returncode}): {done.stderr[-3000:]}"
+        assert done.stdout.startswith("{"), f"the CLI failed ({done.returncode}): {done.stderr[-3000:]}"
         data = json.loads(done.stdout)
+        assert done.returncode == data["status"], (done.returncode, data)  # it exits as the program did
         assert data["sandbox"]["name"] == "bwrap" and data["sandbox"]["isolated"], data["sandbox"]
         return FileRun(data["exit_code"], data["signal"], data["limit"], data["output"], data["error"],
                        data["duration"], data["sandbox"]["name"])
