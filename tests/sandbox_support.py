@@ -245,6 +245,7 @@ class CliRunner:
         if _hidden_from_users(env.get("HOME", "/")):
             env["HOME"] = "/tmp"
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env["PYTHONPATH"] = str(SRC_ROOT)  # this checkout's code, whatever selftaught is installed (and cwd is)
         done = subprocess.run(argv, capture_output=True, text=True, cwd=self.workdir, env=env, timeout=timeout + 60)
         assert done.stdout.startswith("{"), f"the CLI failed ({done.returncode}): {done.stderr[-3000:]}"
         data = json.loads(done.stdout)
