@@ -6,7 +6,8 @@ Two runners run an untrusted program exactly as candidates run:
   - `CliRunner` ("user" mode): `selftaught sandbox run FILE --json --sandbox strict` as an ordinary user
     (uid 62000), so bubblewrap builds an unprivileged user namespace. When the interpreter lives under a
     directory other users cannot enter (pyenv under /root, mode 0700), the command is wrapped in a bubblewrap
-    mount namespace that hides that directory behind a tmpfs and binds only the interpreter back, read-only.
+    mount namespace that hides that directory behind a tmpfs and binds only the interpreter back, read-only
+    (`exposing_prefix`; as root, without the uid change, `reachable_root_prefix` serves the process sandbox).
 
 Programs are built by `program(body, **params)`: host-side values become module constants, and `report(**data)`
 prints one `REPORT {json}` line that `report_of(run)` reads back.
@@ -32,8 +33,8 @@ from typing import Any, Protocol
 
 import selftaught
 from selftaught.sandbox import BwrapSandbox, Limits, Sandbox, select_sandbox
-from selftaught.sandbox._bwrap import SANDBOX_UID_BASE, SANDBOX_UID_COUNT, UidPool
 from selftaught.sandbox._run_file import FileRun, run_file
+from selftaught.sandbox._uids import SANDBOX_UID_BASE, SANDBOX_UID_COUNT, SYSTEM_PATH, UidPool, find_setpriv
 
 SANDBOX_UIDS = range(SANDBOX_UID_BASE, SANDBOX_UID_BASE + SANDBOX_UID_COUNT)
 # The one sandbox uid a "pinned" sandbox uses for every worker: its programs' uid is known before they run
@@ -148,15 +149,13 @@ def _private_ancestor(path: str) -> str | None:
     return None
 
 
-def unprivileged_prefix(uid: int = UNPRIVILEGED_UID) -> tuple[list[str] | None, str]:
-    """The command prefix that runs a command as `uid` with this interpreter readable; or (None, why not)."""
-    if os.getuid() != 0:
-        return None, "switching to an unprivileged uid needs root"
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        return None, "setpriv (util-linux) is missing"
-    drop = [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all", "--"]
-    needed = sorted({os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, sys.exec_prefix, str(SRC_ROOT))})
+def exposing_prefix(paths: Iterable[str] | None = None) -> tuple[list[str] | None, str]:
+    """A command prefix under which every user can reach `paths` (default: this interpreter and this checkout's
+    source): a bubblewrap mount namespace that hides each directory private to root on the way behind a tmpfs and
+    binds those paths back, read-only. No prefix at all ([]) when they are reachable already; (None, why) when it
+    cannot be done. The command keeps this process's uid and capabilities."""
+    wanted = paths or (sys.base_prefix, sys.prefix, sys.exec_prefix, str(SRC_ROOT))
+    needed = sorted({os.path.realpath(p) for p in wanted})
     needed = [p for p in needed if not any(p.startswith(q + "/") for q in needed)]
     hidden: dict[str, list[str]] = {}
     for path in needed:
@@ -166,15 +165,15 @@ def unprivileged_prefix(uid: int = UNPRIVILEGED_UID) -> tuple[list[str] | None, 
         if private is not None:
             hidden.setdefault(private, []).append(path)
     if not hidden:
-        return drop, ""
-    bwrap = shutil.which("bwrap")
+        return [], ""
+    bwrap = shutil.which("bwrap") or shutil.which("bwrap", path=SYSTEM_PATH)
     if bwrap is None:
         return None, "bubblewrap is missing"
     args = [bwrap, "--dev-bind", "/", "/"]
-    for private, paths in hidden.items():
+    for private, inner in hidden.items():
         args += ["--tmpfs", private]
         made: set[str] = set()
-        for path in paths:
+        for path in inner:
             rel = Path(path).relative_to(private).parts
             for i in range(1, len(rel)):
                 parent = str(Path(private, *rel[:i]))
@@ -182,7 +181,29 @@ def unprivileged_prefix(uid: int = UNPRIVILEGED_UID) -> tuple[list[str] | None, 
                     made.add(parent)
                     args += ["--perms", "0755", "--dir", parent]
             args += ["--ro-bind", path, path]
-    return [*args, "--", *drop], ""
+    return [*args, "--"], ""
+
+
+def unprivileged_prefix(uid: int = UNPRIVILEGED_UID) -> tuple[list[str] | None, str]:
+    """The command prefix that runs a command as `uid` with this interpreter readable; or (None, why not)."""
+    if os.getuid() != 0:
+        return None, "switching to an unprivileged uid needs root"
+    setpriv = find_setpriv()
+    if setpriv is None:
+        return None, "setpriv (util-linux) is missing"
+    drop = [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all", "--"]
+    expose, why = exposing_prefix()
+    if expose is None:
+        return None, why
+    return [*expose, *drop], ""
+
+
+def reachable_root_prefix() -> tuple[list[str] | None, str]:
+    """The command prefix that runs a command as root (this process) where the process sandbox's unprivileged uids
+    can reach this interpreter and checkout; or (None, why not)."""
+    if os.getuid() != 0:
+        return None, "the process sandbox drops to an unprivileged uid only when started as root"
+    return exposing_prefix()
 
 
 def _hidden_from_users(path: str) -> bool:
@@ -224,9 +245,11 @@ class CliRunner:
         if _hidden_from_users(env.get("HOME", "/")):
             env["HOME"] = "/tmp"
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env["PYTHONPATH"] = str(SRC_ROOT)  # this checkout's code, whatever selftaught is installed (and cwd is)
         done = subprocess.run(argv, capture_output=True, text=True, cwd=self.workdir, env=env, timeout=timeout + 60)
-        assert done.returncode == 0, f"the CLI failed ({done.returncode}): {done.stderr[-3000:]}"
+        assert done.stdout.startswith("{"), f"the CLI failed ({done.returncode}): {done.stderr[-3000:]}"
         data = json.loads(done.stdout)
+        assert done.returncode == data["status"], (done.returncode, data)  # it exits as the program did
         assert data["sandbox"]["name"] == "bwrap" and data["sandbox"]["isolated"], data["sandbox"]
         return FileRun(data["exit_code"], data["signal"], data["limit"], data["output"], data["error"],
                        data["duration"], data["sandbox"]["name"])

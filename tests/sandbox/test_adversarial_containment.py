@@ -49,6 +49,7 @@ from sandbox_support import (
 from selftaught.errors import UserError
 from selftaught.evaluate import evaluate
 from selftaught.sandbox import Limits, SandboxChoice, select_sandbox
+from selftaught.sandbox._bwrap import GUEST_MOUNT
 from selftaught.sandbox._process import GUEST_DIR
 from support import TEST_SECRET, SumTask
 
@@ -174,7 +175,7 @@ def assert_next_run_starts(runner: Runner, children: int = 16) -> None:
 def test_writes_outside_the_sandbox_never_reach_the_host(runner: Runner, host_dir: Path, token: str) -> None:
     targets = {
         "host_dir": str(host_dir / "escaped.txt"),
-        "guest_code": str(GUEST_DIR / f"escaped-{token}.py"),  # the worker's own code, bound read-only
+        "guest_code": f"{GUEST_MOUNT}/escaped-{token}.py",  # the worker's own code, bound read-only
         "usr": f"/usr/selftaught-escaped-{token}",
         "root": f"/selftaught-escaped-{token}",
     }
@@ -193,6 +194,7 @@ def test_writes_outside_the_sandbox_never_reach_the_host(runner: Runner, host_di
         os.unlink(path)
     assert escaped == [], "the program wrote these files on the host"
     assert os.listdir(host_dir) == []
+    assert not any(token in name for name in os.listdir(GUEST_DIR)), "the program wrote into the guest code"
     wrote = report_of(run)["wrote"]
     assert wrote["tmp"]["ok"], "writes to the private /tmp must work (else this test proves nothing)"
     for key in ("guest_code", "usr", "root"):

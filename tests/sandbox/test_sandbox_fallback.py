@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from sandbox_support import SRC_ROOT, reachable_root_prefix
 from selftaught.errors import UserError
 from selftaught.sandbox import select_sandbox
-from selftaught.sandbox._run_file import run_file
 from selftaught.sandbox._select import diagnose
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -77,15 +77,37 @@ def without_bwrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[d
     select_sandbox.cache_clear()
 
 
-def test_auto_falls_back_to_the_process_sandbox_with_a_loud_warning(without_bwrap: dict[str, str]) -> None:
-    choice = select_sandbox("auto")
-    assert choice.sandbox.name == "process" and not choice.sandbox.isolated
-    assert choice.warning is not None
-    assert "REDUCED ISOLATION" in choice.warning and "bubblewrap is not installed" in choice.warning
-    assert "apt-get install bubblewrap" in choice.warning and "--sandbox strict" in choice.warning
-    assert choice.reason == "bubblewrap is not installed" and choice.fix and "bubblewrap" in choice.fix
-    run = run_file(choice.sandbox, "print('still runs')\n", timeout=10)  # reduced, but it works
-    assert run.exit_code == 0 and "still runs" in run.output
+@pytest.fixture(scope="module")
+def orchestrator() -> list[str]:
+    """How to start an orchestrator whose process sandbox can run: as root, where its unprivileged uids reach this
+    interpreter (else it refuses, see test_process_sandbox.py); as a user, as it is."""
+    if os.getuid() != 0:
+        return []
+    prefix, why = reachable_root_prefix()
+    if prefix is None:
+        pytest.skip(f"the process sandbox's uids cannot reach this interpreter: {why}")
+    return prefix
+
+
+def test_auto_falls_back_to_the_process_sandbox_with_a_loud_warning(
+    without_bwrap: dict[str, str], orchestrator: list[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "prog.py"
+    path.write_text("print('still runs')\n")
+    path.chmod(0o644)
+    done = _cli(without_bwrap, "sandbox", "run", str(path), "--json", prefix=orchestrator)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["sandbox"]["name"] == "process" and data["sandbox"]["isolated"] is False
+    assert data["exit_code"] == 0 and "still runs" in data["output"]  # reduced, but it works
+    warning = data["sandbox"]["warning"]
+    assert warning.startswith("WARNING: REDUCED ISOLATION: bubblewrap is not installed.") and warning in done.stderr
+    assert "apt-get install bubblewrap" in warning and "--sandbox strict" in warning
+    for missing in ("a filesystem view of its own", "the selftaught package", "a network namespace",
+                    "a PID namespace", "the seccomp filter"):
+        assert missing in warning, missing
+    if os.getuid() == 0:
+        assert "as an unprivileged uid of its own" in warning
 
 
 def test_strict_refuses_without_bubblewrap(without_bwrap: dict[str, str]) -> None:
@@ -94,13 +116,17 @@ def test_strict_refuses_without_bubblewrap(without_bwrap: dict[str, str]) -> Non
     assert "apt-get install bubblewrap" in str(refused.value)
 
 
-def _cli(env: dict[str, str], *argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "selftaught", *argv], capture_output=True, text=True, env=env,
-                          timeout=timeout)
+def _cli(env: dict[str, str], *argv: str, prefix: list[str] | None = None,
+         timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**env, "PYTHONPATH": str(SRC_ROOT), "HOME": "/tmp"}
+    return subprocess.run([*(prefix or []), sys.executable, "-m", "selftaught", *argv], capture_output=True,
+                          text=True, env=env, timeout=timeout)
 
 
-def test_score_without_bubblewrap_warns_on_stderr_and_still_scores(without_bwrap: dict[str, str]) -> None:
-    done = _cli(without_bwrap, "score", "lpn", str(DATA / "parity_solver.py"), "--json")
+def test_score_without_bubblewrap_warns_on_stderr_and_still_scores(
+    without_bwrap: dict[str, str], orchestrator: list[str]
+) -> None:
+    done = _cli(without_bwrap, "score", "lpn", str(DATA / "parity_solver.py"), "--json", prefix=orchestrator)
     assert done.returncode == 0, done.stderr
     assert "REDUCED ISOLATION" in done.stderr and "apt-get install bubblewrap" in done.stderr
     data = json.loads(done.stdout)
@@ -116,11 +142,11 @@ def test_strict_score_without_bubblewrap_exits_with_one_error_line(without_bwrap
     assert "bubblewrap" in lines[0] and "Fix:" in lines[0]
 
 
-def test_sandbox_check_detects_the_weaker_sandbox(without_bwrap: dict[str, str]) -> None:
-    escape = Path("/usr/selftaught-escape")  # the check's own write probe: it lands on the host here (as root)
+def test_sandbox_check_detects_the_weaker_sandbox(without_bwrap: dict[str, str], orchestrator: list[str]) -> None:
+    escape = Path("/usr/selftaught-escape")  # the check's own write probe: it would land on the host here
     existed = escape.exists()
     try:
-        done = _cli(without_bwrap, "sandbox", "check", "--sandbox", "process", "--json")
+        done = _cli(without_bwrap, "sandbox", "check", "--sandbox", "process", "--json", prefix=orchestrator)
     finally:
         if not existed and escape.exists():
             escape.unlink()
@@ -130,4 +156,5 @@ def test_sandbox_check_detects_the_weaker_sandbox(without_bwrap: dict[str, str])
     assert data["ok"] is False and data["sandbox"]["isolated"] is False
     held = {layer["layer"]: layer["verified"] for layer in data["layers"]}
     assert held["network"] is False and held["filesystem"] is False and held["pid namespace"] is False, held
-    assert held["environment"] is True, held  # the scrubbed environment is the one layer a process keeps
+    assert held["package hidden"] is False, held  # a plain process sees the installed package
+    assert held["environment"] is True, held  # the scrubbed environment holds in a plain process too

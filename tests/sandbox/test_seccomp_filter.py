@@ -11,6 +11,8 @@ import signal
 import struct
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -186,21 +188,31 @@ BWRAP_BASE = [
     "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
     "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
 ]  # fmt: skip
+PREFIXES = (sys.prefix, sys.base_prefix, sys.exec_prefix)
 
 
-def _bwrap(code: str, prog: bytes | None) -> subprocess.CompletedProcess[str]:
+def _command(python: str, prefixes: tuple[str, ...]) -> list[str]:
+    """BWRAP_BASE, then the interpreter's directories that the private /tmp covered, bound back read-only (an
+    interpreter in a virtualenv under /tmp must stay visible)."""
     args = list(BWRAP_BASE)
+    for path in sorted({os.path.realpath(p) for p in prefixes}):
+        if path.startswith("/tmp/"):
+            args += ["--ro-bind", path, path]
+    return [*args, "--", python]
+
+
+def _bwrap(code: str, prog: bytes | None, python: str = sys.executable,
+           prefixes: tuple[str, ...] = PREFIXES) -> subprocess.CompletedProcess[str]:
+    args = _command(python, prefixes)
     fds: tuple[int, ...] = ()
     if prog is not None:
         read_fd, write_fd = os.pipe()
         os.write(write_fd, prog)  # far below the pipe's capacity
         os.close(write_fd)
-        args += ["--seccomp", str(read_fd)]
+        args[1:1] = ["--seccomp", str(read_fd)]
         fds = (read_fd,)
     try:
-        return subprocess.run(
-            [*args, "--", sys.executable, "-c", code], pass_fds=fds, capture_output=True, text=True, timeout=120
-        )
+        return subprocess.run([*args, "-c", code], pass_fds=fds, capture_output=True, text=True, timeout=120)
     finally:
         for fd in fds:
             os.close(fd)
@@ -254,10 +266,10 @@ print(json.dumps(out))
 """
 
 
-def _probe(filtered: bool) -> dict[str, object]:
+def _probe(filtered: bool, python: str = sys.executable, prefixes: tuple[str, ...] = PREFIXES) -> dict[str, object]:
     numbers = SUPPORTED[platform.machine()][1]
     code = f"NUMBERS = {json.dumps(json.dumps(numbers))}\nFILTERED = {filtered}\n" + PROBES
-    result = _bwrap(code, _seccomp.build_filter() if filtered else None)
+    result = _bwrap(code, _seccomp.build_filter() if filtered else None, python, prefixes)
     assert result.returncode == 0, result.stderr
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
@@ -341,3 +353,40 @@ def test_a_filter_for_another_arch_kills_the_process(bwrap_ok: None) -> None:
     result = _bwrap("print('survived')", _seccomp.build_filter(other))
     assert "survived" not in result.stdout
     assert result.returncode in (-signal.SIGSYS, 128 + signal.SIGSYS), (result.returncode, result.stderr)
+
+
+# --- with the interpreter in a virtualenv under /tmp ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tmp_venv(bwrap_ok: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A virtualenv (with the base interpreter's packages) under /tmp, which the sandbox's private /tmp covers."""
+    base = tmp_path_factory.getbasetemp()
+    parent = Path(tempfile.mkdtemp(dir="/tmp")) if not str(base.resolve()).startswith("/tmp/") else \
+        tmp_path_factory.mktemp("venv")
+    venv = parent / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True,
+                   timeout=120)
+    yield venv
+    if parent.parent == Path("/tmp"):
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def test_a_virtualenv_under_tmp_is_hidden_by_the_private_tmp_unless_bound_back(tmp_venv: Path) -> None:
+    python = str(tmp_venv / "bin" / "python")
+    hidden = subprocess.run([*BWRAP_BASE, "--", python, "-c", "print('ran')"], capture_output=True, text=True,
+                            timeout=60)
+    assert hidden.returncode != 0 and "ran" not in hidden.stdout  # the bug this file's command had
+    shown = _bwrap("import sys; print(sys.prefix)", None, python, (str(tmp_venv),))
+    assert shown.returncode == 0 and shown.stdout.strip() == str(tmp_venv), shown.stderr
+
+
+def test_the_seccomp_checks_hold_with_the_interpreter_in_a_virtualenv_under_tmp(tmp_venv: Path) -> None:
+    python = str(tmp_venv / "bin" / "python")
+    filtered = _probe(True, python, (str(tmp_venv),))
+    assert filtered["seccomp_mode"] == "2"
+    for name in ("ptrace", "unshare", "mount", "keyctl", "bpf", "setns", "clone_newuts", "personality_set"):
+        assert filtered[name] == [-1, 1], (name, filtered[name])
+    assert filtered["clone3"] == [-1, 38]
+    ordinary = _bwrap(ORDINARY, _seccomp.build_filter(), python, (str(tmp_venv),))
+    assert ordinary.returncode == 0 and ordinary.stdout.strip() == "ordinary-ok 2", ordinary.stderr

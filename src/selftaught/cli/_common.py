@@ -13,7 +13,7 @@ from selftaught.broker import Services
 from selftaught.config import Config, build_config
 from selftaught.errors import UserError
 from selftaught.lm import AVAILABLE_SPECS, Backend, ScriptedBackend, parse_backend
-from selftaught.sandbox import MODES, Limits, SandboxChoice, select_sandbox
+from selftaught.sandbox import MODES, Limits, LimitsTooSmall, SandboxChoice, select_sandbox
 from selftaught.store import RunStore
 from selftaught.tasks import Task
 from selftaught.tasks._secret import ENV_VAR as SECRET_ENV_VAR
@@ -130,9 +130,16 @@ def backend_warnings(backend: Backend) -> list[str]:
     return []
 
 
-def sandbox_for(mode: str | None, reporter: Reporter, limits: Limits | None = None) -> SandboxChoice:
-    """The sandbox for this command; a reduced-isolation fallback is announced every time."""
-    choice = select_sandbox(mode or "auto", limits or Limits())
+def sandbox_for(mode: str | None, reporter: Reporter, limits: Limits | None = None,
+                memory_flag: str = "--memory-mb") -> SandboxChoice:
+    """The sandbox for this command; a reduced-isolation fallback is announced every time.
+
+    Limits too small for a worker to start are refused in one line naming `memory_flag`.
+    """
+    try:
+        choice = select_sandbox(mode or "auto", limits or Limits())
+    except LimitsTooSmall as exc:
+        raise UserError(exc.message(memory_flag)) from None
     reporter.warn(choice.warning)
     return choice
 

@@ -16,18 +16,28 @@ from selftaught.cli._common import (
     sandbox_record,
 )
 from selftaught.errors import UserError
-from selftaught.sandbox import Limits
+from selftaught.sandbox import MIN_MEMORY_MB, Limits
 from selftaught.sandbox._check import check_sandbox
-from selftaught.sandbox._run_file import run_file
+from selftaught.sandbox._run_file import LIMIT_EXIT_CODES, run_file
+
+RUN_EPILOG = (
+    "exit status: the program's own exit code when it exited (an uncaught exception: 1); when a limit ended\n"
+    "it: " + ", ".join(f"{code} {limit}" for limit, code in sorted(LIMIT_EXIT_CODES.items(), key=lambda kv: kv[1]))
+    + ";\nkilled by another signal: 128 + the signal; 2 when selftaught itself refused (one line on stderr)."
+)
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("sandbox", help="run a file in the sandbox, or check the isolation layers")
     inner = p.add_subparsers(dest="sandbox_command", required=True, parser_class=Parser)
-    run = inner.add_parser("run", help="run a Python file in the sandbox exactly as candidates are run")
+    run = inner.add_parser("run", help="run a Python file in the sandbox exactly as candidates are run",
+                           description="Runs a Python file as __main__ in a fresh worker, exactly as candidates "
+                           "run, and exits with the program's own exit status.",
+                           epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("file", help="Python file to run as __main__")
     run.add_argument("--timeout", type=float, default=10.0, help="wall-clock seconds (default 10)")
-    run.add_argument("--memory", type=int, default=Limits.memory_mb, metavar="MB", help="memory limit in MB")
+    run.add_argument("--memory", type=int, default=Limits.memory_mb, metavar="MB",
+                     help=f"memory limit in MB (default {Limits.memory_mb}, at least {MIN_MEMORY_MB})")
     add_sandbox_flag(run)
     add_output_flags(run)
     run.set_defaults(handler=handle_run)
@@ -38,20 +48,20 @@ def register(sub: Any) -> None:
 
 
 def handle_run(args: argparse.Namespace) -> int:
-    if args.timeout <= 0 or args.memory < 64:
-        raise UserError("--timeout must be positive and --memory at least 64 MB")
+    if args.timeout <= 0:
+        raise UserError("--timeout must be positive")
     source = read_program(args.file, "program")
     reporter = Reporter(args.json)
-    choice = sandbox_for(args.sandbox, reporter, Limits(memory_mb=args.memory))
+    choice = sandbox_for(args.sandbox, reporter, Limits(memory_mb=args.memory), memory_flag="--memory")
     result = run_file(choice.sandbox, source, name=args.file, timeout=args.timeout)
-    data = {"file": args.file, **result.record(), "sandbox": sandbox_record(choice)}
+    data = {"file": args.file, **result.record(), "status": result.status, "sandbox": sandbox_record(choice)}
     ended = f"ended by the {result.limit} limit" if result.limit else f"exit status {result.exit_code}"
     where = f"{result.duration:.2f}s in the {choice.sandbox.name} sandbox"
     human = f"{result.output.rstrip()}\n--- {args.file}: {ended} after {where}"
     if result.error:
         human += f"\n{result.error.rstrip()}"
     emit(args.json, data, human)
-    return 0
+    return result.status
 
 
 def handle_check(args: argparse.Namespace) -> int:

@@ -2,7 +2,7 @@
 
 from selftaught.sandbox._bwrap import BwrapSandbox
 from selftaught.sandbox._process import ProcessSandbox
-from selftaught.sandbox._select import MODES, Sandbox, SandboxChoice, select_sandbox
+from selftaught.sandbox._select import MIN_MEMORY_MB, MODES, LimitsTooSmall, Sandbox, SandboxChoice, select_sandbox
 from selftaught.sandbox._worker_process import (
     ChannelClosed,
     ChannelTimeout,
@@ -13,12 +13,14 @@ from selftaught.sandbox._worker_process import (
 )
 
 __all__ = [
+    "MIN_MEMORY_MB",
     "MODES",
     "BwrapSandbox",
     "ChannelClosed",
     "ChannelTimeout",
     "Launch",
     "Limits",
+    "LimitsTooSmall",
     "ProcessSandbox",
     "ProtocolError",
     "Sandbox",

@@ -2,71 +2,30 @@
 
 Every worker gets fresh user (or, as root, an unprivileged uid), PID, network, IPC, UTS and mount
 namespaces; a root filesystem that exposes only /usr, the interpreter's prefix and the worker's own
-code, read-only; a private /proc, /dev and size-limited /tmp; an environment rebuilt from nothing;
-no capabilities, no new privileges, and a seccomp filter where one is available.
+code (at /guest), read-only, with selftaught itself hidden; a private /proc, /dev and size-limited
+/tmp; an environment rebuilt from nothing; no capabilities, no new privileges, and a seccomp filter
+where one is available.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import site
 import sys
-import tempfile
-import threading
 from pathlib import Path
 
 from selftaught.sandbox import _seccomp
 from selftaught.sandbox._cgroup import Cgroups
-from selftaught.sandbox._process import GUEST_DIR, WORKER_SCRIPT, user_process_count, worker_environment
+from selftaught.sandbox._hide import hiding_args
+from selftaught.sandbox._process import GUEST_DIR, user_process_count, worker_environment
+from selftaught.sandbox._uids import UidPool, drop_to, find_setpriv
 from selftaught.sandbox._worker_process import Launch, Limits, WorkerProcess
 
 ROOT_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-SANDBOX_UID_BASE = 61000
-SANDBOX_UID_COUNT = 64
+GUEST_MOUNT = "/guest"  # where the worker's own code is, inside: a neutral place, not the package's
 # What bubblewrap itself starts with (its own environment is visible to the sandbox's pid 1).
 BWRAP_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
-
-
-class UidPool:
-    """Hands each concurrent sandbox its own uid, so RLIMIT_NPROC counts that sandbox alone.
-
-    Uids are claimed with a lock file each (flock), so orchestrators running side by side on one
-    machine never hand out the same uid; when all are taken, uids are shared round-robin.
-    """
-
-    def __init__(self, base: int = SANDBOX_UID_BASE, count: int = SANDBOX_UID_COUNT,
-                 lock_dir: str | None = None) -> None:
-        self.base, self.count = base, count
-        self.lock_dir = Path(lock_dir or os.path.join(tempfile.gettempdir(), "selftaught-sandbox-uids"))
-        self._held: dict[int, int] = {}
-        self._next_shared = 0
-        self._lock = threading.Lock()
-
-    def acquire(self) -> tuple[int, bool]:
-        """A uid and whether it is exclusive."""
-        with self._lock:
-            self.lock_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            for uid in range(self.base, self.base + self.count):
-                if uid in self._held:
-                    continue
-                fd = os.open(self.lock_dir / str(uid), os.O_RDWR | os.O_CREAT, 0o600)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except OSError:
-                    os.close(fd)
-                    continue
-                self._held[uid] = fd
-                return uid, True
-            self._next_shared = (self._next_shared + 1) % self.count
-            return self.base + self._next_shared, False
-
-    def release(self, uid: int) -> None:
-        with self._lock:
-            fd = self._held.pop(uid, None)
-            if fd is not None:
-                os.close(fd)  # closing drops the flock
 
 
 def interpreter_paths() -> list[str]:
@@ -105,7 +64,7 @@ class BwrapSandbox:
         self.limits = limits or Limits()
         self.bwrap = bwrap or shutil.which("bwrap") or "bwrap"
         self.as_root = os.getuid() == 0
-        self.setpriv = shutil.which("setpriv") if self.as_root else None
+        self.setpriv = find_setpriv() if self.as_root else None
         self.seccomp_filter = _seccomp.build_filter() if seccomp else None
         self.uids = UidPool()
         self.cgroups = Cgroups()
@@ -126,18 +85,24 @@ class BwrapSandbox:
                  "--perms", "1777", "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp",
                  "--perms", "1777", "--size", str(1 << 20), "--tmpfs", "/dev/shm"]
         args += ["--ro-bind", "/usr", "/usr"]
+        visible = ["/usr"]
         for path in ROOT_DIRS:
             if os.path.islink(path):
                 args += ["--symlink", os.readlink(path), path]
             elif os.path.isdir(path):
                 args += ["--ro-bind", path, path]
+                visible.append(path)
         made: set[str] = set()
-        for path in [*interpreter_paths(), str(GUEST_DIR)]:
+        for path in interpreter_paths():
             for parent in _ancestors(path):
                 if parent not in made and not parent.startswith("/usr") and parent != "/tmp":
                     made.add(parent)
                     args += ["--perms", "0755", "--dir", parent]
             args += ["--ro-bind", path, path]
+            visible.append(path)
+        args += ["--ro-bind", str(GUEST_DIR), GUEST_MOUNT]
+        # selftaught itself (package, metadata, editable-install files) stays out of the worker's view
+        args += hiding_args(visible)
         args += ["--chdir", "/tmp", "--remount-ro", "/"]
         return args
 
@@ -153,9 +118,8 @@ class BwrapSandbox:
             args += ["--seccomp", str(read_fd)]
         args.append("--")
         if self.as_root:
-            args += [self.setpriv or "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-                     "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
-        args += [sys.executable, "-I", str(WORKER_SCRIPT)]
+            args += drop_to(self.setpriv or "setpriv", uid)
+        args += [sys.executable, "-I", f"{GUEST_MOUNT}/worker.py"]
         return args, tuple(fds)
 
     def launch(self, seed: int = 0) -> WorkerProcess:

@@ -203,12 +203,54 @@ def check_seccomp(choice: SandboxChoice) -> LayerCheck:
     return LayerCheck("seccomp", ok, f"filter mode {data.get('mode')}, ptrace(ATTACH, 1) errno {data.get('errno')}")
 
 
+def check_package(choice: SandboxChoice) -> LayerCheck:
+    data = _probe(choice, (
+        "import importlib.util, json, os, site, sys\n"
+        "try:\n    import selftaught\n    imported = True\n"
+        "except ImportError:\n    imported = False\n"
+        "spec = importlib.util.find_spec('selftaught') is not None\n"
+        "found = []\n"
+        "for d in dict.fromkeys([*sys.path, *site.getsitepackages()]):\n"
+        "    try:\n        names = os.listdir(d)\n"
+        "    except OSError:\n        continue\n"
+        "    found += [os.path.join(d, n) for n in names if 'selftaught' in n.lower()]\n"
+        "print(json.dumps({'imported': imported, 'spec': spec, 'found': found[:5]}))\n"
+    ))
+    ok = data.get("imported") is False and data.get("spec") is False and data.get("found") == []
+    if ok:
+        detail = "`import selftaught` fails and nothing of it is on the import path"
+    else:
+        verb = "worked" if data.get("imported") else "failed"
+        detail = f"import {verb}, found on the import path: {data.get('found')}"
+    return LayerCheck("package hidden", ok, detail)
+
+
+def check_uid_drop(choice: SandboxChoice) -> LayerCheck:
+    """The process sandbox as root: the program runs as an unprivileged uid and cannot read its parent's /proc."""
+    data = _probe(choice, (
+        "import json, os\n"
+        "status = {l.split(':')[0]: l.split()[1] for l in open('/proc/self/status') if ':' in l and l.split()[1:]}\n"
+        "try:\n    open(f'/proc/{os.getppid()}/environ', 'rb').read()\n    parent = True\n"
+        "except OSError:\n    parent = False\n"
+        "print(json.dumps({'uid': os.getuid(), 'caps': status.get('CapEff'), 'bounding': status.get('CapBnd'),"
+        " 'nnp': status.get('NoNewPrivs'), 'parent': parent}))\n"
+    ))
+    ok = (data.get("uid") not in (0, None) and data.get("caps") == data.get("bounding") == "0000000000000000"
+          and data.get("nnp") == "1" and data.get("parent") is False)
+    return LayerCheck("unprivileged uid", ok, f"uid {data.get('uid')}, capabilities {data.get('caps')} "
+                      f"(bounding {data.get('bounding')}), no_new_privs {data.get('nnp')}, parent's environment "
+                      + ("readable" if data.get("parent") else "unreadable"))
+
+
 CHECKS: tuple[Callable[[SandboxChoice], LayerCheck], ...] = (
-    check_user, check_processes, check_network, check_filesystem, check_environment,
+    check_user, check_processes, check_network, check_filesystem, check_environment, check_package,
     check_pids, check_memory, check_disk, check_seccomp,
 )
 
 
 def check_sandbox(choice: SandboxChoice) -> list[LayerCheck]:
-    """Runs every layer's probe in the chosen sandbox."""
-    return [check(choice) for check in CHECKS]
+    """Runs every layer's probe in the chosen sandbox (and, for the process sandbox as root, its uid drop)."""
+    checks = list(CHECKS)
+    if choice.sandbox.name == "process" and os.getuid() == 0:
+        checks.insert(1, check_uid_drop)
+    return [check(choice) for check in checks]

@@ -12,6 +12,16 @@ from selftaught.sandbox._worker_process import ChannelClosed
 
 INTERRUPT_GRACE = 1.0
 LIMIT_SIGNALS: dict[int, str] = {signal.SIGXCPU: "cpu", signal.SIGXFSZ: "file_size", signal.SIGKILL: "killed"}
+# The status `selftaught sandbox run` exits with when a limit ended the program (documented in
+# docs/sandbox.md): 124 as GNU timeout, 137/152/153 as a shell reports SIGKILL/SIGXCPU/SIGXFSZ.
+LIMIT_EXIT_CODES: dict[str, int] = {
+    "memory": 122,
+    "processes": 123,
+    "timeout": 124,
+    "killed": 128 + signal.SIGKILL,
+    "cpu": 128 + signal.SIGXCPU,
+    "file_size": 128 + signal.SIGXFSZ,
+}
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,18 @@ class FileRun:
 
     def record(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def status(self) -> int:
+        """The run as one exit status: the limit's code (LIMIT_EXIT_CODES) when a limit ended it, else the
+        program's own exit code (modulo 256, as a process's), else 128 + the signal that ended it."""
+        if self.limit is not None:
+            return LIMIT_EXIT_CODES[self.limit]
+        if self.exit_code is not None:
+            return self.exit_code % 256
+        if self.signal is not None:
+            return 128 + self.signal
+        return 1
 
 
 def run_file(sandbox: Sandbox, source: str, *, name: str = "<file>", timeout: float = 10.0) -> FileRun:

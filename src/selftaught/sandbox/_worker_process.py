@@ -52,6 +52,8 @@ class Launch:
 
     Attributes:
       nproc: the RLIMIT_NPROC the worker sets on itself (None: do not set it).
+      owner: the uid the worker runs as, when it is not this process's: its home directory (HOME,
+        TMPDIR and working directory, for a worker without `cwd`) is made that uid's.
       on_exit: called once the worker is gone (to return a sandbox uid to its pool).
       kill_children_first: the launched process is a sandbox monitor (bubblewrap) whose child is
         the sandbox's pid 1: kill that child first, so the monitor reaps it and exits by itself.
@@ -62,6 +64,7 @@ class Launch:
     cwd: str | None = None
     pass_fds: tuple[int, ...] = ()
     nproc: int | None = None
+    owner: int | None = None
     on_exit: Callable[[], None] | None = None
     kill_children_first: bool = False
 
@@ -78,7 +81,8 @@ class ProtocolError(ChannelClosed):
     """The worker sent something that is not a protocol message (malformed, oversized): replace it."""
 
 
-WORKER_MARK = b"_guest/worker.py"
+# The worker script's path ends so both where bubblewrap binds it (/guest) and in the package (_guest).
+WORKER_MARK = b"guest/worker.py"
 
 
 def _children(pid: int) -> list[int]:
@@ -122,21 +126,38 @@ class WorkerProcess:
     """One running worker: a child process in its own process group, and a message channel."""
 
     def __init__(self, launch: Launch, limits: Limits, seed: int) -> None:
+        # The host's directory for this worker (0700, or 0711 when another uid must pass through to its
+        # home): the stderr capture stays out of the program's reach, its home is the program's own.
         self.workdir = tempfile.mkdtemp(prefix="selftaught-worker-")
-        self._stderr = open(os.path.join(self.workdir, ".stderr"), "w+b")  # noqa: SIM115
         self._on_exit = launch.on_exit
         self._kill_children_first = launch.kill_children_first
         env = dict(launch.env)
-        if launch.cwd is None:  # the worker lives in its own host directory
-            env.setdefault("HOME", self.workdir)
-            env.setdefault("TMPDIR", self.workdir)
+        try:
+            fd = os.open(os.path.join(self.workdir, ".stderr"), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            self._stderr = os.fdopen(fd, "w+b")
+            self.home = os.path.join(self.workdir, "home")
+            if launch.cwd is None:  # the worker lives in its own host directory
+                os.mkdir(self.home, 0o700)
+                if launch.owner is not None:
+                    os.chown(self.home, launch.owner, launch.owner)
+                    os.chmod(self.workdir, 0o711)
+                env.setdefault("HOME", self.home)
+                env.setdefault("TMPDIR", self.home)
+        except OSError as exc:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            for passed in launch.pass_fds:
+                with contextlib.suppress(OSError):
+                    os.close(passed)
+            if launch.on_exit is not None:
+                launch.on_exit()
+            raise WorkerError(f"could not prepare a worker's directory: {exc}") from exc
         try:
             self.proc = subprocess.Popen(
                 launch.argv,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
-                cwd=launch.cwd or self.workdir,
+                cwd=launch.cwd or self.home,
                 env=env,
                 start_new_session=True,
                 close_fds=True,
@@ -154,7 +175,11 @@ class WorkerProcess:
         self.closed = False
         budget = dict(limits.__dict__)
         budget["processes"] = launch.nproc
-        self.send({"op": "setup", "limits": budget, "seed": seed})
+        try:
+            self.send({"op": "setup", "limits": budget, "seed": seed})
+        except ChannelClosed:
+            self.kill()  # it died at once: reap it, remove its directory, return its uid
+            raise
 
     def send(self, message: dict[str, Any]) -> None:
         """Sends one message; a dead worker shows up as ChannelClosed."""
