@@ -34,9 +34,13 @@ class Link:
         self.lock = threading.Lock()
 
     def send(self, message: dict[str, Any]) -> None:
+        """Sends one message; one the orchestrator would refuse as too long raises WireError instead."""
         if message.get("op") in ("loaded", "result", "done", "ran"):
             message = {**message, "audit": _record}
-        self.writer.write(_wire.encode(message))
+        line = _wire.encode(message)
+        if len(line) > _wire.MAX_MESSAGE + 1:  # the newline is not counted
+            raise _wire.WireError(f"a message of {len(line) - 1} bytes is over the {_wire.MAX_MESSAGE}-byte limit")
+        self.writer.write(line)
         self.writer.flush()
 
     def receive(self) -> dict[str, Any]:
@@ -264,8 +268,11 @@ def serve_improver(link: Link, first: dict[str, Any]) -> None:
         if failure is None and value is not None and not isinstance(value, str):
             failure = {"kind": "bad_output", "error": f"improve_algorithm returned {type(value).__name__}, not str"}
         if failure is None:
-            link.send({"op": "done", "ok": True, "solution": value})
-            return
+            try:
+                link.send({"op": "done", "ok": True, "solution": value})
+                return
+            except _wire.WireError as exc:
+                failure = {"kind": "bad_output", "error": str(exc)}
     link.send({"op": "done", "ok": False, **(failure or {})})
 
 
