@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
+
 import numpy as np
 import pytest
 
+from selftaught.evaluate import evaluate
+from selftaught.sandbox import LineReader, ProtocolError
 from selftaught.sandbox._guest import _wire
+from selftaught.sandbox._worker_process import READ_CHUNK
+from support import SumTask
 
 
 def test_arrays_keep_dtype_kind_and_shape() -> None:
@@ -50,7 +58,7 @@ def test_a_message_must_be_one_json_object() -> None:
 
 
 # What a hostile worker sent that used to end `selftaught score` with a traceback: each is now a
-# WireError from the decoder.
+# WireError from the decoder (and a ProtocolError from the host's reader, see test_line_reader.py).
 
 
 def _message(output: str) -> bytes:
@@ -192,3 +200,62 @@ def test_from_wire_refuses_python_objects_that_json_never_yields() -> None:
         with pytest.raises(_wire.WireError):
             _wire.from_wire(value)
 
+
+def test_a_64_mib_line_is_a_protocol_error_after_reading_about_max_message() -> None:
+    read_end, write_end = os.pipe()
+    written = 0
+
+    def flood() -> None:
+        nonlocal written
+        block = b"x" * (1 << 20)
+        with contextlib.suppress(OSError):
+            for _ in range(64):
+                written += os.write(write_end, block)
+
+    writer = threading.Thread(target=flood)
+    writer.start()
+    try:
+        with pytest.raises(ProtocolError, match="longer than"):
+            LineReader(read_end).receive(timeout=10)
+    finally:
+        os.close(read_end)  # the writer, blocked on a full pipe, gets EPIPE
+        writer.join(timeout=10)
+        os.close(write_end)
+    assert not writer.is_alive()
+    assert _wire.MAX_MESSAGE < written <= _wire.MAX_MESSAGE + READ_CHUNK + (1 << 20)
+
+
+HOSTILE_LINES = {  # Python expressions, evaluated in the candidate
+    "int64 overflow": "b'{\"op\":\"result\",\"ok\":true,\"output\":"
+    "{\"__ndarray__\":\"int64\",\"shape\":[1],\"data\":[1' + b'0' * 30 + b']}}'",
+    "deep nesting": "b'{\"op\":\"result\",\"ok\":true,\"output\":' + b'[' * 100000 + b']' * 100000 + b'}'",
+    "1e999": "b'{\"op\":\"result\",\"ok\":true,\"output\":1e999}'",
+    "64 MiB": "b'x' * (64 << 20)",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_LINES))
+def test_a_program_forging_a_hostile_message_fails_itself_and_scoring_goes_on(sum_task: SumTask, name: str) -> None:
+    # The program finds the protocol pipe and writes the line ahead of its result.
+    program = (
+        "import os\n"
+        f"LINE = {HOSTILE_LINES[name]} + b'\\n'\n"
+        "def algorithm(a):\n"
+        "    for fd in range(3, 20):\n"
+        "        try:\n"
+        "            if os.fstat(fd).st_mode & 0o170000 == 0o010000:  # a pipe\n"
+        "                os.write(fd, LINE)\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    return int(a.sum())\n"
+    )
+    result = evaluate(sum_task, program, "val")
+    # evaluate counts a broken channel as a crash today (a `protocol` kind would do too)
+    assert result.score == 0.0 and result.n_instances == 4
+    assert sum(result.failures.values()) == 4 and set(result.failures) <= {"crash", "protocol"}
+
+
+def test_an_honest_output_too_long_for_one_message_is_bad_output(sum_task: SumTask) -> None:
+    program = f"def algorithm(a):\n    return 'x' * {_wire.MAX_MESSAGE}\n"
+    result = evaluate(sum_task, program, "val")
+    assert result.failures == {"bad_output": 4} and "limit" in result.detail

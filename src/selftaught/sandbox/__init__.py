@@ -3,7 +3,15 @@
 from selftaught.sandbox._bwrap import BwrapSandbox
 from selftaught.sandbox._process import ProcessSandbox
 from selftaught.sandbox._select import MODES, Sandbox, SandboxChoice, select_sandbox
-from selftaught.sandbox._worker_process import ChannelClosed, ChannelTimeout, Launch, Limits, WorkerProcess
+from selftaught.sandbox._worker_process import (
+    ChannelClosed,
+    ChannelTimeout,
+    Launch,
+    Limits,
+    LineReader,
+    ProtocolError,
+    WorkerProcess,
+)
 
 __all__ = [
     "MODES",
@@ -12,7 +20,9 @@ __all__ = [
     "ChannelTimeout",
     "Launch",
     "Limits",
+    "LineReader",
     "ProcessSandbox",
+    "ProtocolError",
     "Sandbox",
     "SandboxChoice",
     "WorkerProcess",
