@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 
 import numpy as np
@@ -127,6 +128,19 @@ def test_integers_outside_arrays_may_have_max_int_digits_and_no_more() -> None:
         _wire.to_wire(largest + 1)
     with pytest.raises(_wire.WireError, match="digits"):
         _wire.decode(_message("1" + "0" * _wire.MAX_INT_DIGITS))
+
+
+def test_long_integer_literals_are_refused_even_where_python_would_convert_them() -> None:
+    line = _message("7" * 200_000)
+    default = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)  # lifted: int() alone would spend seconds on such literals
+    try:
+        with pytest.raises(_wire.WireError, match="digits"):
+            _wire.decode(line)
+    finally:
+        sys.set_int_max_str_digits(default)
+    with pytest.raises(_wire.WireError, match="digits"):
+        _wire.decode(line)
 
 
 def test_strings_must_be_unicode_text() -> None:

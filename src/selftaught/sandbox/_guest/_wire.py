@@ -31,16 +31,16 @@ MAX_MESSAGE = 8 * 1024 * 1024
 # level down (`{"op": "result", "output": value}`), so a whole message may nest one level deeper.
 MAX_DEPTH = 64
 MAX_MESSAGE_DEPTH = MAX_DEPTH + 1
-# Digits of an integer outside arrays: Python's own default limit on int/str conversion, so nothing
-# that encoded before is refused, but enforced here rather than trusted to a process-wide setting
-# (which can be lifted, and converting a megabyte of digits takes seconds).
-MAX_INT_DIGITS = 4300
+# Digits of an integer outside arrays: room for any exact answer a task may want (2**3000, 450!),
+# and far enough under Python's 4300-digit limit on int/str conversion that sums of candidate
+# integers on the host still print and serialize (json.dumps raises past 4300 digits).
+MAX_INT_DIGITS = 1000
 # Arrays: numpy's historical dimension limit, and an element cap above anything that fits in one
 # message (so it never binds on a worker's honest output) that keeps orchestrator-built arrays sane.
 MAX_NDIM = 32
 MAX_ARRAY_SIZE = 2**24
 
-_INT_BOUND = 10**MAX_INT_DIGITS  # |n| < 10**4300: at most 4300 digits
+_INT_BOUND = 10**MAX_INT_DIGITS  # |n| < 10**1000: at most 1000 digits
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _CONTAINERS = frozenset({list, dict})
@@ -304,10 +304,12 @@ def decode(line: bytes) -> dict[str, Any]:
     """
     if not isinstance(line, (bytes, bytearray)):
         raise WireError("a message is bytes")
-    # int() already refuses more digits than the process-wide limit: when that limit is no looser
-    # than ours, the fast built-in parse is enough.
+    # int() refuses more digits than the process-wide limit. While that is Python's default or
+    # tighter, parsing stays cheap and the walk below applies our bound; if someone lifted it, a
+    # hook refuses long literals before they are converted (a megabyte of digits takes seconds).
     process_limit = sys.get_int_max_str_digits()
-    decoder = _DECODER if 0 < process_limit <= MAX_INT_DIGITS else _BOUNDED_DECODER
+    fast = 0 < process_limit <= sys.int_info.default_max_str_digits
+    decoder = _DECODER if fast else _BOUNDED_DECODER
     try:
         message = decoder.decode(line.decode("utf-8"))
     except RecursionError:  # the C parser recurses once per level: deep nesting ends here
