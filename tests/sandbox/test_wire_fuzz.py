@@ -193,14 +193,14 @@ honest_values = st.recursive(
 
 def same(sent: Any, back: Any) -> bool:
     """Whether `back` is what `sent` should come back as (numpy scalars become Python ones, dtypes widen)."""
-    if isinstance(sent, np.ndarray):
+    if isinstance(sent, np.ndarray):  # a 0-d array comes back as a numpy scalar
         wide = {"b": np.dtype(bool), "i": np.dtype(np.int64), "u": np.dtype(np.int64), "f": np.dtype(np.float64)}
         return (
-            isinstance(back, np.ndarray)
+            isinstance(back, np.ndarray if sent.shape else np.generic)
             and back.dtype == wide[sent.dtype.kind]
             and back.shape == sent.shape
             and np.array_equal(back, sent, equal_nan=sent.dtype.kind == "f")
-        ) or (sent.shape == () and isinstance(back, np.generic) and same(sent.item(), back.item()))
+        )
     if isinstance(sent, np.generic):
         return same(sent.item(), back)
     if isinstance(sent, float):
