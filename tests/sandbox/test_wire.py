@@ -10,11 +10,12 @@ import threading
 import numpy as np
 import pytest
 
+from selftaught.broker import TaskUtility, run_improver
 from selftaught.evaluate import evaluate
 from selftaught.sandbox import LineReader, ProtocolError
 from selftaught.sandbox._guest import _wire
 from selftaught.sandbox._worker_process import READ_CHUNK
-from support import SumTask
+from support import SumTask, make_services
 
 
 def test_arrays_keep_dtype_kind_and_shape() -> None:
@@ -273,3 +274,12 @@ def test_an_honest_output_too_long_for_one_message_is_bad_output(sum_task: SumTa
     program = f"def algorithm(a):\n    return 'x' * {_wire.MAX_MESSAGE}\n"
     result = evaluate(sum_task, program, "val")
     assert result.failures == {"bad_output": 4} and "limit" in result.detail
+
+
+def test_an_improver_returning_a_solution_too_long_for_one_message_gets_no_solution() -> None:
+    services = make_services(["unused"])
+    task = SumTask()
+    improver = f"def improve_algorithm(solution, utility, language_model):\n    return 'x' * {_wire.MAX_MESSAGE}\n"
+    utility = TaskUtility(services, task, "val", 1)
+    result = run_improver(services, improver, task.seed_solution, utility, services.language_model("t", "task"))
+    assert result.solution is None and result.failure == "no_solution" and "limit" in result.detail

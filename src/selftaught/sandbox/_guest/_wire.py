@@ -22,10 +22,11 @@ _TAG_KEYS = frozenset({ND_TAG, "shape", "data"})
 _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 # One line from a worker, newline excluded. The largest honest messages are an improver's program
-# or a batch of LM prompts (kilobytes to a few megabytes) and a solution's output (an array of a
-# million float64 takes about 20 bytes each); 8 MiB holds those, and bounds what a hostile worker
-# can make the orchestrator buffer and parse. The host's reader enforces it, the worker refuses to
-# send more (its program gets `bad_output`), `decode` itself takes any length.
+# or a batch of LM prompts (kilobytes to a few megabytes) and a solution's output (a float64 takes
+# about 20 bytes, a small int 2 to 8: 8 MiB holds 400,000 floats or a million ints, far above any
+# task's output). It bounds what a hostile worker can make the orchestrator buffer and parse. The
+# host's reader enforces it, the worker refuses to send more (its program fails as a solution's
+# `bad_output` or an improver's `no_solution`); `decode` itself takes any length.
 MAX_MESSAGE = 8 * 1024 * 1024
 # Containers around any one node of a value: [[1]] puts 1 at depth 2. A message holds its values one
 # level down (`{"op": "result", "output": value}`), so a whole message may nest one level deeper.

@@ -271,8 +271,8 @@ def serve_improver(link: Link, first: dict[str, Any]) -> None:
             try:
                 link.send({"op": "done", "ok": True, "solution": value})
                 return
-            except _wire.WireError as exc:
-                failure = {"kind": "bad_output", "error": str(exc)}
+            except _wire.WireError as exc:  # too long for one message: not a solution the host can take
+                failure = {"kind": "no_solution", "error": f"the solution cannot be sent: {exc}"}
     link.send({"op": "done", "ok": False, **(failure or {})})
 
 
