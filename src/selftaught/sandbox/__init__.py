@@ -8,6 +8,7 @@ from selftaught.sandbox._worker_process import (
     ChannelTimeout,
     Launch,
     Limits,
+    LineReader,
     ProtocolError,
     WorkerProcess,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "Launch",
     "Limits",
     "LimitsTooSmall",
+    "LineReader",
     "ProcessSandbox",
     "ProtocolError",
     "Sandbox",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import select
 import shutil
@@ -13,12 +14,13 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from selftaught.errors import WorkerError
 from selftaught.sandbox._guest import _wire
 
-MAX_LINE = 64 * 1024 * 1024
+MAX_MESSAGE = _wire.MAX_MESSAGE  # bytes in one message from a worker (see _wire for the choice)
+READ_CHUNK = 1 << 16  # bytes asked of the pipe per read (a Linux pipe holds 64 KiB)
 STDERR_TAIL = 4000
 INTERRUPT_GRACE = 0.5  # seconds a program gets to stop after the interrupt before it is killed
 
@@ -78,7 +80,87 @@ class ChannelClosed(Exception):
 
 
 class ProtocolError(ChannelClosed):
-    """The worker sent something that is not a protocol message (malformed, oversized): replace it."""
+    """The worker sent something that is not a message: a line over MAX_MESSAGE, or one that does not decode.
+
+    A ChannelClosed, so every handler of a dead worker handles it too: the channel is unusable.
+    """
+
+
+class LineReader:
+    """Reads newline-terminated messages from a descriptor, each at most `limit` bytes, with deadlines.
+
+    Holds at most `limit` + one read of unconsumed bytes. Once a line breaks the protocol, the
+    reader stays broken: every later call raises ProtocolError again.
+    """
+
+    def __init__(self, fd: int, limit: int = MAX_MESSAGE, chunk: int = READ_CHUNK) -> None:
+        self.fd = fd
+        self.limit = limit
+        self.chunk = chunk
+        self._buffer = bytearray()
+        self._scanned = 0  # bytes of the buffer known to hold no newline
+        self._eof = False
+        self._broken: str | None = None
+
+    def read_line(self, timeout: float) -> bytes:
+        """The next line without its newline, waiting at most `timeout` seconds for it.
+
+        Raises ChannelTimeout (no whole line in time), ChannelClosed (end of file), ProtocolError
+        (the line is longer than the limit, or an earlier one broke the protocol).
+        """
+        if self._broken is not None:
+            raise ProtocolError(self._broken)
+        deadline = time.monotonic() + timeout
+        while True:
+            end = self._buffer.find(b"\n", self._scanned)
+            if end >= 0:
+                return self._take(end)
+            self._scanned = len(self._buffer)
+            if self._scanned > self.limit:
+                self._break(f"a message longer than {self.limit} bytes")
+            if self._eof:
+                raise ChannelClosed("worker exited" + (" mid-message" if self._buffer else ""))
+            self._fill(deadline)
+
+    def receive(self, timeout: float) -> dict[str, Any]:
+        """The next message, decoded (a line that is not one raises ProtocolError)."""
+        line = self.read_line(timeout)
+        try:
+            return _wire.decode(line)
+        except _wire.WireError as exc:
+            self._break(str(exc))
+
+    def _take(self, end: int) -> bytes:
+        if end > self.limit:
+            self._break(f"a message longer than {self.limit} bytes")
+        line = bytes(self._buffer[:end])
+        del self._buffer[: end + 1]
+        self._scanned = 0
+        return line
+
+    def _fill(self, deadline: float) -> None:
+        """One read, once the descriptor is readable before the deadline."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ChannelTimeout()
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        if not poller.poll(max(1, math.ceil(remaining * 1000))):
+            raise ChannelTimeout()
+        try:
+            chunk = os.read(self.fd, self.chunk)
+        except OSError as exc:
+            raise ChannelClosed(f"worker channel failed: {exc}") from None
+        if not chunk:
+            self._eof = True
+        self._buffer += chunk
+
+    def _break(self, reason: str) -> NoReturn:
+        reason = f"worker broke the protocol: {reason}"
+        self._broken = reason
+        self._buffer.clear()
+        self._scanned = 0
+        raise ProtocolError(reason)
 
 
 # The worker script's path ends so both where bubblewrap binds it (/guest) and in the package (_guest).
@@ -190,29 +272,14 @@ class WorkerProcess:
         except (BrokenPipeError, OSError) as exc:
             raise ChannelClosed(str(exc)) from None
 
+    _reader: LineReader | None = None  # made on first use, over the worker's stdout
+
     def receive(self, timeout: float) -> dict[str, Any]:
-        """The next message, waiting at most `timeout` seconds."""
-        assert self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self._buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ChannelTimeout()
-            ready, _, _ = select.select([fd], [], [], remaining)
-            if not ready:
-                raise ChannelTimeout()
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                raise ChannelClosed("worker exited")
-            self._buffer += chunk
-            if len(self._buffer) > MAX_LINE and b"\n" not in self._buffer:
-                raise ProtocolError("worker sent an oversized message")
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        try:
-            return _wire.decode(line)
-        except _wire.WireError as exc:
-            raise ProtocolError(f"worker broke the protocol: {exc}") from None
+        """The next message, waiting at most `timeout` seconds (see LineReader for what it raises)."""
+        if self._reader is None:
+            assert self.proc.stdout is not None
+            self._reader = LineReader(self.proc.stdout.fileno())
+        return self._reader.receive(timeout)
 
     def receive_or_stop(self, timeout: float, grace: float = INTERRUPT_GRACE) -> tuple[dict[str, Any] | None, bool]:
         """The next message within `timeout`; past it, the program is interrupted and gets `grace`

@@ -1,18 +1,52 @@
 """The wire format between orchestrator and workers: JSON lines, numpy arrays tagged, no code on decode.
 
 Used on both sides. Decoding only ever builds JSON values and numeric numpy arrays of a
-whitelisted dtype, so nothing a candidate sends can execute code in the orchestrator.
+whitelisted dtype, so nothing a candidate sends can execute code in the orchestrator. A worker
+may be hostile, so `decode` and `from_wire` check every limit below and fail with `WireError`
+only, whatever the input; `to_wire` applies the same limits, so an honest value the worker can
+encode is one the orchestrator accepts.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
+import sys
+from collections.abc import Callable
 from typing import Any
 
 ND_TAG = "__ndarray__"
 _DTYPES = {"b": "bool", "i": "int64", "u": "int64", "f": "float64"}
+_TAG_KEYS = frozenset({ND_TAG, "shape", "data"})
+_NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+# One line from a worker, newline excluded. The largest honest messages are an improver's program
+# or a batch of LM prompts (kilobytes to a few megabytes) and a solution's output (a float64 takes
+# about 20 bytes, a small int 2 to 8: 8 MiB holds 400,000 floats or a million ints, far above any
+# task's output). It bounds what a hostile worker can make the orchestrator buffer and parse. The
+# host's reader enforces it, the worker refuses to send more (its program fails as a solution's
+# `bad_output` or an improver's `no_solution`); `decode` itself takes any length.
+MAX_MESSAGE = 8 * 1024 * 1024
+# Containers around any one node of a value: [[1]] puts 1 at depth 2. A message holds its values one
+# level down (`{"op": "result", "output": value}`), so a whole message may nest one level deeper.
 MAX_DEPTH = 64
+MAX_MESSAGE_DEPTH = MAX_DEPTH + 1
+# Digits of an integer outside arrays: room for any exact answer a task may want (2**3000, 450!),
+# and far enough under Python's 4300-digit limit on int/str conversion that sums of candidate
+# integers on the host still print and serialize (json.dumps raises past 4300 digits).
+MAX_INT_DIGITS = 1000
+# Arrays: numpy's historical dimension limit, and an element cap above anything that fits in one
+# message (so it never binds on a worker's honest output) that keeps orchestrator-built arrays sane.
+MAX_NDIM = 32
+MAX_ARRAY_SIZE = 2**24
+
+_INT_BOUND = 10**MAX_INT_DIGITS  # |n| < 10**1000: at most 1000 digits
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_CONTAINERS = frozenset({list, dict})
+_FAST_LIST = 16  # lists at least this long are checked in bulk first (most are numbers)
+_SURROGATE = re.compile("[\ud800-\udfff]")  # a lone surrogate is not Unicode text: no UTF-8 encodes it
 
 
 class WireError(ValueError):
@@ -23,11 +57,15 @@ def to_wire(value: Any, depth: int = 0) -> Any:
     """Converts a Python value into JSON-ready data (raises WireError for anything else)."""
     if depth > MAX_DEPTH:
         raise WireError("value nested too deeply")
-    if value is None or isinstance(value, (bool, str)):
+    if value is None or isinstance(value, bool):
         return value
+    # Subclasses (numpy's float64 and str_, enums) go out as the plain type they extend.
+    if isinstance(value, str):
+        return _text(str.__str__(value))
     if isinstance(value, int):
-        return value
+        return _integer(int(value))
     if isinstance(value, float):
+        value = float(value)
         return value if math.isfinite(value) else {ND_TAG: "float64", "shape": [], "data": [repr(value)]}
     if isinstance(value, (list, tuple)):
         return [to_wire(v, depth + 1) for v in value]
@@ -38,51 +76,194 @@ def to_wire(value: Any, depth: int = 0) -> Any:
         for k, v in value.items():
             if not isinstance(k, str):
                 raise WireError("dict keys must be strings")
-            out[k] = to_wire(v, depth + 1)
+            out[_text(str.__str__(k))] = to_wire(v, depth + 1)
         return out
     np = _numpy()
     if np is not None:
         if isinstance(value, np.ndarray):
-            kind = value.dtype.kind
-            if kind not in _DTYPES:
-                raise WireError(f"unsupported array dtype {value.dtype}")
-            flat = value.astype(_DTYPES[kind]).ravel().tolist()
-            if kind == "f":
-                flat = [v if math.isfinite(v) else repr(v) for v in flat]
-            return {ND_TAG: _DTYPES[kind], "shape": list(value.shape), "data": flat}
+            return _array_to_wire(value)
         if isinstance(value, np.generic):
-            return to_wire(value.item(), depth + 1)
+            return to_wire(value.item(), depth)
     raise WireError(f"cannot send a value of type {type(value).__name__}")
+
+
+def _array_to_wire(value: Any) -> dict[str, Any]:
+    kind = value.dtype.kind
+    if kind not in _DTYPES:
+        raise WireError(f"unsupported array dtype {value.dtype}")
+    shape = list(value.shape)
+    _check_shape(shape, value.size)
+    if kind == "u" and value.size and int(value.max()) > _INT64_MAX:
+        raise WireError("unsigned array values do not fit int64")
+    flat = value.astype(_DTYPES[kind]).ravel().tolist()
+    if kind == "f":
+        flat = [v if math.isfinite(v) else repr(v) for v in flat]
+    return {ND_TAG: _DTYPES[kind], "shape": shape, "data": flat}
 
 
 def from_wire(data: Any, depth: int = 0) -> Any:
     """Rebuilds a value from wire data: JSON values and numpy arrays, nothing else."""
     if depth > MAX_DEPTH:
         raise WireError("value nested too deeply")
-    if isinstance(data, list):
-        return [from_wire(v, depth + 1) for v in data]
-    if isinstance(data, dict):
+    return _walk(data, depth, MAX_DEPTH, arrays=True)
+
+
+def _walk(data: Any, depth: int, limit: int, arrays: bool) -> Any:
+    """Checks wire data against every limit, copying it; tagged arrays become numpy arrays if `arrays`."""
+    kind = type(data)
+    if kind is list:
+        if not data:
+            return []
+        if depth >= limit:
+            raise WireError("value nested too deeply")
+        if len(data) >= _FAST_LIST and _plain_scalars(data):
+            return list(data)
+        return [_walk(v, depth + 1, limit, arrays) if type(v) in _CONTAINERS else _scalar(v) for v in data]
+    if kind is dict:
         if ND_TAG in data:
-            return _array(data)
-        return {k: from_wire(v, depth + 1) for k, v in data.items()}
-    return data
+            dtype, shape, values = _array_parts(data)
+            return _build_array(dtype, shape, values) if arrays else data
+        if data and depth >= limit:
+            raise WireError("value nested too deeply")
+        return {
+            _key(k): _walk(v, depth + 1, limit, arrays) if type(v) in _CONTAINERS else _scalar(v)
+            for k, v in data.items()
+        }
+    return _scalar(data)
 
 
-def _array(data: dict[str, Any]) -> Any:
-    np = _numpy()
-    dtype = data.get(ND_TAG)
-    shape = data.get("shape")
-    flat = data.get("data")
-    if dtype not in _DTYPES.values() or not isinstance(shape, list) or not isinstance(flat, list):
-        raise WireError("malformed array")
-    if not all(isinstance(s, int) and s >= 0 for s in shape) or math.prod(shape) != len(flat):
+def _scalar(value: Any) -> Any:
+    kind = type(value)
+    if kind is str:
+        return _text(value)
+    if kind is int:
+        return _integer(value)
+    if kind is float:
+        if not math.isfinite(value):
+            raise WireError("a number outside an array must be finite")
+        return value
+    if kind is bool or value is None:
+        return value
+    raise WireError(f"not wire data: {kind.__name__}")
+
+
+def _plain_scalars(items: list[Any]) -> bool:
+    """Whether `items` holds scalars only, each checked (the fast path for long lists of numbers)."""
+    kinds = set(map(type, items))
+    if not kinds <= _SCALARS:
+        return False
+    if int in kinds:
+        ints = items if len(kinds) == 1 else [v for v in items if type(v) is int]
+        if min(ints) <= -_INT_BOUND or max(ints) >= _INT_BOUND:
+            raise WireError(f"integer of more than {MAX_INT_DIGITS} digits")
+    if float in kinds:
+        floats = items if len(kinds) == 1 else [v for v in items if type(v) is float]
+        if not all(map(math.isfinite, floats)):
+            raise WireError("a number outside an array must be finite")
+    if str in kinds and not all(_is_text(v) for v in items if type(v) is str):
+        raise WireError("string is not valid Unicode (lone surrogate)")
+    return True
+
+
+def _key(key: Any) -> str:
+    if type(key) is not str:
+        raise WireError("dict keys must be strings")
+    return _text(key)
+
+
+def _text(text: str) -> str:
+    if not _is_text(text):
+        raise WireError("string is not valid Unicode (lone surrogate)")
+    return text
+
+
+def _is_text(text: str) -> bool:
+    return text.isascii() or _SURROGATE.search(text) is None
+
+
+def _integer(value: int) -> int:
+    if not -_INT_BOUND < value < _INT_BOUND:
+        raise WireError(f"integer of more than {MAX_INT_DIGITS} digits")
+    return value
+
+
+def _check_shape(shape: list[Any], size: int) -> None:
+    if len(shape) > MAX_NDIM:
+        raise WireError(f"array of more than {MAX_NDIM} dimensions")
+    if not all(type(s) is int and 0 <= s <= MAX_ARRAY_SIZE for s in shape):
+        raise WireError("array dimensions must be integers from 0 to MAX_ARRAY_SIZE")
+    if size > MAX_ARRAY_SIZE:
+        raise WireError(f"array of more than {MAX_ARRAY_SIZE} elements")
+    if math.prod(shape) != size:
         raise WireError("array shape does not match its data")
-    values = [float(v) if isinstance(v, str) and v in ("nan", "inf", "-inf") else v for v in flat]
-    if not all(isinstance(v, (int, float)) and not isinstance(v, str) for v in values):
-        raise WireError("array data must be numbers")
-    if np is None:
+
+
+def _array_parts(data: dict[Any, Any]) -> tuple[str, list[int], list[Any]]:
+    """The dtype, shape and element values of a tagged array, every rule checked."""
+    if data.keys() != _TAG_KEYS:
+        raise WireError(f"a tagged array has exactly the keys {ND_TAG}, shape and data")
+    dtype, shape, flat = data[ND_TAG], data["shape"], data["data"]
+    if type(dtype) is not str or dtype not in _ELEMENTS:
+        raise WireError("unsupported array dtype")
+    if type(shape) is not list or type(flat) is not list:
+        raise WireError("malformed array")
+    _check_shape(shape, len(flat))
+    return dtype, shape, _ELEMENTS[dtype](flat)
+
+
+def _int64_elements(flat: list[Any]) -> list[Any]:
+    if flat and (set(map(type, flat)) != {int} or min(flat) < _INT64_MIN or max(flat) > _INT64_MAX):
+        raise WireError("int64 array data must be integers that fit int64")
+    return flat
+
+
+def _bool_elements(flat: list[Any]) -> list[Any]:
+    kinds = set(map(type, flat))
+    if not kinds <= {bool, int} or (int in kinds and not {v for v in flat if type(v) is int} <= {0, 1}):
+        raise WireError("bool array data must be true, false, 0 or 1")
+    return flat
+
+
+def _float_elements(flat: list[Any]) -> list[Any]:
+    kinds = set(map(type, flat))
+    if kinds <= {float}:
+        if not all(map(math.isfinite, flat)):
+            raise WireError("float array data must be finite numbers or 'nan', 'inf', '-inf'")
+        return flat
+    if not kinds <= {float, int, str}:
+        raise WireError("float array data must be numbers")
+    return [_float_element(v) for v in flat]
+
+
+def _float_element(value: Any) -> float:
+    if type(value) is str:
+        if value not in _NON_FINITE:
+            raise WireError("float array data must be finite numbers or 'nan', 'inf', '-inf'")
+        return _NON_FINITE[value]
+    try:
+        number = float(value)
+    except OverflowError:
+        raise WireError("float array value out of range") from None
+    if not math.isfinite(number):
+        raise WireError("float array data must be finite numbers or 'nan', 'inf', '-inf'")
+    return number
+
+
+_ELEMENTS: dict[str, Callable[[list[Any]], list[Any]]] = {
+    "bool": _bool_elements,
+    "int64": _int64_elements,
+    "float64": _float_elements,
+}
+
+
+def _build_array(dtype: str, shape: list[int], values: list[Any]) -> Any:
+    np = _numpy()
+    if np is None:  # pragma: no cover - numpy is a dependency
         raise WireError("numpy is needed to decode arrays")
-    array = np.array(values, dtype=dtype).reshape(shape)
+    try:
+        array = np.array(values, dtype=dtype).reshape(shape)
+    except (ValueError, TypeError, OverflowError, MemoryError) as exc:
+        raise WireError(f"malformed array: {exc}") from None
     return array[()] if shape == [] else array
 
 
@@ -96,15 +277,47 @@ def _numpy() -> Any:
 
 def encode(message: dict[str, Any]) -> bytes:
     """One message as one line of JSON (values must already be wire data)."""
-    return (json.dumps(message, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n").encode()
+    try:
+        text = json.dumps(message, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return (text + "\n").encode()
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise WireError(f"cannot encode message: {exc}") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise WireError(f"{name} is not a JSON number")
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        raise WireError(f"integer of more than {MAX_INT_DIGITS} digits")
+    return int(digits)
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+_BOUNDED_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_int=_bounded_int)
 
 
 def decode(line: bytes) -> dict[str, Any]:
-    """Parses one line into a message dict (raises WireError if it is not one)."""
+    """Parses one line into a message dict, every wire limit checked (raises WireError if it is not one).
+
+    Tagged arrays stay tagged (checked): `from_wire` turns them into arrays.
+    """
+    if not isinstance(line, (bytes, bytearray)):
+        raise WireError("a message is bytes")
+    # int() refuses more digits than the process-wide limit. While that is Python's default or
+    # tighter, parsing stays cheap and the walk below applies our bound; if someone lifted it, a
+    # hook refuses long literals before they are converted (a megabyte of digits takes seconds).
+    process_limit = sys.get_int_max_str_digits()
+    fast = 0 < process_limit <= sys.int_info.default_max_str_digits
+    decoder = _DECODER if fast else _BOUNDED_DECODER
     try:
-        message = json.loads(line)
-    except (ValueError, UnicodeDecodeError) as exc:
+        message = decoder.decode(line.decode("utf-8"))
+    except RecursionError:  # the C parser recurses once per level: deep nesting ends here
+        raise WireError("message nested too deeply") from None
+    except (ValueError, MemoryError) as exc:  # UnicodeDecodeError and WireError are ValueErrors
         raise WireError(f"malformed message: {exc}") from None
-    if not isinstance(message, dict):
+    if type(message) is not dict:
         raise WireError("a message must be a JSON object")
-    return message
+    checked: dict[str, Any] = _walk(message, 0, MAX_MESSAGE_DEPTH, arrays=False)
+    return checked

@@ -35,9 +35,13 @@ class Link:
         self.lock = threading.Lock()
 
     def send(self, message: dict[str, Any]) -> None:
+        """Sends one message; one the orchestrator would refuse as too long raises WireError instead."""
         if message.get("op") in ("loaded", "result", "done", "ran"):
             message = {**message, "audit": _record}
-        self.writer.write(_wire.encode(message))
+        line = _wire.encode(message)
+        if len(line) > _wire.MAX_MESSAGE + 1:  # the newline is not counted
+            raise _wire.WireError(f"a message of {len(line) - 1} bytes is over the {_wire.MAX_MESSAGE}-byte limit")
+        self.writer.write(line)
         self.writer.flush()
 
     def receive(self) -> dict[str, Any]:
@@ -275,8 +279,11 @@ def serve_improver(link: Link, first: dict[str, Any]) -> None:
             failure = {"kind": "no_solution", "error": f"improve_algorithm returned {type(value).__name__}, not a "
                        "solution string" + (" (no reply held a code block?)" if value is None else "")}
         if failure is None:
-            link.send({"op": "done", "ok": True, "solution": value})
-            return
+            try:
+                link.send({"op": "done", "ok": True, "solution": value})
+                return
+            except _wire.WireError as exc:  # too long for one message: not a solution the host can take
+                failure = {"kind": "no_solution", "error": f"the solution cannot be sent: {exc}"}
     link.send({"op": "done", "ok": False, **(failure or {})})
 
 
