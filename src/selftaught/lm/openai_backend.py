@@ -9,7 +9,7 @@ from typing import Any
 from selftaught.errors import UserError
 from selftaught.lm._base import Backend, CompletionRequest, Generation, estimate_tokens
 from selftaught.lm._providers import ProviderSettings
-from selftaught.lm._retry import RetryPolicy, Verdict, call_with_retries, status_verdict
+from selftaught.lm._retry import MalformedReply, RetryPolicy, Verdict, call_with_retries, status_verdict
 
 
 def _openai() -> Any:
@@ -21,14 +21,16 @@ def _openai() -> Any:
 
 
 def classify_openai_error(exc: Exception) -> Verdict | None:
-    """Retry 429 (honouring Retry-After), 5xx, 408/409, connection errors, timeouts, malformed replies."""
+    """Retry 429 (honouring Retry-After), 5xx, 408/409, connection errors, timeouts, malformed replies;
+    refuse other 4xx; auth, quota and 404 are fatal (see status_verdict)."""
     openai = _openai()
     if isinstance(exc, openai.APIStatusError):
-        return status_verdict(exc.status_code, _error_message(exc), _retry_after(exc), "check the API key")
+        return status_verdict(exc.status_code, _error_message(exc), _retry_after(exc), "check the API key",
+                              _error_codes(exc))
     if isinstance(exc, (openai.APIConnectionError, openai.APIResponseValidationError)):
-        return Verdict(True, f"{type(exc).__name__}: {exc}")
+        return Verdict("retry", f"{type(exc).__name__}: {exc}")
     if isinstance(exc, json.JSONDecodeError):  # the SDK lets a body that is not JSON through as this
-        return Verdict(True, f"malformed reply: {exc}")
+        return Verdict("retry", f"malformed reply (not JSON: {exc})")
     return None
 
 
@@ -39,6 +41,15 @@ def _error_message(exc: Any) -> str:
         if isinstance(inner, dict) and inner.get("message"):
             return str(inner["message"])[:300]
     return str(getattr(exc, "message", exc))[:300]
+
+
+def _error_codes(exc: Any) -> list[str]:
+    """The error's `code` and `type` (e.g. "insufficient_quota"), from the body the SDK kept."""
+    body = getattr(exc, "body", None)
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    if not isinstance(inner, dict):
+        return []
+    return [str(inner[k]) for k in ("code", "type") if inner.get(k) is not None]
 
 
 def _retry_after(exc: Any) -> float | None:
@@ -52,6 +63,28 @@ def _retry_after(exc: Any) -> float | None:
             except ValueError:
                 return None
     return None
+
+
+def snippet(body: Any, limit: int = 80) -> str:
+    """The start of a reply body on one line, to say what came back instead of a completion."""
+    text = " ".join(str(body).split())
+    return "an empty body" if not text else f"a body that is not a completion: {text[:limit]!r}"
+
+
+def _completion(response: Any) -> Any:
+    """`response` if it is a usable chat completion; MalformedReply (retried) if it is not."""
+    if isinstance(response, str) or not hasattr(response, "choices"):
+        raise MalformedReply(snippet(response))
+    choices = response.choices
+    if not choices:
+        raise MalformedReply("a completion with no choices")
+    if not isinstance(choices, list):
+        raise MalformedReply(f"a completion whose choices are not a list: {snippet(choices)}")
+    for choice in choices:
+        message = getattr(choice, "message", None)
+        if message is None or not isinstance(getattr(message, "content", 0), (str, type(None))):
+            raise MalformedReply("a choice without a message")
+    return response
 
 
 class OpenAIBackend(Backend):
@@ -78,8 +111,8 @@ class OpenAIBackend(Backend):
                                   "max_tokens": self.settings.max_tokens}
         if n > 1:
             kwargs["n"] = n
-        return call_with_retries(lambda: self.client.chat.completions.create(**kwargs), classify_openai_error,
-                                 self.policy, label=f"{self.name}:{self.model}")
+        return call_with_retries(lambda: _completion(self.client.chat.completions.create(**kwargs)),
+                                 classify_openai_error, self.policy, label=f"{self.name}:{self.model}")
 
     def generate(self, request: CompletionRequest) -> Generation:
         responses: list[Any] = []
