@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from openai_server import FakeOpenAIServer
+from openai_server import FakeOpenAIServer, count_tokens
 from selftaught.broker import Services
 from selftaught.config import Config
-from selftaught.errors import LMError
+from selftaught.errors import InfrastructureError, LMError, LMRefused
 from selftaught.lm import Backend, parse_backend
 from selftaught.lm._retry import RetryPolicy
 from selftaught.lm.openai_backend import OpenAIBackend
@@ -57,6 +57,83 @@ def numbered(counter: Iterator[int] | None = None) -> Any:
     """A reply function whose every reply is distinct: "sample 0", "sample 1", ..."""
     count = counter or itertools.count()
     return lambda body, index: f"sample {next(count)}"
+
+
+# ---- refusals -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [(400, CONTEXT), (413, "Request Entity Too Large"), (422, "Unprocessable Entity: messages[0] is invalid")],
+)
+def test_a_refused_request_raises_lmrefused_with_the_providers_message_and_the_run_goes_on(
+    server: FakeOpenAIServer, tmp_path: Path, status: int, message: str
+) -> None:
+    server.script_faults([("error", status, message)])
+    services, lm = session(config(server, tmp_path))
+    with pytest.raises(LMRefused) as info:
+        lm.prompt("s", "a message too long")
+    assert info.value.status == status and message in str(info.value)
+    assert not isinstance(info.value, InfrastructureError)
+    assert server.request_count == 1  # never retried
+    assert len(lm.prompt("s", "a shorter message")) == 1  # positive control: the next call is answered
+    usage = services.usage.report()
+    assert usage["calls"] == 2 and usage["refused_calls"] == 1 and lm.times_used == 2
+
+
+def test_a_refused_call_is_recorded_with_its_error_and_no_replies_or_tokens(
+    server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    server.script_faults([("400", CONTEXT)])
+    seen: list[dict[str, Any]] = []
+    cfg = config(server, tmp_path)
+    lm = LanguageModel(parse_backend(cfg.lm, cfg), budget=2, max_responses_per_call=4, on_call=seen.append)
+    with pytest.raises(LMRefused):
+        lm.prompt("s", "m", n_responses=2)
+    (record,) = seen
+    assert record["refused"] is True and CONTEXT in record["error"] and "HTTP 400" in record["error"]
+    assert record["replies"] == [] and record["input_tokens"] == 0 and record["output_tokens"] == 0
+    assert lm.times_used == 1 and lm.responses == 0
+    lm.prompt("s", "m")
+    assert seen[1]["refused"] is False and seen[1]["error"] is None and len(seen[1]["replies"]) == 1
+
+
+def test_a_batch_with_one_refused_message_is_refused_and_counts_the_answered_ones_tokens(
+    server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    server.script_faults([("400", CONTEXT)])  # whichever of the two requests arrives first
+    services, lm = session(config(server, tmp_path))
+    with pytest.raises(LMRefused, match="maximum context length"):
+        lm.batch_prompt("sys", ["message A", "message B"])
+    assert server.request_count == 2
+    answered = next(r for r in server.requests if r["status"] == 200)
+    reply_tokens = count_tokens(f"```python\n# reply 0 to: {answered['body']['messages'][-1]['content']}"
+                                "\ndef algorithm(*args):\n    return 0\n```")
+    usage = services.usage.report()
+    assert (usage["calls"], usage["refused_calls"], usage["requests"]) == (1, 1, 1)
+    assert usage["input_tokens"] == count_tokens("sys") + count_tokens("message A")
+    assert usage["output_tokens"] == reply_tokens
+
+
+def test_a_recorded_refusal_replays_as_the_same_refusal_offline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    with FakeOpenAIServer() as srv:
+        cfg = config(srv, tmp_path, cache="record")
+        srv.script_faults([("400", CONTEXT)])
+        _, lm = session(cfg)
+        with pytest.raises(LMRefused) as recorded:
+            lm.prompt("s", "m", n_responses=2)
+        again = lm.prompt("s", "m")  # sample 2: past the refused samples 0 and 1
+        assert srv.request_count == 2
+    monkeypatch.delenv("OPENAI_API_KEY")
+    replay = Config(**{**cfg.__dict__, "cache": "replay", "base_url": "http://127.0.0.1:9/v1"})
+    _, replayed = session(replay)
+    with pytest.raises(LMRefused) as info:
+        replayed.prompt("s", "m", n_responses=2)
+    assert str(info.value) == str(recorded.value) and info.value.status == 400
+    assert replayed.prompt("s", "m") == again
 
 
 # ---- fatal --------------------------------------------------------------------------------------------
