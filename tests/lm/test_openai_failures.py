@@ -14,6 +14,7 @@ from selftaught.broker import Services
 from selftaught.config import Config
 from selftaught.errors import InfrastructureError, LMError, LMRefused
 from selftaught.lm import Backend, parse_backend
+from selftaught.lm._base import CompletionRequest
 from selftaught.lm._retry import RetryPolicy
 from selftaught.lm.openai_backend import OpenAIBackend
 from selftaught.lm.session import LanguageModel
@@ -198,3 +199,66 @@ def test_a_200_that_is_never_a_completion_is_fatal_with_a_clear_line(
         lm.prompt("s", "m")
     assert needle in str(info.value) and "\n" not in str(info.value) and info.value.retryable is True
     assert server.request_count == 3
+
+
+# ---- a server that caps n -----------------------------------------------------------------------------
+
+
+def test_llama_cpps_refusal_of_n_is_split_into_requests_within_its_cap_and_remembered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    with FakeOpenAIServer(reply=numbered(), max_n=4, delay=0.2) as srv:
+        backend = openai_backend(srv, tmp_path)
+        result = backend.generate(CompletionRequest("s", "m", 0.7, 6))
+        assert len(set(result.replies)) == 6 and result.requests == 3
+        asked = [r["body"].get("n", 1) for r in srv.requests]
+        assert asked[0] == 6 and sorted(asked[1:]) == [2, 4] and srv.requests[0]["status"] == 400
+        assert srv.max_in_flight == 2 and backend.max_n == 4  # the two requests went out together
+        srv.reset()
+        assert len(set(backend.generate(CompletionRequest("s", "m", 0.7, 6, 6)).replies)) == 6
+        assert sorted(r["body"].get("n", 1) for r in srv.requests) == [2, 4]  # no 400 first this time
+        assert {r["status"] for r in srv.requests} == {200}
+
+
+@pytest.mark.parametrize(
+    ("message", "max_n", "sizes"),
+    [
+        ("Invalid 'n': integer above maximum value. Expected a value <= {max_n}, but got 5 instead.", 2, [1, 2, 2]),
+        ("n must be 1 when using greedy sampling, got 5.", 1, [1, 1, 1, 1, 1]),  # vLLM's wording
+        ("n > 1 is not supported by this server", 1, [1, 1, 1, 1, 1]),  # no cap stated: one per sample
+    ],
+)
+def test_other_wordings_of_a_refused_n_get_the_samples_in_accepted_requests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, message: str, max_n: int, sizes: list[int]
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    with FakeOpenAIServer(reply=numbered(), max_n=max_n, n_refusal=message) as srv:
+        result = openai_backend(srv, tmp_path).generate(CompletionRequest("s", "m", 0.7, 5))
+        assert len(set(result.replies)) == 5
+        assert [r["status"] for r in srv.requests].count(400) == 1
+        assert sorted(r["body"].get("n", 1) for r in srv.requests if r["status"] == 200) == sizes
+
+
+def test_a_refusal_of_a_request_for_several_samples_not_about_n_is_an_ordinary_refusal(
+    server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    server.script_faults([("400", CONTEXT)])
+    backend = openai_backend(server, tmp_path)
+    with pytest.raises(LMRefused, match="maximum context length"):
+        backend.generate(CompletionRequest("s", "m", 0.7, 3))
+    assert server.request_count == 1 and backend.max_n is None
+    assert len(backend.generate(CompletionRequest("s", "m", 0.7, 3)).replies) == 3  # still one request for 3
+    assert server.request_count == 2
+
+
+def test_the_n_cap_holds_through_a_session_and_the_record_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    with FakeOpenAIServer(reply=numbered(), max_n=4) as srv:
+        services, lm = session(config(srv, tmp_path, cache="record", max_responses_per_call=6))
+        replies = lm.prompt("s", "m", n_responses=6)
+        assert len(set(replies)) == 6 and srv.request_count == 3
+        usage = services.usage.report()
+        assert usage["calls"] == 1 and usage["requests"] == 3 and usage["refused_calls"] == 0
