@@ -156,3 +156,14 @@ def test_a_200_that_is_not_a_message_is_retried_then_fatal_with_a_clear_line(
     with pytest.raises(LMError, match="gave up after 3 attempts") as info:
         backend(server).generate(CompletionRequest("s", "m", 0.5, 1))
     assert needle in str(info.value) and "\n" not in str(info.value) and len(server.bodies) == 6
+
+
+def test_missing_usage_is_estimated_and_says_so(server: MessagesServer) -> None:
+    server.usage = None
+    result = backend(server).generate(CompletionRequest("system", "message", 0.5, 2))
+    assert result.estimated is True and result.estimate_reason == "no usage reported"
+    assert result.input_tokens == 2 * (len("system") // 4 + 1 + len("message") // 4 + 1)
+    assert result.output_tokens == 2 * (len("reply 1") // 4 + 1)
+    server.usage = {"input_tokens": 11, "output_tokens": 7}
+    reported = backend(server).generate(CompletionRequest("system", "message", 0.5, 1))
+    assert reported.estimated is False and (reported.input_tokens, reported.output_tokens) == (11, 7)

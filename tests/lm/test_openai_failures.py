@@ -18,6 +18,7 @@ from selftaught.lm._base import CompletionRequest
 from selftaught.lm._retry import RetryPolicy
 from selftaught.lm.openai_backend import OpenAIBackend
 from selftaught.lm.session import LanguageModel
+from selftaught.lm.usage import UsageMeter
 
 CONTEXT = "This model's maximum context length is 4096 tokens. However, you requested 9000 tokens."
 
@@ -262,3 +263,50 @@ def test_the_n_cap_holds_through_a_session_and_the_record_cache(
         assert len(set(replies)) == 6 and srv.request_count == 3
         usage = services.usage.report()
         assert usage["calls"] == 1 and usage["requests"] == 3 and usage["refused_calls"] == 0
+
+
+# ---- implausible usage --------------------------------------------------------------------------------
+
+
+def test_llama_cpps_usage_of_one_choice_for_several_is_estimated_and_counted_as_such(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    reply = lambda body, index: "x" * (200 + 40 * index)  # noqa: E731 - 51, 61 and 71 tokens
+    meter = UsageMeter({})
+    seen: list[dict[str, Any]] = []
+
+    def on_call(record: dict[str, Any]) -> None:
+        seen.append(record)
+        meter.add(record, None)
+
+    with FakeOpenAIServer(reply=reply, usage_of_one_choice=True) as srv:
+        cfg = config(srv, tmp_path)
+        lm = LanguageModel(parse_backend(cfg.lm, cfg), budget=2, max_responses_per_call=4, on_call=on_call)
+        lm.prompt("s", "m", n_responses=3)
+        lm.prompt("s", "m")  # one choice: its usage is believable
+    (three, one) = seen
+    assert three["output_tokens"] == 51 + 61 + 71 and three["estimated_tokens"] is True
+    assert three["estimated_reason"] == "51 output tokens reported for 3 choices that need about 183"
+    assert three["input_tokens"] == count_tokens("s") + count_tokens("m")  # the reported prompt tokens stay
+    assert one["output_tokens"] == 51 and one["estimated_tokens"] is False and one["estimated_reason"] is None
+    usage = meter.report()
+    assert usage["calls"] == 2 and usage["estimated_calls"] == 1 and usage["output_tokens"] == 183 + 51
+    assert usage["by_level"]["task"]["estimated_calls"] == 1
+
+
+def test_usage_that_is_plausible_is_taken_as_reported(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    services, lm = session(config(server, tmp_path))
+    replies = lm.prompt("s", "m", n_responses=3)
+    usage = services.usage.report()
+    assert usage["estimated_calls"] == 0 and usage["output_tokens"] == sum(count_tokens(r) for r in replies)
+
+
+def test_negative_usage_numbers_are_estimated(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    choice = {"index": 0, "message": {"role": "assistant", "content": "y" * 40}, "finish_reason": "stop"}
+    server.script_faults([("json", {"id": "c", "object": "chat.completion", "choices": [choice],
+                                    "usage": {"prompt_tokens": -3, "completion_tokens": -1}})])
+    result = openai_backend(server, tmp_path).generate(CompletionRequest("sys", "msg", 0.7, 1))
+    assert result.replies == ["y" * 40] and result.estimated is True
+    assert (result.input_tokens, result.output_tokens) == (count_tokens("sys") + count_tokens("msg"), 11)
+    assert result.estimate_reason == "input token count -3 unusable; output token count -1 unusable"

@@ -252,5 +252,5 @@ def test_tokens_are_estimated_when_the_server_reports_no_usage(tmp_path: Path, m
     with FakeOpenAIServer(usage=False) as srv:
         backend = parse_backend("openai:test-model", config(srv, tmp_path))
         result = backend.generate(CompletionRequest("system prompt", "a message of some length", 0.5, 2))
-    assert result.estimated is True
+    assert result.estimated is True and result.estimate_reason == "no usage reported"
     assert result.input_tokens > 0 and result.output_tokens >= sum(len(r) // 4 for r in result.replies)

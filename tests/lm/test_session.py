@@ -122,8 +122,9 @@ def test_a_batch_with_a_refused_message_raises_after_every_message_was_answered(
     assert (record["input_tokens"], record["requests"]) == (10, 2)  # what the two answered messages used
 
 
-def test_an_answered_call_says_it_was_not_refused() -> None:
+def test_an_answered_call_says_it_was_not_refused_and_whether_tokens_were_estimated() -> None:
     seen: list[dict[str, Any]] = []
     lm(on_call=seen.append).prompt("s", "m")
     (record,) = seen
     assert record["refused"] is False and record["error"] is None
+    assert record["estimated_tokens"] is True and record["estimated_reason"] == "offline backend"

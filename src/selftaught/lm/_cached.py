@@ -60,6 +60,7 @@ class CachedBackend(Backend):
             cache_hits=len(indices) - len(missing),
             finish_reasons=[s.finish_reason for s in samples],
             estimated=any(g.estimated for g in fresh),
+            estimate_reason="; ".join(dict.fromkeys(g.estimate_reason for g in fresh if g.estimate_reason)),
         )
 
     def _fetch(self, request: CompletionRequest, run: list[int], keys: dict[int, str],

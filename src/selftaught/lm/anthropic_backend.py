@@ -8,9 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from selftaught.errors import UserError
-from selftaught.lm._base import Backend, CompletionRequest, Generation
+from selftaught.lm._base import Backend, CompletionRequest, Generation, estimate_tokens
 from selftaught.lm._providers import ProviderSettings
 from selftaught.lm._retry import MalformedReply, RetryPolicy, Verdict, call_with_retries, status_verdict
+from selftaught.lm._usage_check import checked_tokens
 from selftaught.lm.openai_backend import _error_codes, _error_message, _retry_after, snippet
 
 INSTALL_HINT = "the anthropic provider needs the anthropic package: pip install 'selftaught[anthropic]'"
@@ -92,6 +93,9 @@ class AnthropicBackend(Backend):
         responses = list(self._pool.map(lambda _i: self._create(request), range(request.n)))
         texts = [_text(r) for r in responses]
         reasons = [{"max_tokens": "length", "end_turn": "stop"}.get(r.stop_reason, r.stop_reason) for r in responses]
-        inputs = sum(int(r.usage.input_tokens) for r in responses)
-        outputs = sum(int(r.usage.output_tokens) for r in responses)
-        return Generation(texts, inputs, outputs, len(responses), 0, reasons)
+        prompt = estimate_tokens(request.system) + estimate_tokens(request.message)
+        counted = [checked_tokens(getattr(r.usage, "input_tokens", None), getattr(r.usage, "output_tokens", None),
+                                  prompt, [text]) for r, text in zip(responses, texts, strict=True)]
+        notes = list(dict.fromkeys(t.estimated for t in counted if t.estimated))
+        return Generation(texts, sum(t.input for t in counted), sum(t.output for t in counted), len(responses), 0,
+                          reasons, bool(notes), "; ".join(notes))

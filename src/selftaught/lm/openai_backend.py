@@ -12,6 +12,7 @@ from selftaught.lm._base import Backend, CompletionRequest, Generation, estimate
 from selftaught.lm._n_limit import n_limit
 from selftaught.lm._providers import ProviderSettings
 from selftaught.lm._retry import MalformedReply, RetryPolicy, Verdict, call_with_retries, status_verdict
+from selftaught.lm._usage_check import checked_tokens
 
 
 def _openai() -> Any:
@@ -169,19 +170,19 @@ class OpenAIBackend(Backend):
                 reasons += got_reasons
                 if len(got_texts) < asked:
                     self._lower_cap(1)  # the server ignores n: from now on, parallel requests straight away
+        prompt = estimate_tokens(request.system) + estimate_tokens(request.message)
         inputs = outputs = 0
-        estimated = False
+        notes: list[str] = []
         for response in responses:
             usage = getattr(response, "usage", None)
-            if usage is not None and usage.prompt_tokens is not None:
-                inputs += int(usage.prompt_tokens)
-                outputs += int(usage.completion_tokens or 0)
-            else:
-                estimated = True
-                inputs += estimate_tokens(request.system) + estimate_tokens(request.message)
-                outputs += sum(estimate_tokens(c.message.content or "") for c in response.choices)
+            tokens = checked_tokens(getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None),
+                                    prompt, _choices(response)[0])
+            inputs += tokens.input
+            outputs += tokens.output
+            if tokens.estimated and tokens.estimated not in notes:
+                notes.append(tokens.estimated)
         return Generation(texts[: request.n], inputs, outputs, len(responses) + refused, 0, reasons[: request.n],
-                          estimated)
+                          bool(notes), "; ".join(notes))
 
 
 def _choices(response: Any) -> tuple[list[str], list[str | None]]:

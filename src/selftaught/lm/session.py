@@ -154,12 +154,14 @@ class LanguageModel:
 def _accounting(generations: Iterable[Generation]) -> dict[str, Any]:
     """The tokens, requests and cache hits of a call's generations (of the groups that got replies)."""
     done = list(generations)
+    notes = list(dict.fromkeys(g.estimate_reason for g in done if g.estimated and g.estimate_reason))
     return {
         "input_tokens": sum(g.input_tokens for g in done),
         "output_tokens": sum(g.output_tokens for g in done),
         "requests": sum(g.requests for g in done),
         "cache_hits": sum(g.cache_hits for g in done),
         "estimated_tokens": any(g.estimated for g in done),
+        "estimated_reason": "; ".join(notes) or None,
     }
 
 
