@@ -43,7 +43,14 @@ FAULT_ARITY: dict[str, tuple[int, int]] = {
     "drop": (0, 0),  # close the connection without answering
     "400": (1, 1),  # ("400", message): invalid_request_error
     "json": (1, 1),  # ("json", payload): 200 with this JSON payload verbatim (valid JSON, any shape)
+    "html": (0, 1),  # 200, Content-Type text/html, a gateway's HTML page (optional: the body text)
+    "quota": (0, 0),  # 429 insufficient_quota, as OpenAI answers an account out of credit
+    "error": (2, 3),  # ("error", status, message[, code]): that status with an OpenAI-style error body
 }
+
+#: What llama.cpp's server answers when `n` exceeds its slots ({max_n} is filled in).
+LLAMA_N_REFUSAL = "Field 'n': Value must be between 1 <= value <= {max_n}"
+GATEWAY_HTML = "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
 
 HOST = "127.0.0.1"
 
@@ -123,12 +130,14 @@ class _Handler(BaseHTTPRequestHandler):
         content_type: str = "application/json",
     ) -> None:
         data = raw if raw is not None else json.dumps(payload).encode()
+        headers = dict(headers or {})
+        content_type = headers.pop("Content-Type", content_type)  # a fault may send another type
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.send_header("x-request-id", f"req_fake_{next(self.server.fake._ids)}")
-            for name, value in (headers or {}).items():
+            for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
@@ -176,6 +185,11 @@ class FakeOpenAIServer:
         api_key: the expected bearer token; None accepts any (or no) Authorization header.
         delay: every chat request takes at least this many seconds (to make concurrency measurable).
         models: the ids listed by ``GET /v1/models``.
+        max_n: when set, a request with a larger ``n`` gets HTTP 400 with ``n_refusal`` (formatted with
+            ``max_n``) in an error body shaped like llama.cpp's (``code`` 400, no ``param``).
+        n_refusal: the message of that 400; default :data:`LLAMA_N_REFUSAL`.
+        usage_of_one_choice: report the completion tokens of the first choice only, as llama.cpp's server
+            does when n > 1.
 
     The attributes above may be changed while the server runs.
     """
@@ -190,6 +204,9 @@ class FakeOpenAIServer:
         api_key: str | None = "test-key",
         delay: float = 0.0,
         models: Sequence[str] = ("fake-model",),
+        max_n: int | None = None,
+        n_refusal: str = LLAMA_N_REFUSAL,
+        usage_of_one_choice: bool = False,
     ) -> None:
         self.reply: Reply = reply or default_reply
         self.supports_n = supports_n
@@ -198,6 +215,9 @@ class FakeOpenAIServer:
         self.api_key = api_key
         self.delay = delay
         self.models = list(models)
+        self.max_n = max_n
+        self.n_refusal = n_refusal
+        self.usage_of_one_choice = usage_of_one_choice
         self._lock = threading.Lock()
         self._faults: collections.deque[tuple[Any, ...]] = collections.deque()
         self._requests: list[dict[str, Any]] = []
@@ -393,6 +413,17 @@ class FakeOpenAIServer:
                 return 200, None, {}, text.encode()
             if kind == "json":
                 return 200, args[0], {}, None
+            if kind == "html":
+                text = str(args[0]) if args else GATEWAY_HTML
+                return 200, None, {"Content-Type": "text/html"}, text.encode()
+            if kind == "quota":
+                message = "You exceeded your current quota, please check your plan and billing details."
+                return 429, error_body(message, "insufficient_quota", "insufficient_quota"), {}, None
+            if kind == "error":
+                status, message = int(args[0]), str(args[1])
+                code = str(args[2]) if len(args) > 2 else None
+                type_ = "server_error" if status >= 500 else "invalid_request_error"
+                return status, error_body(message, type_, code), {}, None
             if kind == "drop":
                 return None
             if kind == "slow":
@@ -412,6 +443,9 @@ class FakeOpenAIServer:
             message = "Streaming is not supported by this fake server."
             return 400, error_body(message, "invalid_request_error", "unsupported_value", "stream")
         n = body.get("n")
+        if self.max_n is not None and isinstance(n, int) and n > self.max_n:
+            message = self.n_refusal.format(max_n=self.max_n)
+            return 400, {"error": {"code": 400, "message": message, "type": "invalid_request_error"}}
         n = 1 if n is None or not self.supports_n else n
         if not isinstance(n, int) or n < 1:
             return 400, error_body(f"Invalid 'n': {n!r}", "invalid_request_error", "invalid_value", "n")
@@ -435,7 +469,7 @@ class FakeOpenAIServer:
         }
         if self.usage:
             prompt = sum(count_tokens(content_text(m.get("content"))) for m in messages if isinstance(m, dict))
-            completion = sum(count_tokens(c) for c in contents)
+            completion = sum(count_tokens(c) for c in contents[: 1 if self.usage_of_one_choice else None])
             payload["usage"] = {
                 "prompt_tokens": prompt,
                 "completion_tokens": completion,

@@ -194,3 +194,41 @@ def test_fault_script_is_validated(server: FakeOpenAIServer) -> None:
     with pytest.raises(ValueError, match="argument"):
         server.script_faults([("slow",)])
     assert count_tokens("abcd") == 2
+
+
+def test_html_fault_is_a_200_text_html_page_the_sdk_hands_back_as_a_string(server: FakeOpenAIServer) -> None:
+    server.script_faults([("html",)])
+    with client(server) as c:
+        response = create(c)
+    assert isinstance(response, str) and "502 Bad Gateway" in response
+    assert server.requests[0]["status"] == 200
+
+
+def test_quota_and_error_faults_carry_the_status_and_code(server: FakeOpenAIServer) -> None:
+    server.script_faults([("quota",), ("error", 413, "Request too large"),
+                          ("error", 404, "no such model", "model_not_found")])
+    with client(server) as c:
+        with pytest.raises(openai.RateLimitError) as quota:
+            create(c)
+        with pytest.raises(openai.APIStatusError, match="Request too large") as large:
+            create(c)
+        with pytest.raises(openai.NotFoundError) as missing:
+            create(c)
+    assert quota.value.code == "insufficient_quota" and large.value.status_code == 413
+    assert missing.value.code == "model_not_found"
+
+
+def test_max_n_answers_llama_cpps_400_and_accepts_n_within_it() -> None:
+    with FakeOpenAIServer(max_n=4) as server, client(server) as c:
+        with pytest.raises(openai.BadRequestError) as info:
+            create(c, n=6)
+        assert len(create(c, n=4).choices) == 4
+    assert info.value.body == {"code": 400, "message": "Field 'n': Value must be between 1 <= value <= 4",
+                               "type": "invalid_request_error"}
+
+
+def test_usage_of_one_choice_reports_the_first_choices_completion_tokens_only() -> None:
+    fake = FakeOpenAIServer(reply=lambda body, i: "x" * (8 * (i + 1)), usage_of_one_choice=True)
+    with fake as server, client(server) as c:
+        response = create(c, n=3)
+    assert response.usage.completion_tokens == count_tokens("x" * 8) == 3

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from selftaught.errors import BudgetExceeded
-from selftaught.lm import MutateBackend, ScriptedBackend
+from selftaught.errors import BudgetExceeded, LMRefused
+from selftaught.lm import Backend, CompletionRequest, Generation, MutateBackend, ScriptedBackend
 from selftaught.lm.session import LanguageModel
+from selftaught.lm.usage import UsageMeter
 
 
 def lm(backend: Any = None, **kwargs: Any) -> LanguageModel:
@@ -78,3 +79,52 @@ def test_every_call_is_reported_with_request_and_replies() -> None:
     assert record["system"] == "sys" and record["messages"] == ["m1", "m2"]
     assert record["replies"] == ["a", "a"] and record["temperature"] == 0.5
     assert record["level"] == "meta" and record["stream"] == "st"
+
+
+class RefusingBackend(Backend):
+    """Refuses every request whose message contains "refuse"; answers the others with one token each."""
+
+    name = "refusing"
+    model = "m"
+
+    def generate(self, request: CompletionRequest) -> Generation:
+        if "refuse" in request.message:
+            raise LMRefused("refusing:m: the request was refused (HTTP 400: too long)", 400)
+        return Generation([f"ok {request.message}"] * request.n, 5, 1, 1, 0, ["stop"] * request.n)
+
+
+def test_a_refused_call_counts_against_the_budget_is_reported_and_raised() -> None:
+    seen: list[dict[str, Any]] = []
+    meter = UsageMeter({})
+    model = lm(RefusingBackend(), budget=2, on_call=lambda r: (seen.append(r), meter.add(r, 1)))
+    with pytest.raises(LMRefused, match="too long") as info:
+        model.prompt("s", "please refuse", n_responses=2)
+    assert info.value.status == 400 and model.times_used == 1 and model.responses == 0
+    (record,) = seen
+    assert record["refused"] is True and record["error"] == str(info.value)
+    assert (record["replies"], record["input_tokens"], record["output_tokens"], record["requests"]) == ([], 0, 0, 0)
+    assert record["samples"] == [0, 1] and record["messages"] == ["please refuse"] * 2
+    assert model.prompt("s", "fine") == ["ok fine"]  # the session goes on
+    with pytest.raises(BudgetExceeded):
+        model.prompt("s", "fine")
+    usage = meter.report()
+    assert (usage["calls"], usage["refused_calls"], usage["input_tokens"]) == (2, 1, 5)
+    assert usage["by_iteration"]["1"]["refused_calls"] == 1
+
+
+def test_a_batch_with_a_refused_message_raises_after_every_message_was_answered() -> None:
+    seen: list[dict[str, Any]] = []
+    model = lm(RefusingBackend(), on_call=seen.append)
+    with pytest.raises(LMRefused):
+        model.batch_prompt("s", ["a", "refuse b", "c"])
+    (record,) = seen
+    assert record["refused"] is True and record["replies"] == []
+    assert (record["input_tokens"], record["requests"]) == (10, 2)  # what the two answered messages used
+
+
+def test_an_answered_call_says_it_was_not_refused_and_whether_tokens_were_estimated() -> None:
+    seen: list[dict[str, Any]] = []
+    lm(on_call=seen.append).prompt("s", "m")
+    (record,) = seen
+    assert record["refused"] is False and record["error"] is None
+    assert record["estimated_tokens"] is True and record["estimated_reason"] == "offline backend"

@@ -57,6 +57,8 @@ class Generation:
       requests: provider requests made (0 when everything came from the cache).
       cache_hits: replies served from the record/replay cache.
       finish_reasons: per reply, e.g. "stop" or "length" (cut off by the token limit).
+      estimated: whether some token counts are estimates (the provider reported none, or implausible ones).
+      estimate_reason: why, in a few words ("" when not estimated).
     """
 
     replies: list[str]
@@ -66,6 +68,7 @@ class Generation:
     cache_hits: int = 0
     finish_reasons: list[str | None] = field(default_factory=list)
     estimated: bool = False
+    estimate_reason: str = ""
 
 
 class Backend(ABC):
@@ -103,4 +106,5 @@ class OfflineBackend(Backend):
             requests=0,
             finish_reasons=["stop"] * len(replies),
             estimated=True,
+            estimate_reason="offline backend",
         )

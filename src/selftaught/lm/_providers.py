@@ -21,10 +21,12 @@ class ProviderSettings:
         or logged).
       max_tokens: the most tokens a reply may have.
       request_timeout: seconds one HTTP request may take.
-      max_retries: retries of a retryable failure (429, 5xx, connection errors, timeouts).
+      max_retries: retries of a retryable failure (429, 5xx, connection errors, timeouts, a 200 that is
+        not a completion).
       concurrency: requests in flight at once, per backend.
-      supports_n: whether the server honours `n` (several choices per request); when it does not,
-        parallel requests are made instead.
+      supports_n: whether the server may be sent `n` (several choices per request); when not,
+        parallel requests are made instead. Where it is, a server that ignores or caps `n` is
+        detected and remembered by the backend.
       offline: replay mode: the provider is never called, so no key is needed.
     """
 

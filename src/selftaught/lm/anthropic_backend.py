@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import inspect
+import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from selftaught.errors import UserError
-from selftaught.lm._base import Backend, CompletionRequest, Generation
+from selftaught.lm._base import Backend, CompletionRequest, Generation, estimate_tokens
 from selftaught.lm._providers import ProviderSettings
-from selftaught.lm._retry import RetryPolicy, Verdict, call_with_retries, status_verdict
-from selftaught.lm.openai_backend import _error_message, _retry_after
+from selftaught.lm._retry import MalformedReply, RetryPolicy, Verdict, call_with_retries, status_verdict
+from selftaught.lm._usage_check import checked_tokens
+from selftaught.lm.openai_backend import _error_codes, _error_message, _retry_after, snippet
 
 INSTALL_HINT = "the anthropic provider needs the anthropic package: pip install 'selftaught[anthropic]'"
 
@@ -24,13 +26,31 @@ def _anthropic() -> Any:
 
 
 def classify_anthropic_error(exc: Exception) -> Verdict | None:
-    """Retry 429 (Retry-After), 5xx and 529 (overloaded), connection errors and timeouts; nothing else."""
+    """Retry 429 (Retry-After), 5xx and 529 (overloaded), connection errors, timeouts and bodies that are not
+    JSON; refuse other 4xx; auth, billing and 404 are fatal (see status_verdict)."""
     anthropic = _anthropic()
     if isinstance(exc, anthropic.APIStatusError):
-        return status_verdict(exc.status_code, _error_message(exc), _retry_after(exc), "check ANTHROPIC_API_KEY")
+        return status_verdict(exc.status_code, _error_message(exc), _retry_after(exc), "check ANTHROPIC_API_KEY",
+                              _error_codes(exc))
     if isinstance(exc, (anthropic.APIConnectionError, anthropic.APIResponseValidationError)):
-        return Verdict(True, f"{type(exc).__name__}: {exc}")
+        return Verdict("retry", f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, json.JSONDecodeError):  # a 200 whose body is not JSON
+        return Verdict("retry", f"malformed reply (not JSON: {exc})")
     return None
+
+
+def _message(response: Any) -> Any:
+    """`response` if it is a usable message (its `content` a list of blocks); MalformedReply (retried) if not."""
+    if isinstance(response, str) or not hasattr(response, "content"):
+        raise MalformedReply(snippet(response))
+    if not isinstance(response.content, list):
+        raise MalformedReply("a message with no content" if response.content is None else
+                             f"a message whose content is not a list: {snippet(response.content)}")
+    return response
+
+
+def _text(response: Any) -> str:
+    return "".join(getattr(b, "text", "") or "" for b in response.content if getattr(b, "type", "") == "text")
 
 
 class AnthropicBackend(Backend):
@@ -66,14 +86,16 @@ class AnthropicBackend(Backend):
         }
         if self.sends_temperature:
             kwargs["temperature"] = min(1.0, request.temperature)  # Anthropic's range is 0..1
-        return call_with_retries(lambda: self.client.messages.create(**kwargs), classify_anthropic_error,
+        return call_with_retries(lambda: _message(self.client.messages.create(**kwargs)), classify_anthropic_error,
                                  self.policy, label=f"anthropic:{self.model}")
 
     def generate(self, request: CompletionRequest) -> Generation:
         responses = list(self._pool.map(lambda _i: self._create(request), range(request.n)))
-        texts = ["".join(getattr(b, "text", "") for b in r.content if getattr(b, "type", "") == "text")
-                 for r in responses]
+        texts = [_text(r) for r in responses]
         reasons = [{"max_tokens": "length", "end_turn": "stop"}.get(r.stop_reason, r.stop_reason) for r in responses]
-        inputs = sum(int(r.usage.input_tokens) for r in responses)
-        outputs = sum(int(r.usage.output_tokens) for r in responses)
-        return Generation(texts, inputs, outputs, len(responses), 0, reasons)
+        prompt = estimate_tokens(request.system) + estimate_tokens(request.message)
+        counted = [checked_tokens(getattr(r.usage, "input_tokens", None), getattr(r.usage, "output_tokens", None),
+                                  prompt, [text]) for r, text in zip(responses, texts, strict=True)]
+        notes = list(dict.fromkeys(t.estimated for t in counted if t.estimated))
+        return Generation(texts, sum(t.input for t in counted), sum(t.output for t in counted), len(responses), 0,
+                          reasons, bool(notes), "; ".join(notes))

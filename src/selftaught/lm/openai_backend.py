@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from selftaught.errors import UserError
+from selftaught.errors import LMRefused, UserError
 from selftaught.lm._base import Backend, CompletionRequest, Generation, estimate_tokens
+from selftaught.lm._n_limit import n_limit
 from selftaught.lm._providers import ProviderSettings
-from selftaught.lm._retry import RetryPolicy, Verdict, call_with_retries, status_verdict
+from selftaught.lm._retry import MalformedReply, RetryPolicy, Verdict, call_with_retries, status_verdict
+from selftaught.lm._usage_check import checked_tokens
 
 
 def _openai() -> Any:
@@ -21,14 +24,16 @@ def _openai() -> Any:
 
 
 def classify_openai_error(exc: Exception) -> Verdict | None:
-    """Retry 429 (honouring Retry-After), 5xx, 408/409, connection errors, timeouts, malformed replies."""
+    """Retry 429 (honouring Retry-After), 5xx, 408/409, connection errors, timeouts, malformed replies;
+    refuse other 4xx; auth, quota and 404 are fatal (see status_verdict)."""
     openai = _openai()
     if isinstance(exc, openai.APIStatusError):
-        return status_verdict(exc.status_code, _error_message(exc), _retry_after(exc), "check the API key")
+        return status_verdict(exc.status_code, _error_message(exc), _retry_after(exc), "check the API key",
+                              _error_codes(exc))
     if isinstance(exc, (openai.APIConnectionError, openai.APIResponseValidationError)):
-        return Verdict(True, f"{type(exc).__name__}: {exc}")
+        return Verdict("retry", f"{type(exc).__name__}: {exc}")
     if isinstance(exc, json.JSONDecodeError):  # the SDK lets a body that is not JSON through as this
-        return Verdict(True, f"malformed reply: {exc}")
+        return Verdict("retry", f"malformed reply (not JSON: {exc})")
     return None
 
 
@@ -39,6 +44,15 @@ def _error_message(exc: Any) -> str:
         if isinstance(inner, dict) and inner.get("message"):
             return str(inner["message"])[:300]
     return str(getattr(exc, "message", exc))[:300]
+
+
+def _error_codes(exc: Any) -> list[str]:
+    """The error's `code` and `type` (e.g. "insufficient_quota"), from the body the SDK kept."""
+    body = getattr(exc, "body", None)
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    if not isinstance(inner, dict):
+        return []
+    return [str(inner[k]) for k in ("code", "type") if inner.get(k) is not None]
 
 
 def _retry_after(exc: Any) -> float | None:
@@ -54,8 +68,35 @@ def _retry_after(exc: Any) -> float | None:
     return None
 
 
+def snippet(body: Any, limit: int = 80) -> str:
+    """The start of a reply body on one line, to say what came back instead of a completion."""
+    text = " ".join(str(body).split())
+    return "an empty body" if not text else f"a body that is not a completion: {text[:limit]!r}"
+
+
+def _completion(response: Any) -> Any:
+    """`response` if it is a usable chat completion; MalformedReply (retried) if it is not."""
+    if isinstance(response, str) or not hasattr(response, "choices"):
+        raise MalformedReply(snippet(response))
+    choices = response.choices
+    if not choices:
+        raise MalformedReply("a completion with no choices")
+    if not isinstance(choices, list):
+        raise MalformedReply(f"a completion whose choices are not a list: {snippet(choices)}")
+    for choice in choices:
+        message = getattr(choice, "message", None)
+        if message is None or not isinstance(getattr(message, "content", 0), (str, type(None))):
+            raise MalformedReply("a choice without a message")
+    return response
+
+
 class OpenAIBackend(Backend):
-    """Chat completions through the official SDK; `n` where the server honours it, parallel requests otherwise."""
+    """Chat completions through the official SDK; `n` where the server honours it, parallel requests otherwise.
+
+    `max_n` is the most samples one request may ask for: None while no limit is known, 1 for a server
+    that ignores `n`. It is learnt from the server (fewer choices than asked, or a refusal about `n`
+    that may state its cap) and kept for later requests.
+    """
 
     def __init__(self, model: str, settings: ProviderSettings, *, label: str = "openai") -> None:
         openai = _openai()
@@ -69,8 +110,18 @@ class OpenAIBackend(Backend):
             max_retries=0,  # retries are ours: only what is retryable, Retry-After honoured
         )
         self.policy = RetryPolicy(max_retries=settings.max_retries)
-        self.supports_n = settings.supports_n
+        self.max_n: int | None = None if settings.supports_n else 1
+        self._cap_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=settings.concurrency)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}:{self.model}"
+
+    @property
+    def supports_n(self) -> bool:
+        """Whether several samples may go in one request (as far as is known)."""
+        return self.max_n != 1
 
     def _create(self, request: CompletionRequest, n: int) -> Any:
         messages = [{"role": "system", "content": request.system}, {"role": "user", "content": request.message}]
@@ -78,40 +129,62 @@ class OpenAIBackend(Backend):
                                   "max_tokens": self.settings.max_tokens}
         if n > 1:
             kwargs["n"] = n
-        return call_with_retries(lambda: self.client.chat.completions.create(**kwargs), classify_openai_error,
-                                 self.policy, label=f"{self.name}:{self.model}")
+        return call_with_retries(lambda: _completion(self.client.chat.completions.create(**kwargs)),
+                                 classify_openai_error, self.policy, label=self.label)
+
+    def _request(self, request: CompletionRequest, n: int) -> Any:
+        """One request for `n` samples; None if the server refused it for its `n` (the cap is then lowered)."""
+        try:
+            return self._create(request, n)
+        except LMRefused as refused:
+            limit = n_limit(str(refused).removeprefix(f"{self.label}: "), n)
+            if limit is None:
+                raise
+            self._lower_cap(limit)
+            return None
+
+    def _lower_cap(self, limit: int) -> None:
+        with self._cap_lock:
+            self.max_n = limit if self.max_n is None else min(self.max_n, limit)
 
     def generate(self, request: CompletionRequest) -> Generation:
         responses: list[Any] = []
-        if self.supports_n and request.n > 1:
-            responses.append(self._create(request, request.n))
-        texts, reasons = _choices(responses)
-        if responses and len(texts) < request.n:
-            self.supports_n = False  # the server ignores n: from now on, parallel requests straight away
-        missing = request.n - len(texts)
-        if missing > 0:  # one request per remaining sample, in parallel
-            responses.extend(self._pool.map(lambda _i: self._create(request, 1), range(missing)))
-            texts, reasons = _choices(responses)
-        texts, reasons = texts[: request.n], reasons[: request.n]
+        texts: list[str] = []
+        reasons: list[str | None] = []
+        refused = 0
+        while len(texts) < request.n:  # each round gets samples or lowers max_n, so this ends
+            missing = request.n - len(texts)
+            size = min(missing, self.max_n or missing)
+            sizes = [size] * (missing // size) + ([missing % size] if missing % size else [])
+            if len(sizes) == 1:
+                answers = [self._request(request, size)]
+            else:  # within the server's cap, in parallel (the pool bounds requests in flight)
+                answers = list(self._pool.map(lambda k: self._request(request, k), sizes))
+            for asked, response in zip(sizes, answers, strict=True):
+                if response is None:
+                    refused += 1
+                    continue
+                responses.append(response)
+                got_texts, got_reasons = _choices(response)
+                texts += got_texts
+                reasons += got_reasons
+                if len(got_texts) < asked:
+                    self._lower_cap(1)  # the server ignores n: from now on, parallel requests straight away
+        prompt = estimate_tokens(request.system) + estimate_tokens(request.message)
         inputs = outputs = 0
-        estimated = False
+        notes: list[str] = []
         for response in responses:
             usage = getattr(response, "usage", None)
-            if usage is not None and usage.prompt_tokens is not None:
-                inputs += int(usage.prompt_tokens)
-                outputs += int(usage.completion_tokens or 0)
-            else:
-                estimated = True
-                inputs += estimate_tokens(request.system) + estimate_tokens(request.message)
-                outputs += sum(estimate_tokens(c.message.content or "") for c in response.choices)
-        return Generation(texts, inputs, outputs, len(responses), 0, reasons, estimated)
+            tokens = checked_tokens(getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None),
+                                    prompt, _choices(response)[0])
+            inputs += tokens.input
+            outputs += tokens.output
+            if tokens.estimated and tokens.estimated not in notes:
+                notes.append(tokens.estimated)
+        return Generation(texts[: request.n], inputs, outputs, len(responses) + refused, 0, reasons[: request.n],
+                          bool(notes), "; ".join(notes))
 
 
-def _choices(responses: list[Any]) -> tuple[list[str], list[str | None]]:
-    texts: list[str] = []
-    reasons: list[str | None] = []
-    for response in responses:
-        for choice in response.choices or []:
-            texts.append(choice.message.content or "")
-            reasons.append(choice.finish_reason)
-    return texts, reasons
+def _choices(response: Any) -> tuple[list[str], list[str | None]]:
+    texts = [choice.message.content or "" for choice in response.choices]
+    return texts, [choice.finish_reason for choice in response.choices]

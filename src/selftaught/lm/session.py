@@ -7,11 +7,11 @@ import hashlib
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from selftaught.errors import BudgetExceeded
+from selftaught.errors import BudgetExceeded, LMRefused
 from selftaught.lm._base import Backend, CompletionRequest, Generation
 
 BUDGET_MESSAGE = "Error: You have exceeded your call budget."
@@ -31,6 +31,9 @@ class LanguageModel:
     call); `max_responses_per_call` caps `n_responses` and the size of a batch. Replies are
     deterministic for deterministic backends: sample indices count identical requests on this
     stream, so they do not depend on what other streams do concurrently.
+
+    A request the provider refuses (LMRefused) still counts as a call: it is reported to `on_call`
+    with `refused` true, the `error`, no replies, and then raised to the caller.
     """
 
     def __init__(
@@ -107,37 +110,68 @@ class LanguageModel:
         if self._before_call is not None:
             self._before_call()  # run-wide caps: raises to stop the run cleanly
         started = time.perf_counter()
-        if len(groups) == 1:
-            answers = {key: self.backend.generate(req) for key, req in groups.items()}
-        else:  # different messages of one batch go out concurrently
-            with ThreadPoolExecutor(max_workers=min(len(groups), MAX_PARALLEL_GROUPS)) as pool:
-                futures = {key: pool.submit(self.backend.generate, req) for key, req in groups.items()}
-                answers = {key: future.result() for key, future in futures.items()}
+        answers, refusals = self._generate(groups)
+        record: dict[str, Any] = {
+            "level": self.level,
+            "stream": self.stream,
+            "method": method,
+            "backend": self.backend.name,
+            "model": self.backend.model,
+            "system": system,
+            "messages": messages,
+            "temperature": temperature,
+            "samples": [groups[key].first_sample + i for key, i in order],
+        }
+        if refusals:  # counted (budget, usage, events), then the improver gets the refusal
+            self._report({**record, "replies": [], "finish_reasons": [], **_accounting(answers.values()),
+                          "duration": round(time.perf_counter() - started, 4),
+                          "refused": True, "error": str(refusals[0])})
+            raise refusals[0]
         replies = [answers[key].replies[i] for key, i in order]
         self.responses += len(replies)
-        if self._on_call is not None:
-            self._on_call(
-                {
-                    "level": self.level,
-                    "stream": self.stream,
-                    "method": method,
-                    "backend": self.backend.name,
-                    "model": self.backend.model,
-                    "system": system,
-                    "messages": messages,
-                    "temperature": temperature,
-                    "samples": [groups[key].first_sample + i for key, i in order],
-                    "replies": replies,
-                    "finish_reasons": [_reason(answers[key], i) for key, i in order],
-                    "input_tokens": sum(g.input_tokens for g in answers.values()),
-                    "output_tokens": sum(g.output_tokens for g in answers.values()),
-                    "requests": sum(g.requests for g in answers.values()),
-                    "cache_hits": sum(g.cache_hits for g in answers.values()),
-                    "estimated_tokens": any(g.estimated for g in answers.values()),
-                    "duration": round(time.perf_counter() - started, 4),
-                }
-            )
+        self._report({**record, "replies": replies,
+                      "finish_reasons": [_reason(answers[key], i) for key, i in order],
+                      **_accounting(answers.values()), "duration": round(time.perf_counter() - started, 4),
+                      "refused": False, "error": None})
         return replies
+
+    def _generate(self, groups: dict[str, CompletionRequest]) -> tuple[dict[str, Generation], list[LMRefused]]:
+        """Each group's generation, the groups of a batch concurrently; the refused groups' LMRefused apart."""
+        if len(groups) == 1:
+            calls = {key: _outcome(self.backend.generate, req) for key, req in groups.items()}
+        else:  # different messages of one batch go out concurrently
+            with ThreadPoolExecutor(max_workers=min(len(groups), MAX_PARALLEL_GROUPS)) as pool:
+                futures = {key: pool.submit(_outcome, self.backend.generate, req) for key, req in groups.items()}
+            calls = {key: future.result() for key, future in futures.items()}
+        answers = {key: got for key, got in calls.items() if isinstance(got, Generation)}
+        return answers, [got for got in calls.values() if isinstance(got, LMRefused)]
+
+    def _report(self, record: dict[str, Any]) -> None:
+        if self._on_call is not None:
+            self._on_call(record)
+
+
+def _accounting(generations: Iterable[Generation]) -> dict[str, Any]:
+    """The tokens, requests and cache hits of a call's generations (of the groups that got replies)."""
+    done = list(generations)
+    notes = list(dict.fromkeys(g.estimate_reason for g in done if g.estimated and g.estimate_reason))
+    return {
+        "input_tokens": sum(g.input_tokens for g in done),
+        "output_tokens": sum(g.output_tokens for g in done),
+        "requests": sum(g.requests for g in done),
+        "cache_hits": sum(g.cache_hits for g in done),
+        "estimated_tokens": any(g.estimated for g in done),
+        "estimated_reason": "; ".join(notes) or None,
+    }
+
+
+def _outcome(generate: Callable[[CompletionRequest], Generation],
+             request: CompletionRequest) -> Generation | LMRefused:
+    """The generation, or the provider's refusal of the request (any other error propagates)."""
+    try:
+        return generate(request)
+    except LMRefused as refused:
+        return refused
 
 
 def _reason(generation: Generation, index: int) -> str | None:

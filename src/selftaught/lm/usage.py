@@ -8,7 +8,8 @@ from typing import Any
 
 from selftaught.lm.pricing import Price, price_for
 
-FIELDS = ("calls", "requests", "input_tokens", "output_tokens", "cost_usd", "cache_hits")
+FIELDS = ("calls", "requests", "input_tokens", "output_tokens", "cost_usd", "cache_hits",
+          "refused_calls", "estimated_calls")
 
 
 def _empty() -> dict[str, float]:
@@ -46,6 +47,8 @@ class UsageMeter:
             "output_tokens": int(record.get("output_tokens", 0)),
             "cost_usd": cost,
             "cache_hits": int(record.get("cache_hits", 0)),
+            "refused_calls": 1 if record.get("refused") else 0,  # the provider refused it (still a call)
+            "estimated_calls": 1 if record.get("estimated_tokens") else 0,  # some of its tokens are estimates
         }
         with self._lock:
             buckets = [self.total, self.by_level.setdefault(str(record.get("level", "task")), _empty())]
@@ -56,7 +59,11 @@ class UsageMeter:
         return cost
 
     def report(self) -> dict[str, Any]:
-        """The `usage` object: totals, plus `by_level` and `by_iteration`."""
+        """The `usage` object: totals, plus `by_level` and `by_iteration`.
+
+        `refused_calls` counts calls the provider refused; `estimated_calls` counts calls whose token
+        counts are (partly) estimates, so their cost is too.
+        """
         with self._lock:
             return {
                 **_rounded(self.total),
