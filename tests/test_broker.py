@@ -126,12 +126,12 @@ def test_improver_failures_are_results_not_exceptions() -> None:
 
 
 def test_the_improver_timeout_does_not_charge_time_spent_serving_its_calls() -> None:
-    # Twenty distinct programs, each scored in a fresh worker (~0.15 s): over 2 s of serving,
-    # while the improver's own compute is tiny.
+    # Twenty distinct programs, each taking 0.1 s to load in a fresh worker: over 2 s of serving (whatever
+    # the machine), while the improver's own compute is tiny.
     improver = (
         "def improve_algorithm(initial_solution, utility, language_model):\n"
         "    for i in range(20):\n"
-        "        utility('def algorithm(a):\\n    return %d\\n' % i)\n"
+        "        utility('import time\\ntime.sleep(0.1)\\ndef algorithm(a):\\n    return %d\\n' % i)\n"
         "    return initial_solution\n"
     )
     services = make_services([GOOD_SUM], improver_timeout=2)
@@ -188,3 +188,21 @@ def test_a_refusal_the_improver_lets_escape_fails_that_run_only() -> None:
                           services.language_model("careless", level="task"))
     assert result.failure == "exception" and "LanguageModelError: HTTP 400: This model's maximum" in result.detail
     assert result.lm_calls == 1
+
+
+def test_an_absurd_number_of_responses_is_the_improvers_error_not_the_hosts() -> None:
+    # 10**30 is a valid wire integer; building a list that long would end the orchestrator.
+    improver = (
+        "def improve_algorithm(s, utility, language_model):\n"
+        "    try:\n"
+        "        language_model.prompt('sys', 'hello', n_responses=10**30)\n"
+        "    except ValueError as exc:\n"
+        "        return '# ' + str(exc)\n"
+    )
+    services = make_services([GOOD_SUM])
+    task = SumTask()
+    result = run_improver(services, improver, task.seed_solution, TaskUtility(services, task, "val", 25),
+                          services.language_model("absurd", level="task"))
+    assert result.failure is None
+    assert result.solution == f"# at most 6 responses per call (asked for {10**30})"
+    assert result.lm_calls == 0

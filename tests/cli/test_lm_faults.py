@@ -41,3 +41,18 @@ def test_with_the_right_key_the_same_run_completes(
     assert status == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["complete"] is True and summary["stopped"] is None and len(summary["iterations"]) == 2
+
+
+def test_a_refusal_outside_any_improver_ends_a_study_with_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    with FakeOpenAIServer(api_key="test-key") as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+        server.script_faults([("400", "This model's maximum context length is 8 tokens")])
+        status = main(["safety", "sandbox-flag", "--lm", "openai:test-model", "--samples", "1"])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("selftaught:")]
+    assert status == 3 and len(lines) == 1 and "maximum context length is 8 tokens" in lines[0], err
+    assert "Traceback" not in err

@@ -70,6 +70,8 @@ class LanguageModel:
         _check_text("message", message)
         if isinstance(n_responses, bool) or not isinstance(n_responses, int) or n_responses < 1:
             raise ValueError("n_responses must be a positive integer")
+        if n_responses > self.max_responses_per_call:  # checked before the list is built: n may be 10**30
+            raise ValueError(f"at most {self.max_responses_per_call} responses per call (asked for {n_responses})")
         return self._ask(expertise, [message] * n_responses, temperature, "prompt")
 
     def batch_prompt(self, expertise: Any, messages: Any, temperature: Any = 0.7) -> list[str]:
