@@ -198,3 +198,30 @@ def test_the_same_program_runs_where_the_interpreter_is_reachable(prefix: list[s
     # it ran, as a sandbox uid: which may not write into root's private directory
     assert done.returncode == 1 and int(data["output"].split()[0]) in SANDBOX_UIDS, data
     assert "PermissionError" in data["error"] and not marker.exists(), data
+
+
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(os.path.join(entry.path, "cmdline"), "rb") as f:
+                    if marker.encode() in f.read():
+                        found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_daemons_that_leave_the_process_group_end_with_the_program(prefix: list[str], workdir: Path) -> None:
+    # Without a PID namespace, `setsid` escapes the worker's process group; the worker's own uid does not.
+    marker = f"58.{secrets.randbelow(9000) + 1000}"
+    done, data = _sandbox_run(prefix, workdir, program('''
+        import subprocess, time
+        subprocess.Popen(["setsid", "sleep", MARKER])
+        time.sleep(0.3)
+        report(started=True)
+    ''', MARKER=marker))
+    assert done.returncode == 0, done.stderr
+    assert report_of(_as_run(data)) == {"started": True}  # it ran, and started its daemon
+    assert _processes_with(marker) == []

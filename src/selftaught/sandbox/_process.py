@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import site
 import sys
 from functools import cached_property
@@ -50,6 +52,27 @@ def user_process_count(uid: int) -> int:
             except OSError:
                 continue
     return count
+
+
+def kill_user_processes(uid: int) -> int:
+    """Kills every process `uid` runs (daemons that left the worker's process group); returns how many."""
+    killed = 0
+    for _ in range(3):  # a process may fork while we look: look again
+        found = [int(e.name) for e in os.scandir("/proc") if e.name.isdigit() and _owner(e.path) == uid]
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+        if not found:
+            break
+    return killed
+
+
+def _owner(path: str) -> int | None:
+    try:
+        return os.stat(path).st_uid
+    except OSError:
+        return None
 
 
 def _needed() -> list[tuple[str, str, int]]:
@@ -127,8 +150,9 @@ class ProcessSandbox:
             raise UserError(problem)
         argv = [sys.executable, "-I", str(WORKER_SCRIPT)]
         owner: int | None = None
+        exclusive = False
         if self.as_root:
-            owner, _exclusive = self.uids.acquire()
+            owner, exclusive = self.uids.acquire()
             argv = drop_to(self.setpriv or "setpriv", owner) + argv
             nproc = self.limits.processes
         else:
@@ -136,6 +160,8 @@ class ProcessSandbox:
         cgroup = self.cgroups.create(self.limits.memory_mb, self.limits.processes + 1)
 
         def on_exit() -> None:
+            if owner is not None and exclusive:  # no PID namespace here: end what escaped the process group
+                kill_user_processes(owner)
             if cgroup is not None:
                 cgroup.remove()
             if owner is not None:
