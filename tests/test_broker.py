@@ -206,3 +206,13 @@ def test_an_absurd_number_of_responses_is_the_improvers_error_not_the_hosts() ->
     assert result.failure is None
     assert result.solution == f"# at most 6 responses per call (asked for {10**30})"
     assert result.lm_calls == 0
+
+
+def test_lm_text_that_is_not_unicode_reaches_the_improver_as_plain_text() -> None:
+    # A server may send a lone surrogate ("\ud800" is valid JSON); it must not break the channel to the worker.
+    services = make_services(["code \ud800 here"])
+    improver = "def improve_algorithm(s, utility, language_model):\n    return language_model.prompt('s', 'm')[0]\n"
+    task = SumTask()
+    result = run_improver(services, improver, task.seed_solution, TaskUtility(services, task, "val", 25),
+                          services.language_model("surrogates", level="task"))
+    assert result.failure is None and result.solution == "code ? here"

@@ -144,3 +144,9 @@ def test_a_program_that_fails_to_load_reports_why(capsys: pytest.CaptureFixture[
     result = evaluate(SumTask(), "import nonexistent_module_q\n" + CORRECT, "val", secret=TEST_SECRET)
     assert result.failure == "exception" and "ModuleNotFoundError" in result.detail
     assert result.n_instances == 0 and result.load_time is None
+
+
+def test_an_exception_whose_message_is_not_unicode_is_still_an_exception() -> None:
+    result = evaluate(SumTask(), "def algorithm(a):\n    raise ValueError('bad \\ud800 text')\n", "val",
+                      secret=TEST_SECRET)
+    assert result.failures == {"exception": 4} and "ValueError: bad ? text" in result.detail

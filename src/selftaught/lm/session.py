@@ -13,6 +13,7 @@ from typing import Any
 
 from selftaught.errors import BudgetExceeded, LMRefused
 from selftaught.lm._base import Backend, CompletionRequest, Generation
+from selftaught.sandbox._guest._wire import plain_text
 
 BUDGET_MESSAGE = "Error: You have exceeded your call budget."
 MAX_PARALLEL_GROUPS = 8  # distinct messages of one batch sent at once (each backend bounds its own requests)
@@ -129,7 +130,7 @@ class LanguageModel:
                           "duration": round(time.perf_counter() - started, 4),
                           "refused": True, "error": str(refusals[0])})
             raise refusals[0]
-        replies = [answers[key].replies[i] for key, i in order]
+        replies = [plain_text(answers[key].replies[i]) for key, i in order]  # sendable to a worker, always
         self.responses += len(replies)
         self._report({**record, "replies": replies,
                       "finish_reasons": [_reason(answers[key], i) for key, i in order],

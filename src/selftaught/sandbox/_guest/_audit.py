@@ -57,7 +57,7 @@ def install(trusted_roots: list[str]) -> dict[str, Any]:
         counts[kind] = counts.get(kind, 0) + 1
         samples = record["samples"].setdefault(kind, [])
         if len(samples) < MAX_SAMPLES:
-            samples.append(detail[:200])
+            samples.append(detail[:200].encode("utf-8", "replace").decode("utf-8"))  # no lone surrogates
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
         if event == "open":

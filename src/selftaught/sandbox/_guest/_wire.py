@@ -177,6 +177,11 @@ def _text(text: str) -> str:
     return text
 
 
+def plain_text(text: str) -> str:
+    """`text` with any lone surrogate replaced by "?": text that can always be sent (error messages, LM replies)."""
+    return text if _is_text(text) else text.encode("utf-8", "replace").decode("utf-8")
+
+
 def _is_text(text: str) -> bool:
     return text.isascii() or _SURROGATE.search(text) is None
 

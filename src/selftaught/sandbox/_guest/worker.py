@@ -129,7 +129,8 @@ def _describe(exc: BaseException) -> str:
     _audit.refused(_record, exc)
     tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
     text = "".join(tb[-3:]) if len(tb) > 3 else "".join(tb)
-    return text[-2000:]
+    plain: str = _wire.plain_text(text[-2000:])
+    return plain
 
 
 def _run_guarded(fn: Any, *args: Any) -> tuple[Any, dict[str, Any] | None]:
