@@ -102,3 +102,21 @@ def test_sandbox_check_verifies_every_layer_by_trying_it(capsys: pytest.CaptureF
             "pid namespace", "user and capabilities", "package hidden"} <= set(layers)
     assert "unprivileged uid" not in layers  # a layer of the process sandbox only
     assert data["ok"] is True and status == 0, [x for x in data["layers"] if not x["verified"]]
+
+
+@pytest.mark.parametrize(
+    ("flag", "needle"),
+    [("--timeout=nan", "--timeout must be a positive, finite number"),
+     ("--timeout=inf", "--timeout must be a positive, finite number"),
+     ("--timeout=-1", "--timeout must be a positive, finite number"),
+     ("--memory=99999999999", "--memory must be at most")],
+)
+def test_sandbox_run_refuses_non_finite_and_absurd_limits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, needle: str
+) -> None:
+    path = tmp_path / "prog.py"
+    path.write_text("print('never runs')\n")
+    assert main(["sandbox", "run", str(path), flag]) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("selftaught:")]
+    assert len(lines) == 1 and lines[0].startswith(f"selftaught: error: {needle}") and "Traceback" not in err

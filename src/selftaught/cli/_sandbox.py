@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 from selftaught.cli._common import (
@@ -27,6 +28,10 @@ RUN_EPILOG = (
 )
 
 
+MAX_TIMEOUT = 7 * 24 * 3600
+MAX_MEMORY_MB = 1 << 24
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("sandbox", help="run a file in the sandbox, or check the isolation layers")
     inner = p.add_subparsers(dest="sandbox_command", required=True, parser_class=Parser)
@@ -48,8 +53,10 @@ def register(sub: Any) -> None:
 
 
 def handle_run(args: argparse.Namespace) -> int:
-    if args.timeout <= 0:
-        raise UserError("--timeout must be positive")
+    if not math.isfinite(args.timeout) or not 0 < args.timeout <= MAX_TIMEOUT:
+        raise UserError(f"--timeout must be a positive, finite number of seconds, at most {MAX_TIMEOUT}")
+    if args.memory > MAX_MEMORY_MB:
+        raise UserError(f"--memory must be at most {MAX_MEMORY_MB} MB")
     source = read_program(args.file, "program")
     reporter = Reporter(args.json)
     choice = sandbox_for(args.sandbox, reporter, Limits(memory_mb=args.memory), memory_flag="--memory")
