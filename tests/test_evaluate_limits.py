@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import pytest
 
+from scripted_worker import ScriptedSandbox
 from selftaught.evaluate import EVALUATION_SLACK, INSTANCE_SLACK, deadline_for, evaluate
 from support import TEST_SECRET, SumTask
 
@@ -105,3 +106,15 @@ def test_the_default_deadline_is_load_plus_instances_times_limit_plus_slack() ->
     assert result.limits == {"time_limit": 0.05, "load_time_limit": task.load_time_limit,
                              "deadline": round(deadline_for(task, 12), 3)}
 
+
+
+def test_no_instance_starts_past_the_deadline_however_costly_each_message() -> None:
+    # Each message takes 0.2 s to arrive (as a flood of maximal messages costs the host to decode), and every
+    # answer comes: only the deadline can end this early.
+    task = ManySmallTask()
+    answers = [msg for i in range(12) for msg in ({"op": "ready"}, {"op": "result", "ok": True, "output": i})]
+    sandbox = ScriptedSandbox([[{"op": "loading"}, {"op": "loaded", "ok": True}, *answers]], pause=0.2)
+    started = time.monotonic()
+    result = evaluate(task, CORRECT, "val", sandbox=sandbox, secret=TEST_SECRET, deadline=1.0)
+    assert time.monotonic() - started < 1.0 + 0.5  # at most the message under way when the deadline passed
+    assert result.deadline_hit and result.failures["deadline"] >= 9 and sandbox.launched == 1

@@ -8,76 +8,22 @@ never raises into the orchestrator (a worker that cannot even start is the one i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from scripted_worker import ScriptedSandbox
 from selftaught.broker import IMPROVER_FAILURES, Services, run_improver
 from selftaught.config import Config
 from selftaught.errors import WorkerError
 from selftaught.evaluate import CALL_FAILURES, LOAD_FAILURES, evaluate
 from selftaught.lm import ScriptedBackend
-from selftaught.sandbox import ChannelClosed, ChannelTimeout, Limits, ProtocolError, SandboxChoice
+from selftaught.sandbox import ChannelClosed, ChannelTimeout, ProtocolError, SandboxChoice
 from support import TEST_SECRET, SumTask
 
 EVALUATION_KINDS = LOAD_FAILURES | CALL_FAILURES | {"crash", "protocol", "deadline", "timeout"}
 IMPROVER_KINDS = IMPROVER_FAILURES | {"crash", "protocol", "timeout"}
-
-
-class ScriptedWorker:
-    """Plays a worker's side from a script: each item is a message to receive, or an exception to raise."""
-
-    def __init__(self, script: list[Any]) -> None:
-        self.script = list(script)
-        self.sent: list[dict[str, Any]] = []
-        self.closed = False
-
-    def send(self, message: dict[str, Any]) -> None:
-        if self.closed:
-            raise ChannelClosed("killed")
-        self.sent.append(message)
-
-    def receive(self, timeout: float) -> dict[str, Any]:
-        if self.closed or not self.script:
-            raise ChannelClosed("nothing more to say")
-        item = self.script.pop(0)
-        if isinstance(item, BaseException):
-            raise item
-        assert isinstance(item, dict)
-        return item
-
-    def receive_or_stop(self, timeout: float, grace: float = 0.5) -> tuple[dict[str, Any] | None, bool]:
-        try:
-            return self.receive(timeout), False
-        except ChannelTimeout:
-            try:
-                return self.receive(grace), True
-            except (ChannelTimeout, ChannelClosed):
-                return None, True
-
-    def kill(self) -> None:
-        self.closed = True
-
-    def stderr_tail(self, limit: int = 4000) -> str:
-        return "Traceback (most recent call last): ...\n"
-
-
-class ScriptedSandbox:
-    """Hands out scripted workers in turn (a fresh one after each kill)."""
-
-    name = "scripted"
-    isolated = True
-    limits = Limits()
-
-    def __init__(self, scripts: list[list[Any]]) -> None:
-        self._scripts: Iterator[list[Any]] = iter(scripts)
-        self.launched = 0
-
-    def launch(self, seed: int = 0) -> ScriptedWorker:
-        self.launched += 1
-        return ScriptedWorker(next(self._scripts, []))
 
 
 TEXT = st.text(max_size=12)

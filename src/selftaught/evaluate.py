@@ -320,6 +320,9 @@ def evaluate(
     outcomes: list[InstanceOutcome] = []
     try:
         for instance in instances:
+            if outcomes and runner.remaining() <= 0:  # out of time: no instance starts past the deadline
+                outcomes.append(InstanceOutcome(fail, 0.0, "deadline", "the evaluation ran out of time"))
+                continue
             try:
                 runner.ensure()
             except _Failed as failed:
