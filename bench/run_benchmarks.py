@@ -5,6 +5,7 @@ Run with `python bench/run_benchmarks.py`; it rewrites docs/benchmarks.md with t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import statistics
@@ -18,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from selftaught.evaluate import evaluate
+from selftaught.evaluate import deadline_for, evaluate
 from selftaught.sandbox import BwrapSandbox, ProcessSandbox, Sandbox, select_sandbox
+from selftaught.sandbox._guest import _wire
 from selftaught.tasks import Instance, Task, get_task
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +62,46 @@ def per_instance_us() -> tuple[float, list[float]]:
     return result.duration, elapsed
 
 
+def maxcut_input_us() -> list[float]:
+    """The charged time of a program that does nothing with max-cut's largest inputs (200x200 floats): the
+    cost of sending and decoding them, which the time limit now counts."""
+    task = get_task("maxcut")
+    result = evaluate(task, "def algorithm(a):\n    return [0] * len(a)\n", "val")
+    by_size = sorted(zip(result.outcomes, task.instances("val", _secret()), strict=True),
+                     key=lambda pair: pair[1].args[0].shape[0])
+    return [outcome.elapsed * 1e6 for outcome, _ in by_size[-5:]]
+
+
+def _secret() -> Any:
+    from selftaught.tasks import load_split_secret
+
+    return load_split_secret()
+
+
+STUBBORN = ("import signal, time\nsignal.signal(signal.SIGUSR1, signal.SIG_IGN)\ntime.sleep(1.0)\n"
+            "def algorithm(formula):\n    while True:\n        pass\n")
+
+
+def stubborn_seconds() -> tuple[float, float, dict[str, int]]:
+    """A 3-SAT candidate with 1 s of load work that ignores the interrupt and loops (the issue's case)."""
+    task = get_task("three_sat")
+    t = time.perf_counter()
+    result = evaluate(task, STUBBORN, "val")
+    return time.perf_counter() - t, deadline_for(task, 30), result.failures
+
+
+def worst_decode_ms() -> float:
+    """Decoding the most expensive message a worker may send: 8 MiB of tiny nested lists."""
+    inner = "[[]," * 200 + "[]" + "]" * 200
+    body = ",".join([inner] * (_wire.MAX_MESSAGE // (len(inner) + 1) - 2))
+    line = ('{"op":"result","ok":true,"output":[' + body + "]}").encode()
+    assert len(line) <= _wire.MAX_MESSAGE
+    t = time.perf_counter()
+    with contextlib.suppress(_wire.WireError):
+        _wire.from_wire(_wire.decode(line)["output"])
+    return (time.perf_counter() - t) * 1000
+
+
 def split_seconds(task_name: str, split: str, repeats: int = 3) -> list[float]:
     task = get_task(task_name)
     out = []
@@ -77,7 +119,9 @@ def stop_run_seconds() -> float:
 
 
 def main() -> None:
-    starts = worker_start_ms(ProcessSandbox())
+    process = ProcessSandbox()
+    refused = process.refusal()
+    starts = worker_start_ms(process) if refused is None else []
     bwrap = select_sandbox("strict").sandbox
     assert isinstance(bwrap, BwrapSandbox)
     confined = worker_start_ms(bwrap)
@@ -85,9 +129,13 @@ def main() -> None:
     lpn = split_seconds("parity_noise", "val")
     sat = split_seconds("three_sat", "val", repeats=1)
     run = stop_run_seconds()
+    charged = maxcut_input_us()
+    stubborn, deadline, stubborn_failures = stubborn_seconds()
+    decode = worst_decode_ms()
     rows = [
         ("worker start, process sandbox: interpreter + numpy + program defined",
-         f"{statistics.median(starts):.0f} ms (median of {len(starts)}; min {min(starts):.0f}, max {max(starts):.0f})"),
+         f"{statistics.median(starts):.0f} ms (median of {len(starts)}; min {min(starts):.0f}, max {max(starts):.0f})"
+         if starts else f"not measured: the process sandbox refuses here ({refused[:80]}...)" if refused else ""),
         ("worker start, bubblewrap sandbox (namespaces, setpriv, seccomp) + numpy + program defined",
          f"{statistics.median(confined):.0f} ms (median of {len(confined)}; min {min(confined):.0f}, "
          f"max {max(confined):.0f})"),
@@ -98,6 +146,12 @@ def main() -> None:
         ("three_sat seed on val (30 instances, every one times out at 0.1 s)", f"{sat[0]:.2f} s"),
         ("`selftaught run` defaults (LPN, T=3, 5 downstream runs, budgets 4x6/25/25, mutate, bubblewrap)",
          f"{run:.1f} s"),
+        ("charged time of a do-nothing max-cut program on its 5 largest val inputs (up to 200x200 floats)",
+         f"{statistics.median(charged) / 1000:.1f} ms median of {len(charged)}, max {max(charged) / 1000:.1f} ms "
+         "(the limit is 100 ms)"),
+        ("three_sat val, a program with 1 s of load work that ignores the interrupt and loops",
+         f"{stubborn:.1f} s (deadline {deadline:.1f} s; {stubborn_failures})"),
+        ("decoding the costliest message a worker may send (8 MiB of nested empty lists)", f"{decode:.0f} ms"),
     ]
     lines = [
         "# Benchmarks",
@@ -112,8 +166,11 @@ def main() -> None:
         "",
         "Evaluations below use the default sandbox (bubblewrap where it works).",
         "",
-        "The per-instance time is what a task's time limit is charged with: from the `go` message to the",
-        "candidate's output arriving, excluding worker start, program definition and input decoding.",
+        "The per-instance time is what a task's time limit is charged with: from sending the instance's",
+        "inputs to the candidate's output arriving, excluding worker start and program definition (which",
+        "has its own limit). A program that ignores the interrupt is killed and relaunched for the next",
+        "instance; the evaluation's deadline bounds what that costs (before the deadline existed, the",
+        "stubborn 3-SAT case above took 57 s, and about 10 minutes with 20 s of load work).",
         "Evaluations are cached by (task, split, program) within a run, so the STOP run does far fewer",
         "worker starts than utility calls (see the `counters` in its summary).",
         "",
