@@ -199,8 +199,9 @@ def _warning(reason: str, fix: str) -> str:
                "any user may, such as /tmp)")
     else:
         who = ("as your user, with resource limits and a scrubbed environment. Still missing: a filesystem "
-               "view of its own (it can read and write your files, the selftaught package and its tasks' code "
-               "included) and a user of its own (it can signal and trace your other processes)")
+               "view of its own (it can read and write your files, the selftaught package, its tasks' code and "
+               "your split secret included, so it could re-create hidden instances) and a user of its own (it "
+               "can signal and trace your other processes)")
     return (
         f"WARNING: REDUCED ISOLATION: {reason}. Generated code runs as a plain process {who}; a network "
         "namespace (it can use the network and reach local services); a PID namespace (it sees other processes "
