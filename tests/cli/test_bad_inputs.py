@@ -123,10 +123,12 @@ def test_score_says_why_a_program_failed_to_load(tmp_path: Path, capsys: pytest.
 
 
 def task_file(tmp_path: Path, old: str, new: str) -> Path:
+    """The example task with one change, and a correct solution for it beside (`sorter.py`)."""
     text = EXAMPLE.read_text()
     assert old in text
     path = tmp_path / "faulty_task.py"
     path.write_text(text.replace(old, new))
+    (tmp_path / "sorter.py").write_text("def algorithm(values):\n    return sorted(values)\n")
     return path
 
 
@@ -134,9 +136,7 @@ def test_a_task_whose_scorer_raises_is_reported_as_the_tasks_fault(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     task = task_file(tmp_path, "    (values,) = args\n", "    (values,) = args\n    values[10**6]\n")
-    solution = tmp_path / "sorter.py"
-    solution.write_text("def algorithm(values):\n    return sorted(values)\n")
-    line = one_error_line(capsys, ["score", str(task), str(solution)])
+    line = one_error_line(capsys, ["score", str(task), str(tmp_path / "sorter.py")])
     assert line == ("selftaught: error: task sort_list (faulty_task.py): its scorer raised IndexError: "
                     "list index out of range")
 
@@ -145,9 +145,7 @@ def test_a_task_whose_instances_cannot_be_sent_is_reported_as_the_tasks_fault(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     task = task_file(tmp_path, "return (values,), sorted(values)", "return (set(values),), sorted(values)")
-    solution = tmp_path / "sorter.py"
-    solution.write_text("def algorithm(values):\n    return sorted(values)\n")
-    line = one_error_line(capsys, ["score", str(task), str(solution)])
+    line = one_error_line(capsys, ["score", str(task), str(tmp_path / "sorter.py")])
     assert "task sort_list (faulty_task.py): instance 0 of val has arguments a worker cannot receive" in line
 
 

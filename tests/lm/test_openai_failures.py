@@ -23,13 +23,6 @@ from selftaught.lm.usage import UsageMeter
 CONTEXT = "This model's maximum context length is 4096 tokens. However, you requested 9000 tokens."
 
 
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAIServer]:
-    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
-    with FakeOpenAIServer() as srv:
-        yield srv
-
-
 def config(server: FakeOpenAIServer, tmp_path: Path, **kw: Any) -> Config:
     base: dict[str, Any] = {"lm": "openai:test-model", "base_url": server.url, "cache": "off",
                             "cache_path": str(tmp_path / "cache.sqlite"), "max_retries": 2,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,6 @@ from selftaught.lm.cache import CacheMiss
 from selftaught.lm.session import LanguageModel
 
 PRICES = {"test-model": {"input": 1000.0, "output": 2000.0}}  # dollars per 1M tokens: big, to see cents
-
-
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAIServer]:
-    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
-    with FakeOpenAIServer() as srv:
-        yield srv
 
 
 def config(server: FakeOpenAIServer, tmp_path: Path, **kw: Any) -> Config:
