@@ -247,8 +247,11 @@ def test_a_system_style_layout_is_hidden_with_the_other_packages_kept(tmp_path: 
         "    except OSError:\n        got['backing'].append(None)\n"
         "print(json.dumps(got))\n"
     )
+    # A private /tmp, then back on top of it what lives there: this test's directory and an interpreter in a
+    # virtualenv under /tmp (the test must pass from a virtualenv anywhere).
+    under_tmp = sorted({p for p in (sys.prefix, sys.base_prefix, str(tmp_path)) if p.startswith("/tmp/")})
     base = ["bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
-            "--tmpfs", "/tmp", "--ro-bind", str(tmp_path), str(tmp_path)]
+            "--tmpfs", "/tmp", *[arg for p in under_tmp for arg in ("--ro-bind", p, p)]]
     # -S: no site-packages, so the only selftaught on the path would be this directory's
     done = subprocess.run([*base, *args, "--", sys.executable, "-I", "-S", "-c", code], capture_output=True,
                           text=True, timeout=60)
