@@ -46,7 +46,7 @@ def assert_allowed(value: Any, depth: int = 0) -> None:
         assert value is None or type(value) is bool, f"not wire output: {type(value).__name__}"
 
 
-def decode_or_refuse(line: bytes) -> None:
+def check_decodes_or_refuses(line: bytes) -> None:
     """Decodes a line and its `output` field: a WireError, or values the validator accepts."""
     try:
         message = _wire.decode(line)
@@ -67,8 +67,8 @@ def decode_or_refuse(line: bytes) -> None:
 @FUZZ
 @given(st.binary(max_size=300))
 def test_random_bytes_decode_to_data_or_a_wire_error(line: bytes) -> None:
-    decode_or_refuse(line)
-    decode_or_refuse(b'{"op":"result","output":' + line + b"}")
+    check_decodes_or_refuses(line)
+    check_decodes_or_refuses(b'{"op":"result","output":' + line + b"}")
 
 
 json_values = st.recursive(
@@ -82,7 +82,7 @@ json_values = st.recursive(
 @given(json_values)
 def test_random_json_decodes_to_data_or_a_wire_error(value: Any) -> None:
     text = json.dumps({"op": "result", "output": value})  # NaN and Infinity included, surrogates escaped
-    decode_or_refuse(text.encode())
+    check_decodes_or_refuses(text.encode())
     try:
         back = _wire.from_wire(value)
     except _wire.WireError:
@@ -142,14 +142,14 @@ def nest(levels: int, inner: str) -> str:
 @FUZZ
 @given(fragments)
 def test_adversarial_json_decodes_to_data_or_a_wire_error(fragment: str) -> None:
-    decode_or_refuse(('{"op":"result","output":' + fragment + "}").encode())
+    check_decodes_or_refuses(('{"op":"result","output":' + fragment + "}").encode())
 
 
 @FUZZ
 @given(st.integers(0, _wire.MAX_MESSAGE_DEPTH + 3) | st.integers(900, 3000), atoms)
 def test_nesting_around_the_limits_decodes_or_is_a_wire_error(levels: int, atom: str) -> None:
     line = ('{"op":"result","output":' + nest(levels, atom) + "}").encode()
-    decode_or_refuse(line)
+    check_decodes_or_refuses(line)
     if levels >= _wire.MAX_MESSAGE_DEPTH:  # the atom sits inside levels + 1 containers
         with pytest.raises(_wire.WireError):
             _wire.decode(line)
