@@ -10,7 +10,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from selftaught.errors import ConfigError
+from selftaught._files import read_capped
+from selftaught.errors import ConfigError, UserError
+
+MAX_CONFIG_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -198,11 +201,9 @@ def build_config(overrides: dict[str, Any], config_file: str | None = None) -> C
 def load_toml(path: Path) -> dict[str, Any]:
     """Reads a flat TOML config (sections are flattened: [budgets] lm_budget = 4 works too)."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+        data = tomllib.loads(read_capped(str(path), "config", MAX_CONFIG_BYTES))
+    except UserError as exc:
+        raise ConfigError(str(exc)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML in {path}: {exc}") from None
     flat: dict[str, Any] = {}

@@ -28,14 +28,24 @@ def one_error_line(capsys: pytest.CaptureFixture[str], argv: list[str], status: 
 def test_an_endless_input_file_is_refused_after_its_size_cap(capsys: pytest.CaptureFixture[str]) -> None:
     started = time.monotonic()
     line = one_error_line(capsys, ["score", "lpn", "/dev/zero"])
-    assert "is over 1024 KiB" in line and time.monotonic() - started < 10
+    assert "is over 1 MiB" in line and time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [(["run", "--config", "/dev/zero"], "config file /dev/zero is over 1 MiB"),
+     (["improve", "lpn", "--lm", "scripted:/dev/zero"], "scripted replies file /dev/zero is over 64 MiB"),
+     (["improve", "lpn", "--improver", "/dev/zero"], "improver file /dev/zero is over 1 MiB")],
+)
+def test_every_input_file_is_read_with_a_cap(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert needle in one_error_line(capsys, argv)
 
 
 def test_a_huge_solution_file_is_refused_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     big = tmp_path / "big.py"
     big.write_text("def algorithm(a):\n    return 0\n" + "# padding\n" * 300_000)
     started = time.monotonic()
-    assert "is over 1024 KiB" in one_error_line(capsys, ["score", "lpn", str(big)])
+    assert "is over 1 MiB" in one_error_line(capsys, ["score", "lpn", str(big)])
     assert time.monotonic() - started < 5
 
 

@@ -9,6 +9,7 @@ import sys
 import time
 from typing import Any
 
+from selftaught._files import read_capped
 from selftaught.broker import Services
 from selftaught.config import Config, build_config
 from selftaught.errors import UserError
@@ -156,21 +157,7 @@ def services_for(config: Config, reporter: Reporter, store: RunStore | None = No
 
 def read_text_file(path: str, what: str, limit: int = MAX_PROGRAM_BYTES) -> str:
     """A UTF-8 text file of at most `limit` bytes; one-line errors for missing, unreadable or oversized files."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(limit + 1)
-    except FileNotFoundError:
-        raise UserError(f"{what} file not found: {path}") from None
-    except IsADirectoryError:
-        raise UserError(f"{what} file {path} is a directory") from None
-    except OSError as exc:
-        raise UserError(f"cannot read {what} file {path}: {exc.strerror or exc}") from None
-    if len(data) > limit:
-        raise UserError(f"{what} file {path} is over {limit >> 10} KiB; selftaught reads at most that much")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{what} file {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return read_capped(path, what, limit)
 
 
 def read_program(path: str, what: str) -> str:

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 
+from selftaught._files import read_capped
 from selftaught.errors import UserError
 from selftaught.lm._base import CompletionRequest, OfflineBackend
 
 _KEYS = frozenset({"match", "response"})
+MAX_SCRIPT_BYTES = 64 << 20  # a scripted-replies file: room for thousands of long replies
 
 
 @dataclass(frozen=True)
@@ -62,12 +64,7 @@ class ScriptedBackend(OfflineBackend):
 
 def _load(path: Path) -> list[object]:
     """The raw entries of a JSON or JSONL file (JSONL by suffix, or when the text is not one JSON value)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"scripted replies {path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"scripted replies {path}: cannot read: {_one_line(exc)}") from None
+    text = read_capped(str(path), "scripted replies", MAX_SCRIPT_BYTES)
     if path.suffix.lower() != ".jsonl":
         try:
             data = json.loads(text)
@@ -121,6 +118,3 @@ def _kind(value: object) -> str:
              dict: "an object"}
     return names.get(type(value), f"a {type(value).__name__}")
 
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
