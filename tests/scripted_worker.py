@@ -64,4 +64,6 @@ class ScriptedSandbox:
 
     def launch(self, seed: int = 0) -> ScriptedWorker:
         self.launched += 1
-        return ScriptedWorker(next(self._scripts, []), self.pause)
+        # Past the scripts, a worker that starts and then dies (a worker that never starts is an infrastructure
+        # fault, which a test asks for with a script of its own).
+        return ScriptedWorker(next(self._scripts, [{"op": "loading"}]), self.pause)

@@ -93,11 +93,11 @@ def deadline_for(task: Task, n_instances: int) -> float:
 
 
 class _Failed(Exception):
-    """An instance (or a load) failed with `kind`; the worker is replaced when `kill` is set."""
+    """An instance (or a load) failed with `kind` after `elapsed` seconds of the program's time."""
 
-    def __init__(self, kind: str, detail: str, *, kill: bool, elapsed: float = 0.0) -> None:
+    def __init__(self, kind: str, detail: str, elapsed: float = 0.0) -> None:
         super().__init__(detail)
-        self.kind, self.detail, self.kill, self.elapsed = kind, detail, kill, elapsed
+        self.kind, self.detail, self.elapsed = kind, detail, elapsed
 
 
 def _text(value: Any) -> str:
@@ -126,11 +126,12 @@ class _Runner:
         return (remaining, True) if remaining < limit else (limit, False)
 
     def _fail(self, kind: str, detail: str, *, kill: bool, elapsed: float = 0.0) -> _Failed:
+        """The failure to raise; `kill` replaces the worker (its state is unknown, or it would not stop)."""
         if kill and self.worker is not None:
             self.worker.kill()
         if kind == "protocol":
             self.audit.counts["protocol_violation"] += 1
-        return _Failed(kind, detail, kill=kill, elapsed=elapsed)
+        return _Failed(kind, detail, elapsed)
 
     def ensure(self) -> None:
         """A worker with the program defined, or _Failed (the worker is gone then)."""
@@ -138,7 +139,7 @@ class _Runner:
             return
         self.audit.fold()
         if self.remaining() <= 0:
-            raise _Failed("deadline", "the evaluation ran out of time", kill=False)
+            raise _Failed("deadline", "the evaluation ran out of time")
         self.worker = worker = self.sandbox.launch(self.seed)
         try:
             worker.send({"op": "load", "program": self.program, "entrypoint": self.task.entrypoint})
