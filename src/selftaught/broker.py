@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -11,7 +10,7 @@ from typing import Any, Protocol
 
 from selftaught.config import Config
 from selftaught.errors import BudgetExceeded, LMRefused, RunLimitReached
-from selftaught.evaluate import AuditTotals, Evaluation, evaluate, evaluation_record
+from selftaught.evaluate import AuditTotals, Evaluation, evaluate, evaluation_record, worker_seed
 from selftaught.lm import Backend
 from selftaught.lm.pricing import price_table
 from selftaught.lm.session import LanguageModel
@@ -97,7 +96,7 @@ class Services:
             hit = found is not None
             self.counters["evaluations_cached" if hit else "evaluations"] += 1
         if found is None:
-            found = evaluate(task, program, split, sandbox=self.sandbox, seed=_mix(self.config.seed, key[2]),
+            found = evaluate(task, program, split, sandbox=self.sandbox, seed=worker_seed(self.config.seed, program),
                              secret=self.secret)
             with self._lock:
                 self._cache[key] = found
@@ -130,10 +129,6 @@ class Services:
     def _record_lm_call(self, record: dict[str, Any]) -> None:
         cost = self.usage.add(record, self.iteration)
         self.event("lm_call", cost_usd=round(cost, 6), **record)
-
-
-def _mix(seed: int, text: str) -> int:
-    return int.from_bytes(hashlib.sha256(f"{seed}:{text}".encode()).digest()[:4], "big")
 
 
 class UtilityService(Protocol):

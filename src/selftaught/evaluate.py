@@ -9,6 +9,7 @@ protocol expects at that point is a `protocol` failure and the worker is replace
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from selftaught.sandbox import (
     select_sandbox,
 )
 from selftaught.sandbox._guest import _wire
+from selftaught.store import program_hash
 from selftaught.tasks import BadOutput, Instance, SplitSecret, Task, load_split_secret
 
 START_TIMEOUT = 30.0  # seconds for a fresh worker to start, before any of the program's code runs
@@ -85,6 +87,13 @@ class Evaluation:
     @property
     def n_instances(self) -> int:
         return len(self.outcomes)
+
+
+def worker_seed(run_seed: int, program: str | None) -> int:
+    """The random seed a program's worker gets in a run with `run_seed` (a run and `selftaught score --seed`
+    derive it alike, so `score` reproduces what the run recorded)."""
+    digest = program_hash(program) if isinstance(program, str) else "-"
+    return int.from_bytes(hashlib.sha256(f"{run_seed}:{digest}".encode()).digest()[:4], "big")
 
 
 def deadline_for(task: Task, n_instances: int) -> float:

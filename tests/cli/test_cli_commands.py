@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from selftaught.cli import main
+from selftaught.evaluate import evaluate
+from selftaught.tasks import get_task
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 USAGE_KEYS = {"calls", "input_tokens", "output_tokens", "cost_usd", "cache_hits"}
@@ -143,3 +145,29 @@ def test_a_users_task_file_works_wherever_a_task_name_does(
     assert data["task"] == "sort_list" and data["score"] == 1.0
     seed = run_json(capsys, "improve", str(example), "--lm-budget", "1", "--max-responses", "2")
     assert seed["task"] == "sort_list" and 0.0 <= seed["score_val"] <= 1.0
+
+
+def test_score_reproduces_the_score_a_run_recorded_for_a_program(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A program that draws random numbers scores by its seed: `score --seed` derives it as the run did.
+    coin = "import numpy as np\ndef algorithm(x, y, t):\n    return np.random.randint(0, 2, size=len(t))\n"
+    script = tmp_path / "coin.json"
+    script.write_text(json.dumps([f"```python\n{coin}```"]))
+    data = run_json(capsys, "run", "--iterations", "0", "--downstream-runs", "1", "--max-responses", "2",
+                    "--lm", f"scripted:{script}", "--seed", "11", "--runs-dir", str(tmp_path / "runs"))
+    run_dir = Path(data["run_dir"])
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    recorded = {(e["program"], e["split"]): e["score"] for e in events
+                if e["kind"] == "utility_call" and not e.get("cached") and e.get("program")}
+    task = get_task("lpn")
+    checked = 0
+    for (digest, split), score in recorded.items():
+        program = (run_dir / "programs" / f"{digest}.py").read_text()
+        if len({evaluate(task, program, split, seed=s).score for s in (1, 2, 3)}) == 1:
+            continue  # its score does not depend on the seed: it would prove nothing
+        again = run_json(capsys, "score", "lpn", str(run_dir / "programs" / f"{digest}.py"), "--split", split,
+                         "--seed", "11")
+        assert again["score"] == score, (digest, split)
+        checked += 1
+    assert checked >= 1, "the run scored no program whose score depends on its seed"

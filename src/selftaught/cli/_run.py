@@ -113,10 +113,14 @@ def handle(args: argparse.Namespace) -> int:
         _ship_cache(services.backend, store.root, summary)
         store.write_json("summary.json", summary)
         store.close()
-    lines = [f"run directory: {store.root}", f"{'iteration':<10} {'meta-utility val':>17} {'test':>8}"]
+    lines = [f"run directory: {store.root}",
+             f"{'iteration':<10} {'meta-utility val':>17} {'test':>8} {'selected with (val)':>20}"]
     for item in history:
         note = "  (kept previous)" if item.kept_previous else ""
-        lines.append(f"I_{item.index:<8} {item.meta_utility_val:>17.4f} {item.meta_utility_test:>8.4f}{note}")
+        seen = "-" if item.selection_score is None else f"{item.selection_score:.4f}"
+        lines.append(f"I_{item.index:<8} {item.meta_utility_val:>17.4f} {item.meta_utility_test:>8.4f} "
+                     f"{seen:>20}{note}")
+    lines.append("meta-utility: fresh downstream runs the improver never saw; selected with: what it saw")
     usage = summary["usage"]
     lines.append(f"LM usage: {usage['calls']} calls, {usage['input_tokens']} input and {usage['output_tokens']} output "
                  f"tokens, ${usage['cost_usd']:.4f}, {usage['cache_hits']} cache hits")

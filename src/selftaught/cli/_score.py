@@ -17,7 +17,7 @@ from selftaught.cli._common import (
     sandbox_record,
 )
 from selftaught.config import build_config
-from selftaught.evaluate import Evaluation, evaluate, evaluation_record
+from selftaught.evaluate import Evaluation, evaluate, evaluation_record, worker_seed
 from selftaught.tasks import get_task, load_split_secret
 
 
@@ -26,7 +26,9 @@ def register(sub: Any) -> None:
     p.add_argument("task", help="task name, alias or task file")
     p.add_argument("solution", help="Python file defining the task's entrypoint")
     p.add_argument("--split", choices=("val", "test"), default="val")
-    p.add_argument("--seed", type=int, default=0, help="seed of the solution's random state")
+    p.add_argument("--seed", type=int, default=0,
+                   help="the run's seed: the program's random state is derived from it as in `selftaught run "
+                   "--seed`, so the score a run recorded for this program is reproduced (default 0)")
     add_secret_flag(p)
     add_sandbox_flag(p)
     add_output_flags(p)
@@ -43,7 +45,8 @@ def handle(args: argparse.Namespace) -> int:
     reporter = Reporter(args.json)
     choice = sandbox_for(args.sandbox, reporter)
     reporter(f"scoring {args.solution} on {task.name} ({args.split}, {len(instances)} instances)")
-    result = evaluate(task, program, args.split, sandbox=choice.sandbox, seed=args.seed, secret=secret)
+    result = evaluate(task, program, args.split, sandbox=choice.sandbox, seed=worker_seed(args.seed, program),
+                      secret=secret)
     record = {**evaluation_record(result), "split_secret": secret.record(), "sandbox": sandbox_record(choice)}
     emit(args.json, record, describe_evaluation(result))
     return 0

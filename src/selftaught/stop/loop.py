@@ -17,6 +17,11 @@ class Iteration:
     """One improver of the run and how it scored.
 
     Attributes:
+      meta_utility_val, meta_utility_test: the fresh measurement of I_t (downstream runs of the
+        `measure` purpose, whose LM samples the improver never saw): the figures to report.
+      selection_score: the meta-utility on val that the improving improver saw for the improver it
+        returned, when it asked for one (`select` samples; None for I_0 and for a kept improver).
+        It is what I_t was chosen with, so it is biased upwards: compare, do not report it.
       kept_previous: the step's output failed (crashed, no improver, or meta-utility 0), so
         I_t is I_{t-1}, as in the paper.
     """
@@ -28,6 +33,7 @@ class Iteration:
     kept_previous: bool = False
     failure: str | None = None
     detail: str = ""
+    selection_score: float | None = None
 
     def record(self) -> dict[str, Any]:
         return {
@@ -35,6 +41,7 @@ class Iteration:
             "improver": program_hash(self.improver),
             "meta_utility_val": self.meta_utility_val,
             "meta_utility_test": self.meta_utility_test,
+            "selection_score": self.selection_score,
             "kept_previous": self.kept_previous,
             "failure": self.failure,
             "detail": self.detail[-500:],
@@ -58,16 +65,17 @@ def self_improve(
     history: list[Iteration] = []
 
     def measure(t: int, improver: str) -> MetaScore:
-        services.progress(f"[I_{t}] measuring meta-utility on val and test")
-        return meta.score(improver, with_test=True, label=f"[I_{t}] ")
+        services.progress(f"[I_{t}] measuring meta-utility on val and test (fresh samples)")
+        return meta.score(improver, purpose="measure", with_test=True, label=f"[I_{t}] ")
 
     def commit(item: Iteration) -> None:
         history.append(item)
         if store is not None:
             store.save_improver(item.index, item.improver)
         services.event("iteration", **item.record())
+        seen = "" if item.selection_score is None else f" (selected with val={item.selection_score:.4f})"
         services.progress(
-            f"[I_{item.index}] meta-utility val={item.meta_utility_val:.4f} test={item.meta_utility_test:.4f}"
+            f"[I_{item.index}] meta-utility val={item.meta_utility_val:.4f} test={item.meta_utility_test:.4f}{seen}"
             + (" (kept previous improver)" if item.kept_previous else "")
         )
         if on_iteration is not None:
@@ -92,5 +100,5 @@ def self_improve(
             commit(Iteration(t, previous.improver, previous.meta_utility_val, previous.meta_utility_test,
                              kept_previous=True, failure=failure, detail=detail))
         else:
-            commit(Iteration(t, candidate, score.val, score.test or 0.0))
+            commit(Iteration(t, candidate, score.val, score.test or 0.0, selection_score=utility.seen(candidate)))
     return history

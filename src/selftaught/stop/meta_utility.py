@@ -14,6 +14,9 @@ from selftaught.store import program_hash
 from selftaught.tasks import Task
 
 VAL_TEST_GAP = 0.2  # a solution scoring this much higher on val than on test is flagged
+#: Why downstream runs are made; each purpose draws its own LM samples (its streams are named by it), so a
+#: reported figure never replays the samples an improver was selected with.
+PURPOSES = ("select", "measure", "transfer")
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,11 @@ class MetaScore:
 class MetaUtility:
     """Scores improvers by their downstream solutions on `tasks`, with fresh budgets per run.
 
-    Downstream runs are deterministic per (run seed, improver, task, run index), so they can run
-    in parallel and the same improver always gets the same meta-utility.
+    Downstream runs are deterministic per (run seed, purpose, improver, task, run index), so they
+    can run in parallel and the same improver always gets the same meta-utility for a purpose. The
+    purpose (`select`: the meta-utility an improving improver sees; `measure`: the reported figure
+    of an I_t; `transfer`) names the LM streams, so different purposes never share LM samples,
+    cached or not.
     """
 
     def __init__(self, services: Services, tasks: Sequence[Task]) -> None:
@@ -61,15 +67,17 @@ class MetaUtility:
             lm_budget=cfg.lm_budget,
             max_responses=cfg.max_responses_per_call,
         )
-        self._cache: dict[tuple[str, bool], MetaScore] = {}
+        self._cache: dict[tuple[str, str, bool], MetaScore] = {}
         self._lock = threading.Lock()
 
-    def score(self, improver: str | None, *, with_test: bool = False, label: str = "") -> MetaScore:
+    def score(self, improver: str | None, *, purpose: str, with_test: bool = False, label: str = "") -> MetaScore:
         """Runs the improver `downstream_runs` times on each task and averages its solutions' scores."""
+        if purpose not in PURPOSES:
+            raise ValueError(f"unknown purpose {purpose!r}")
         if not isinstance(improver, str) or not improver.strip():
             runs = tuple(DownstreamRun(t.name, 0, t.failure_score, None, "no_code", 0, 0) for t in self.tasks)
             return MetaScore(sum(r.val for r in runs) / len(runs), None, runs)
-        key = (program_hash(improver), with_test)
+        key = (program_hash(improver), purpose, with_test)
         with self._lock:
             if key in self._cache:
                 return self._cache[key]
@@ -77,7 +85,7 @@ class MetaUtility:
         done = [0]
 
         def one(job: tuple[Task, int]) -> DownstreamRun:
-            run = self.downstream(improver, job[0], job[1], with_test=with_test)
+            run = self.downstream(improver, job[0], job[1], purpose=purpose, with_test=with_test)
             with self._lock:
                 done[0] += 1
                 self.services.progress(f"{label}downstream run {done[0]}/{len(jobs)}: {run.task} val={run.val:.3f}")
@@ -92,12 +100,13 @@ class MetaUtility:
             self._cache[key] = result
         return result
 
-    def downstream(self, improver: str, task: Task, index: int, *, with_test: bool) -> DownstreamRun:
+    def downstream(self, improver: str, task: Task, index: int, *, purpose: str, with_test: bool) -> DownstreamRun:
         """One improver run on `task` from its seed solution, then the secret scoring."""
         services = self.services
         digest = program_hash(improver)
-        stream = f"downstream/{digest}/{task.name}/{index}"
-        context: dict[str, Any] = {"level": "task", "improver": digest, "task_name": task.name, "run": index}
+        stream = f"{purpose}/{digest}/{task.name}/{index}"
+        context: dict[str, Any] = {"level": "task", "improver": digest, "task_name": task.name, "run": index,
+                                   "purpose": purpose}
         utility = TaskUtility(services, task, "val", services.config.utility_budget, **context)
         lm = services.language_model(stream, level="task")
         outcome = run_improver(services, improver, task.seed_solution, utility, lm, seed=_index_seed(stream),
@@ -106,9 +115,8 @@ class MetaUtility:
             fail = task.failure_score
             return DownstreamRun(task.name, index, fail, fail if with_test else None,
                                  outcome.failure or "no_code", outcome.lm_calls, outcome.utility_calls)
-        val = services.evaluate(task, outcome.solution, "val", purpose="meta_utility", **context).score
-        test = (services.evaluate(task, outcome.solution, "test", purpose="meta_utility", **context).score
-                if with_test else None)
+        val = services.evaluate(task, outcome.solution, "val", **context).score
+        test = services.evaluate(task, outcome.solution, "test", **context).score if with_test else None
         if test is not None and val - test > VAL_TEST_GAP:
             services.event("reward_flag", flag="val_test_gap", task=task.name, val=val, test=test,
                            program=program_hash(outcome.solution))
@@ -121,7 +129,11 @@ def _index_seed(stream: str) -> int:
 
 
 class MetaUtilityService:
-    """The meta-utility as a budgeted utility for an improver improving an improver."""
+    """The meta-utility as a budgeted utility for an improver improving an improver (purpose `select`).
+
+    `scores` keeps what the improver saw, per candidate, so a run can report the selection score of
+    the improver it returned beside that improver's fresh measurement.
+    """
 
     def __init__(self, meta: MetaUtility, budget: int, label: str = "") -> None:
         self.meta = meta
@@ -140,7 +152,12 @@ class MetaUtilityService:
         if use > self.budget:
             return 0.0
         improver = solution if isinstance(solution, str) else None
-        value = self.meta.score(improver, label=f"{self.label}candidate {use}: ").val
+        value = self.meta.score(improver, purpose="select", label=f"{self.label}candidate {use}: ").val
         with self._lock:
             self.scores.append((program_hash(improver) if improver else None, value))
         return value
+
+    def seen(self, improver: str | None) -> float | None:
+        """The score the improver saw for `improver`, if it asked for one (None otherwise)."""
+        digest = program_hash(improver) if improver else None
+        return next((value for seen, value in self.scores if digest is not None and seen == digest), None)

@@ -35,8 +35,8 @@ def transfer(services: Services, improver: str, seed_improver: str, tasks: Seque
         seed_val = services.evaluate(task, task.seed_solution, "val", purpose="transfer").score
         seed_test = services.evaluate(task, task.seed_solution, "test", purpose="transfer").score
         meta = MetaUtility(services, [task])
-        base = meta.score(seed_improver, with_test=True, label=f"[{task.name}] I_0 ")
-        new = meta.score(improver, with_test=True, label=f"[{task.name}] improver ")
+        base = meta.score(seed_improver, purpose="transfer", with_test=True, label=f"[{task.name}] I_0 ")
+        new = meta.score(improver, purpose="transfer", with_test=True, label=f"[{task.name}] improver ")
         rows.append(TransferRow(task.name, seed_test, base.test or 0.0, new.test or 0.0,
                                 seed_val, base.val, new.val))
     return rows
