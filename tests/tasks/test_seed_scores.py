@@ -12,10 +12,11 @@ What the tolerance covers, per task:
   0.5 s limit: under 0.0005 per instance).
 - 3-SAT, max-cut: timing. These seeds run close to the 0.1 s limit (3-SAT's slowest solved formula
   takes about 0.06 s, max-cut's greedy about 0.1 s at 135 nodes, growing as n^3), so a loaded or
-  slower machine turns solved instances into timeouts. The tolerance allows about four more
-  timeouts on 3-SAT (0.12) and a machine two to three times slower or 1.5 times faster on
-  max-cut (0.13), and still fails a seed that times out or fails everywhere (0.01), a random
-  split (about 0.5) or a fast greedy (about 0.6); the structural checks below pin the rest.
+  slower machine turns solved instances into timeouts. The tolerance allows four more failed
+  formulas on 3-SAT (0.12), and on max-cut (0.14) a machine up to three times slower (the greedy
+  then finishes graphs up to about 94 nodes and scores about 0.18) or 1.5 times faster (about
+  0.39). It still fails a seed that times out or fails everywhere (0.01), a random split (about
+  0.5) or a fast greedy (about 0.6), and the structural checks below pin the rest.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ PINNED = {
     "str_grid_dist": (0.4501, 0.001),
     "modified_quadratic_assignment": (0.1998, 0.003),
     "three_sat": (0.934, 0.12),
-    "maxcut": (0.31, 0.13),
+    "maxcut": (0.31, 0.14),
 }
 
 
