@@ -43,9 +43,10 @@ def test_lpn_instances_have_the_papers_shapes(lpn: ParityNoiseTask) -> None:
     assert lpn.time_limit == 2.0
 
 
-def test_noiseless_instances_have_80_training_samples(noiseless: ParityNoiselessTask) -> None:
+def test_noiseless_instances_have_100_training_samples_as_the_papers_scorer(noiseless: ParityNoiselessTask) -> None:
+    # The paper's noiseless scorer draws 100 (the text it showed the model said 80).
     train_x, train_y, test_x = noiseless.instances("test", TEST_SECRET)[3].args
-    assert train_x.shape == (80, 10) and train_y.shape == (80,) and test_x.shape == (20, 10)
+    assert train_x.shape == (100, 10) and train_y.shape == (100,) and test_x.shape == (20, 10)
 
 
 def test_noiseless_labels_are_an_exact_parity(noiseless: ParityNoiselessTask) -> None:
