@@ -168,5 +168,6 @@ class ProcessSandbox:
                 self.uids.release(owner)
 
         launch = Launch(cgroup.wrap(argv) if cgroup else argv, worker_environment(), nproc=nproc, owner=owner,
-                        on_exit=on_exit)
+                        on_exit=on_exit, cpu=cgroup.cpu if cgroup is not None else None,
+                        cpu_source=cgroup.cpu_source if cgroup is not None else "")
         return WorkerProcess(launch, self.limits, seed)
