@@ -11,8 +11,11 @@ import time
 
 import pytest
 
+from selftaught.evaluate import evaluate
 from selftaught.sandbox import BwrapSandbox, WorkerProcess
 from selftaught.sandbox._cputime import CpuReader, process_cpu, process_tree_cpu
+from selftaught.sandbox._process import SINGLE_THREAD_ENV
+from support import TEST_SECRET, EchoTask
 
 BURN = "import time\ns = time.process_time()\nwhile time.process_time() - s < {seconds}:\n    pass\n"
 
@@ -113,3 +116,22 @@ def test_forging_the_workers_own_clocks_does_not_change_the_hosts_reading() -> N
     with BwrapSandbox().launch() as worker:
         used = _worker_cpu(worker, forge)
     assert 0.25 <= used < 0.6, used
+
+
+def test_numeric_libraries_run_one_thread_in_a_worker() -> None:
+    # A candidate is charged the CPU of all its threads, and idle BLAS/OpenMP pool threads spin: one thread each.
+    program = (
+        "import os\n"
+        "import numpy as np\n"
+        "def algorithm(x):\n"
+        "    a = np.random.default_rng(0).random((300, 300))\n"
+        "    a @ a\n"
+        "    np.linalg.inv(a)\n"
+        "    return [len(os.listdir('/proc/self/task')), {k: os.environ.get(k) for k in SINGLE}]\n"
+    )
+    task = EchoTask()
+    evaluate(task, f"SINGLE = {list(SINGLE_THREAD_ENV)!r}\n" + program, "val", secret=TEST_SECRET)
+    threads, env = task.outputs[0]
+    assert threads == 1
+    assert env == dict.fromkeys(SINGLE_THREAD_ENV, "1")
+    assert {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"} <= set(env)
