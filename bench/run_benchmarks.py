@@ -48,6 +48,7 @@ def worker_start_ms(sandbox: Sandbox, repeats: int = 20) -> list[float]:
         w = sandbox.launch()
         w.send({"op": "load", "program": "def algorithm(x):\n    return x\n", "entrypoint": "algorithm"})
         w.receive(30)  # loading
+        w.send({"op": "go"})
         w.receive(30)  # loaded
         out.append((time.perf_counter() - t) * 1000)
         w.kill()

@@ -235,8 +235,9 @@ class _Runner:
                 raise WorkerError(f"a worker failed to start ({type(exc).__name__}): {tail[-300:]}") from None
             if first.get("op") != "loading":
                 raise self._fail("protocol", "the worker's first message was not `loading`", kill=True)
-            # `loading` went out just before the program's first line: its CPU is charged from here
+            # the worker has started; the program's first line runs on `go`: its CPU is charged from here
             start_cpu = worker.cpu_time()
+            worker.send({"op": "go"})
             reply, over, used = self._await(worker, limit, start_cpu, time.perf_counter())
             if over is not None:
                 reply = self._stop(worker)

@@ -66,6 +66,7 @@ def _worker_cpu(worker: WorkerProcess, program: str) -> float:
     worker.send({"op": "load", "program": program + "def algorithm():\n    return 1\n", "entrypoint": "algorithm"})
     assert worker.receive(30)["op"] == "loading"
     before = worker.cpu_time()
+    worker.send({"op": "go"})
     assert worker.receive(30)["ok"] is True
     return worker.cpu_time() - before
 
