@@ -91,6 +91,32 @@ def test_work_done_in_a_thread_a_child_or_a_daemon_is_charged(sandbox: Sandbox, 
     assert all(0.12 - precision <= o.elapsed < 0.3 for o in within.outcomes), within.outcomes
 
 
+def test_children_the_kernel_reaps_are_charged_by_the_cgroup_and_escape_the_proc_tree(sandbox: Sandbox) -> None:
+    # With SIGCHLD ignored, an ended child is reaped by the kernel, not waited for: its time never reaches its
+    # parent's cutime, so the /proc reading sees it only while it lives (the host charges the highest reading it
+    # saw). Work split over many children of 8 ms each escapes it; the cgroup counts it all. A documented limit of
+    # the /proc fallback (bounded by the wall-clock backstop); this test keeps the docs honest.
+    program = BURN + (
+        "import os, signal\n"
+        "signal.signal(signal.SIGCHLD, signal.SIG_IGN)\n"
+        "def algorithm(a):\n"
+        "    for _ in range(50):\n"
+        "        pid = os.fork()\n"
+        "        if pid == 0:\n"
+        "            burn(0.008)\n"
+        "            os._exit(0)\n"
+        "        try:\n"
+        "            os.waitpid(pid, 0)\n"
+        "        except ChildProcessError:  # reaped by the kernel\n"
+        "            pass\n" + ANSWER
+    )
+    result = score(program, sandbox)
+    if result.clock == "/proc process tree":
+        assert result.score == 1.0 and all(o.elapsed < 0.2 for o in result.outcomes), result
+    else:
+        assert result.failures == {"timeout": 2}, result
+
+
 def test_cpu_burnt_by_a_background_thread_during_the_call_is_charged(sandbox: Sandbox) -> None:
     # A thread started at load spins for ever; the entrypoint itself only sleeps 0.5 s and answers. The spinning
     # thread's CPU during the call counts: over 0.3 s. Without it, the same program passes.

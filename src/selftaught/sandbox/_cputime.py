@@ -108,8 +108,10 @@ def process_tree_cpu(root: int) -> CpuReader:
     """Seconds of CPU the tree of processes under (and at) `root` used: each living process's own
     and its reaped children's (so a child that ended counts once, in its reaper's total).
 
-    A process that leaves the tree (reparented to an init outside it, e.g. a double-forked daemon in
-    a sandbox without a PID namespace of its own) is no longer counted. None when `root` is gone.
+    Two holes, which a cgroup does not have: a process that leaves the tree (reparented to an init
+    outside it, e.g. a double-forked daemon in a sandbox without a PID namespace of its own) is no
+    longer counted, and a child reaped by the kernel (its parent ignores SIGCHLD) never adds its time
+    to its parent's cutime: it counts only while it lives. None when `root` is gone.
     """
 
     def read() -> float | None:
