@@ -95,10 +95,7 @@ def test_a_bubblewrap_workers_cpu_counts_a_double_forked_daemon(clock: str) -> N
         "os.read(r, 1)\n"
     )
     with sandbox.launch() as worker:
-        expected = "cgroup v1 cpuacct.usage" if clock == "cgroup" and sandbox.cgroups.version == 1 else None
-        if clock == "proc":
-            expected = "/proc process tree"
-        assert expected is None or worker.cpu_source == expected
+        assert worker.cpu_source.startswith("cgroup" if clock == "cgroup" else "/proc process tree")
         used = _worker_cpu(worker, daemon)
     assert 0.4 <= used < 0.7, used
 
