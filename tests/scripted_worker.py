@@ -1,23 +1,36 @@
 """A scripted stand-in for a worker and a sandbox that hands them out: for testing the orchestrator's message loops
-without processes (each item of a script is a message the worker "sends", or an exception its channel raises)."""
+without processes (each item of a script is a message the worker "sends", an exception its channel raises, or CPU
+time it burns while nothing arrives)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from selftaught.sandbox import ChannelClosed, ChannelTimeout, Limits
 
 
+@dataclass(frozen=True)
+class Burn:
+    """A script item: the worker uses `seconds` of CPU, and nothing arrives (the wait times out)."""
+
+    seconds: float
+
+
 class ScriptedWorker:
-    """Plays a worker's side from a script: each item is a message to receive, or an exception to raise."""
+    """Plays a worker's side from a script: each item is a message to receive, an exception to raise, or a Burn."""
+
+    cpu_source = "scripted"
 
     def __init__(self, script: list[Any], pause: float = 0.0) -> None:
         self.script = list(script)
         self.sent: list[dict[str, Any]] = []
         self.closed = False
         self.pause = pause  # seconds each message takes to arrive (as a slow or costly message would)
+        self.cpu = 0.0  # CPU seconds used so far: only Burn items use any
+        self.interrupts = 0
 
     def send(self, message: dict[str, Any]) -> None:
         if self.closed:
@@ -29,19 +42,21 @@ class ScriptedWorker:
             raise ChannelClosed("nothing more to say")
         item = self.script.pop(0)
         time.sleep(self.pause)
+        if isinstance(item, Burn):
+            self.cpu += item.seconds
+            raise ChannelTimeout()
         if isinstance(item, BaseException):
             raise item
         assert isinstance(item, dict)
         return item
 
-    def receive_or_stop(self, timeout: float, grace: float = 0.5) -> tuple[dict[str, Any] | None, bool]:
-        try:
-            return self.receive(timeout), False
-        except ChannelTimeout:
-            try:
-                return self.receive(grace), True
-            except (ChannelTimeout, ChannelClosed):
-                return None, True
+    def cpu_time(self) -> float:
+        if self.closed:
+            raise ChannelClosed("killed")
+        return self.cpu
+
+    def interrupt(self) -> None:
+        self.interrupts += 1
 
     def kill(self) -> None:
         self.closed = True
@@ -61,9 +76,11 @@ class ScriptedSandbox:
         self._scripts: Iterator[list[Any]] = iter(scripts)
         self.launched = 0
         self.pause = pause
+        self.workers: list[ScriptedWorker] = []
 
     def launch(self, seed: int = 0) -> ScriptedWorker:
         self.launched += 1
         # Past the scripts, a worker that starts and then dies (a worker that never starts is an infrastructure
         # fault, which a test asks for with a script of its own).
-        return ScriptedWorker(next(self._scripts, [{"op": "loading"}]), self.pause)
+        self.workers.append(ScriptedWorker(next(self._scripts, [{"op": "loading"}]), self.pause))
+        return self.workers[-1]

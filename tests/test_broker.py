@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from selftaught.broker import Services, TaskUtility, run_improver
 from selftaught.config import Config
 from selftaught.errors import LMRefused
+from selftaught.evaluate import Evaluation
 from selftaught.improver import seed_improver
 from selftaught.lm import CompletionRequest, OfflineBackend
 from selftaught.store import read_events
@@ -216,3 +221,34 @@ def test_lm_text_that_is_not_unicode_reaches_the_improver_as_plain_text() -> Non
     result = run_improver(services, improver, task.seed_solution, TaskUtility(services, task, "val", 25),
                           services.language_model("surrogates", level="task"))
     assert result.failure is None and result.solution == "code ? here"
+
+
+def test_the_evaluation_cache_keeps_the_first_result_even_when_two_threads_race(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two utility calls of one program run at once (downstream runs are parallel); their evaluations may differ
+    # (a program that reads the clock). Both calls, and every later one, report the result stored first.
+    services = make_services([GOOD_SUM])
+    both_started = threading.Barrier(2)
+    finished: list[float] = []
+    lock = threading.Lock()
+
+    def evaluate(task: Any, program: Any, split: str, **kwargs: Any) -> Evaluation:
+        both_started.wait(timeout=10)
+        with lock:  # the first to finish stores first
+            score = 0.25 * (len(finished) + 1)
+            finished.append(score)
+        return Evaluation(task.name, split, score, 0.0)
+
+    monkeypatch.setattr("selftaught.broker.evaluate", evaluate)
+    task = SumTask()
+    got: list[float] = []
+    threads = [threading.Thread(target=lambda: got.append(services.evaluate(task, BAD_SUM, "val").score))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(finished) == [0.25, 0.5] and got == [0.25, 0.25]
+    assert services.evaluate(task, BAD_SUM, "val").score == 0.25
+    assert services.counters == {"evaluations": 2, "evaluations_cached": 1}

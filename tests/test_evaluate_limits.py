@@ -1,4 +1,6 @@
-"""Every time an evaluation spends is bounded: the load, each instance (inputs included) and the whole."""
+"""Every time an evaluation spends is bounded: the load, each instance (inputs included) and the whole.
+
+The load and each instance are charged with CPU time; a wall-clock backstop and the deadline bound the rest."""
 
 from __future__ import annotations
 
@@ -7,11 +9,23 @@ from collections.abc import Mapping
 
 import pytest
 
-from scripted_worker import ScriptedSandbox
-from selftaught.evaluate import EVALUATION_SLACK, INSTANCE_SLACK, deadline_for, evaluate
+from scripted_worker import Burn, ScriptedSandbox
+from selftaught.evaluate import (
+    CPU_INSTANCE_SLACK,
+    CPU_SLACK,
+    EVALUATION_SLACK,
+    INSTANCE_SLACK,
+    backstop_for,
+    cpu_budget_for,
+    deadline_for,
+    evaluate,
+)
 from support import TEST_SECRET, SumTask
 
 CORRECT = "def algorithm(a):\n    return int(a.sum())\n"
+# Busy for `seconds` of the worker's CPU (the candidate's own clock is fine for making work; it is never what
+# the host charges).
+BURN = "import time as _t\n_s = _t.process_time()\nwhile _t.process_time() - _s < {seconds}:\n    pass\n"
 # A program that will not be interrupted and loops: each instance kills and relaunches its worker.
 STUBBORN = (
     "import signal, time\n"
@@ -41,17 +55,29 @@ class ManySmallTask(SumTask):
 def test_a_program_that_computes_too_long_at_load_fails_as_a_timeout() -> None:
     task = QuickLoadTask()
     started = time.monotonic()
-    result = evaluate(task, "import time\ntime.sleep(3)\n" + CORRECT, "val", secret=TEST_SECRET)
-    assert result.failure == "timeout" and "defining the program took over 1s" in result.detail
+    result = evaluate(task, BURN.format(seconds=3) + CORRECT, "val", secret=TEST_SECRET)
+    assert result.failure == "timeout" and "defining the program took over 1s of CPU" in result.detail
     assert result.score == task.failure_score and result.load_time is None
     assert time.monotonic() - started < 3  # interrupted, not waited for
     assert result.limits["load_time_limit"] == 1.0
 
 
-def test_load_work_within_the_limit_is_allowed_and_recorded() -> None:
-    result = evaluate(QuickLoadTask(), "import time\ntime.sleep(0.4)\n" + CORRECT, "val", secret=TEST_SECRET)
+def test_a_program_that_sleeps_at_load_is_stopped_by_the_wall_clock_backstop() -> None:
+    task = QuickLoadTask()
+    started = time.monotonic()
+    result = evaluate(task, "import time\ntime.sleep(30)\n" + CORRECT, "val", secret=TEST_SECRET)
+    took = time.monotonic() - started
+    assert result.failure == "timeout" and "wall-clock backstop" in result.detail, result
+    assert backstop_for(1.0) <= took < backstop_for(1.0) + 2, took
+
+
+def test_load_work_within_the_limit_is_allowed_and_recorded_as_cpu_time() -> None:
+    result = evaluate(QuickLoadTask(), BURN.format(seconds=0.4) + CORRECT, "val", secret=TEST_SECRET)
     assert result.score == 1.0 and result.failure is None
     assert result.load_time is not None and 0.4 <= result.load_time < 1.0
+    # sleeping at load costs no CPU: within the backstop it is not charged
+    slept = evaluate(QuickLoadTask(), "import time\ntime.sleep(1.2)\n" + CORRECT, "val", secret=TEST_SECRET)
+    assert slept.score == 1.0 and slept.load_time is not None and slept.load_time < 0.2, slept
 
 
 def test_a_loader_that_ignores_the_interrupt_is_killed_at_the_load_limit() -> None:
@@ -62,20 +88,23 @@ def test_a_loader_that_ignores_the_interrupt_is_killed_at_the_load_limit() -> No
 
 
 def test_work_done_while_the_inputs_are_decoded_is_charged_to_the_instance() -> None:
-    # The program swaps the worker's decoder for one that works (here: sleeps) before the timed `go`;
-    # that time counts, so the trick earns nothing. Without the trick the same program scores 1.
+    # The program swaps the worker's decoder for one that computes before the timed `go`; that CPU time
+    # counts, so the trick earns nothing. Without the trick the same program scores 1.
     trick = (
         "import sys, time\n"
         "_wire = sys.modules['_wire']\n"
         "_decode = _wire.from_wire\n"
         "def _early(data, depth=0):\n"
-        "    time.sleep({pause})\n"
+        "    start = time.process_time()\n"
+        "    while time.process_time() - start < {pause}:\n"
+        "        pass\n"
         "    return _decode(data, depth)\n"
         "_wire.from_wire = _early\n"
     )
     task = SumTask()
     cheat = evaluate(task, trick.format(pause=1.0) + CORRECT, "val", secret=TEST_SECRET)
     assert cheat.score == 0.0 and cheat.failures == {"timeout": 4}, cheat
+    assert all(0.5 < o.elapsed < 0.6 for o in cheat.outcomes), cheat.outcomes  # stopped once over the limit
     honest = evaluate(task, trick.format(pause=0.0) + CORRECT, "val", secret=TEST_SECRET)
     assert honest.score == 1.0 and honest.failures == {}
 
@@ -98,13 +127,46 @@ def test_a_well_behaved_program_finishes_well_inside_the_same_deadline() -> None
     assert result.score == 1.0 and not result.deadline_hit and result.failures == {}
 
 
-def test_the_default_deadline_is_load_plus_instances_times_limit_plus_slack() -> None:
+def test_the_default_deadline_is_the_load_backstop_plus_instances_times_their_backstop_plus_slack() -> None:
     task = ManySmallTask()
-    assert deadline_for(task, 12) == pytest.approx(task.load_time_limit + 12 * (0.05 + INSTANCE_SLACK)
+    assert backstop_for(0.05) == pytest.approx(1.05) and backstop_for(2.0) == pytest.approx(6.0)
+    assert deadline_for(task, 12) == pytest.approx(backstop_for(task.load_time_limit) + 12 * (1.05 + INSTANCE_SLACK)
                                                    + EVALUATION_SLACK)
     result = evaluate(task, CORRECT, "test", secret=TEST_SECRET)
-    assert result.limits == {"time_limit": 0.05, "load_time_limit": task.load_time_limit,
-                             "deadline": round(deadline_for(task, 12), 3)}
+    assert result.limits == {"time_limit": 0.05, "load_time_limit": task.load_time_limit, "backstop": 1.05,
+                             "load_backstop": backstop_for(task.load_time_limit),
+                             "deadline": round(deadline_for(task, 12), 3),
+                             "cpu_budget": round(cpu_budget_for(task, 12), 3)}
+    expected = task.load_time_limit + 12 * (0.05 + CPU_INSTANCE_SLACK) + CPU_SLACK
+    assert cpu_budget_for(task, 12) == pytest.approx(expected)
+
+
+class StubbornTarget(SumTask):
+    """Twenty instances of 0.05 s of CPU after a quick load: room for a stubborn program to waste time."""
+
+    name = "stubborn_target"
+    split_sizes: Mapping[str, int] = {"val": 20, "test": 20}
+    time_limit = 0.05
+    load_time_limit = 0.5
+
+
+def test_a_program_that_ignores_the_interrupt_is_cut_by_the_evaluations_cpu_budget() -> None:
+    # The issue's case: killed, relaunched and reloaded for instance after instance. Every kill lets it burn
+    # the interrupt's grace as well, so it exhausts the CPU of all its limits long before the wall deadline.
+    task = StubbornTarget()
+    started = time.monotonic()
+    result = evaluate(task, STUBBORN.format(load=0.3), "val", secret=TEST_SECRET)
+    took = time.monotonic() - started
+    assert result.deadline_hit and 1 <= result.failures["deadline"] < 20, result.failures
+    assert set(result.failures) == {"timeout", "deadline"}
+    assert "CPU budget" in next(o.detail for o in result.outcomes if o.failure == "deadline")
+    assert took < deadline_for(task, 20) / 2, took
+
+
+def test_a_program_that_times_out_everywhere_but_stops_when_asked_keeps_every_instance() -> None:
+    looping = "def algorithm(a):\n    while True:\n        pass\n"
+    result = evaluate(StubbornTarget(), looping, "val", secret=TEST_SECRET)
+    assert result.failures == {"timeout": 20} and not result.deadline_hit
 
 
 
@@ -118,3 +180,19 @@ def test_no_instance_starts_past_the_deadline_however_costly_each_message() -> N
     result = evaluate(task, CORRECT, "val", sandbox=sandbox, secret=TEST_SECRET, deadline=1.0)
     assert time.monotonic() - started < 1.0 + 0.5  # at most the message under way when the deadline passed
     assert result.deadline_hit and result.failures["deadline"] >= 9 and sandbox.launched == 1
+
+
+def test_cpu_burnt_past_the_limit_interrupts_the_program_and_fails_the_instance_as_a_timeout() -> None:
+    # The scripted worker burns 0.3 s of CPU per silent wait: the second passes the 0.5 s limit, the program is
+    # interrupted, and it answers the interrupt (so it is kept: the next instance runs in the same worker).
+    loaded = [{"op": "loading"}, {"op": "loaded", "ok": True}]
+    stopped = {"op": "result", "ok": False, "kind": "timeout", "error": "time limit"}
+    within = [{"op": "ready"}, Burn(0.3), {"op": "result", "ok": True, "output": 0}]
+    over = [{"op": "ready"}, Burn(0.3), Burn(0.3), stopped]
+    sandbox = ScriptedSandbox([[*loaded, *over, *within, *over, *within]])
+    result = evaluate(SumTask(), CORRECT, "val", sandbox=sandbox, secret=TEST_SECRET)
+    assert [o.failure for o in result.outcomes] == ["timeout", None, "timeout", None], result
+    assert [round(o.elapsed, 6) for o in result.outcomes] == [0.6, 0.3, 0.6, 0.3]
+    assert "0.600s of CPU, over 0.5s" in result.detail and sandbox.launched == 1
+    assert sandbox.workers[0].interrupts == 2
+    assert result.clock == "scripted"

@@ -2,8 +2,9 @@
 
 A scripted stand-in replaces the worker, so Hypothesis can try thousands of conversations quickly: random and
 adversarial messages (wrong ops, wrong types, unknown failure kinds, malformed arrays, forged results), broken
-channels and timeouts at any point. Whatever comes, the loop returns a result with a known failure kind; it
-never raises into the orchestrator (a worker that cannot even start is the one infrastructure fault).
+channels, timeouts and CPU time burnt (within or past a limit) at any point. Whatever comes, the loop returns a
+result with a known failure kind; it never raises into the orchestrator (a worker that cannot even start is the one
+infrastructure fault).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scripted_worker import ScriptedSandbox
+from scripted_worker import Burn, ScriptedSandbox
 from selftaught.broker import IMPROVER_FAILURES, Services, run_improver
 from selftaught.config import Config
 from selftaught.errors import WorkerError
@@ -41,7 +42,8 @@ MESSAGES = st.fixed_dictionaries(
               "output": VALUES, "solution": TEXT | VALUES, "service": st.sampled_from(["utility", "lm.prompt",
               "lm.batch_prompt", "nope"]) | TEXT, "args": VALUES, "audit": VALUES},
 )
-FAULTS = st.sampled_from([ChannelTimeout(), ChannelClosed("gone"), ProtocolError("malformed line")])
+FAULTS = st.sampled_from([ChannelTimeout(), ChannelClosed("gone"), ProtocolError("malformed line"), Burn(0.3),
+                          Burn(10.0)])
 ITEMS = st.lists(MESSAGES | FAULTS, max_size=8)
 
 
@@ -69,7 +71,7 @@ def test_a_worker_that_does_not_start_is_an_infrastructure_fault_or_a_protocol_f
         result = evaluate(task, "def algorithm(a):\n    return 0\n", "val", sandbox=ScriptedSandbox([[first]]),
                           secret=TEST_SECRET)
     except WorkerError as exc:
-        assert isinstance(first, (ChannelTimeout, ChannelClosed)) and "failed to start" in str(exc)
+        assert isinstance(first, (ChannelTimeout, ChannelClosed, Burn)) and "failed to start" in str(exc)
     else:
         assert isinstance(first, dict) and result.failure == "protocol"
 

@@ -40,7 +40,11 @@ class Services:
     """What the orchestrator offers a run: the sandbox, the LM backend, the store, the run's seed, the split secret.
 
     Evaluations are deterministic given (task, split, program, seed, secret): the worker's random
-    state is seeded from the program's hash. They are cached, so asking twice costs one run.
+    state is seeded from the program's hash, and time limits are charged with CPU time, not wall
+    clock (see `selftaught.evaluate`). They are cached, so asking twice costs one run: the cache keeps
+    the first result per (task, split, program) for the whole run, and every later call, or one that
+    ran at the same time in another thread, is served that result (so a program that reads the
+    clock, or sits within a few ms of a limit, still has one score per run).
     """
 
     def __init__(
@@ -96,10 +100,10 @@ class Services:
             hit = found is not None
             self.counters["evaluations_cached" if hit else "evaluations"] += 1
         if found is None:
-            found = evaluate(task, program, split, sandbox=self.sandbox, seed=worker_seed(self.config.seed, program),
+            fresh = evaluate(task, program, split, sandbox=self.sandbox, seed=worker_seed(self.config.seed, program),
                              secret=self.secret)
-            with self._lock:
-                self._cache[key] = found
+            with self._lock:  # another thread may have stored this key meanwhile: the first result stays
+                found = self._cache.setdefault(key, fresh)
         self.event("utility_call", program=digest, cached=hit, **context, **evaluation_record(found))
         return found
 

@@ -1,10 +1,14 @@
-"""Scoring a program on a task split: run it in a worker, feed inputs, time it, validate outputs.
+"""Scoring a program on a task split: run it in a worker, feed inputs, charge its CPU time, validate outputs.
 
-Every time is bounded: the worker's start, the program's load (the task's `load_time_limit`), each
-instance (the task's `time_limit`, counted from the moment the inputs are sent, so work done while
-they are decoded is charged too) and the whole evaluation (a deadline: load + instances x
-(limit + slack) + slack). Everything a worker sends is checked: a message that is not what the
-protocol expects at that point is a `protocol` failure and the worker is replaced.
+Every time is bounded. The program's load (the task's `load_time_limit`) and each instance (the
+task's `time_limit`, counted from just before the inputs are sent, so work done while they are
+decoded is charged too) are charged with the CPU time of the worker's processes, read by the host
+(`WorkerProcess.cpu_time`: the worker's cgroup, else its process tree in /proc), never by the worker,
+which the candidate controls: a score then does not depend on how busy the machine is. A wall-clock
+backstop (`backstop_for`) still stops a program that sleeps or blocks, and the whole evaluation has
+a wall-clock deadline (backstops of the load and of every instance + slack), which bounds the
+orchestrator's time. Everything a worker sends is checked: a message that is not what the protocol
+expects at that point is a `protocol` failure and the worker is replaced.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from selftaught.errors import WorkerError
@@ -25,13 +29,22 @@ from selftaught.sandbox import (
     select_sandbox,
 )
 from selftaught.sandbox._guest import _wire
+from selftaught.sandbox._worker_process import INTERRUPT_GRACE
 from selftaught.store import program_hash
 from selftaught.tasks import BadOutput, Instance, SplitSecret, Task, load_split_secret
 
 START_TIMEOUT = 30.0  # seconds for a fresh worker to start, before any of the program's code runs
-TIMING_SLACK = 0.02  # seconds waited past a limit before interrupting (message latency)
+POLL_INTERVAL = 0.01  # seconds between CPU readings while a program works (k busy threads overshoot by k x this)
+# The wall-clock backstop of a CPU limit: max(FACTOR x limit, limit + EXTRA) seconds. A program that
+# computes gets its CPU budget within 3x the wall time while up to three runnable processes share each
+# core (two workers each of three runs at once on two cores); the extra second covers scheduling and
+# I/O latency for short limits. Only a program that sleeps or blocks reaches it.
+BACKSTOP_FACTOR = 3.0
+BACKSTOP_EXTRA = 1.0
 INSTANCE_SLACK = 0.25  # per instance, in the evaluation's deadline (messages, interrupt grace)
 EVALUATION_SLACK = 10.0  # per evaluation, in its deadline (worker starts)
+CPU_INSTANCE_SLACK = 0.05  # per instance, in the evaluation's CPU budget (a stop overshoots the limit a little)
+CPU_SLACK = 1.0  # per evaluation, in its CPU budget
 DETAIL_CHARS = 500
 
 #: What a worker may report as a load failure, and as an instance failure (anything else is `protocol`).
@@ -39,15 +52,23 @@ LOAD_FAILURES = frozenset({"syntax", "exception", "missing_entrypoint", "no_code
 CALL_FAILURES = frozenset({"exception", "timeout", "memory", "bad_output"})
 
 
+def backstop_for(limit: float) -> float:
+    """Wall-clock seconds a program allowed `limit` seconds of CPU may take before it is stopped anyway."""
+    return max(BACKSTOP_FACTOR * limit, limit + BACKSTOP_EXTRA)
+
+
 @dataclass(frozen=True)
 class InstanceOutcome:
-    """How one instance went: its score, the candidate's own time, and a failure kind if any."""
+    """How one instance went: its score, the candidate's CPU seconds (`elapsed`, what the limit and the
+    scorer are charged with), the wall-clock seconds the call took (`wall`, for comparison only), and a
+    failure kind if any."""
 
     score: float
     elapsed: float
     failure: str | None = None
     detail: str = ""
     flags: tuple[str, ...] = ()
+    wall: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -65,9 +86,11 @@ class Evaluation:
         LM is shown would have rewarded).
       audit: what the program tried at run time (see the worker's audit record): counts per kind
         and a few samples; `protocol_violation` counts messages that broke the protocol.
-      load_time: seconds the (first) load of the program took; None if it never loaded.
-      limits: the limits applied: time_limit and load_time_limit per task, the deadline.
+      load_time: CPU seconds the (first) load of the program took; None if it never loaded.
+      limits: the limits applied: time_limit and load_time_limit (CPU seconds), their wall-clock
+        backstops (`backstop`, `load_backstop`), the deadline (wall clock).
       deadline_hit: the evaluation ran out of time; the remaining instances failed as `deadline`.
+      clock: where the charged CPU time was read (the worker's `cpu_source`), "" if no worker ran.
     """
 
     task: str
@@ -83,6 +106,7 @@ class Evaluation:
     load_time: float | None = None
     limits: dict[str, float] = field(default_factory=dict)
     deadline_hit: bool = False
+    clock: str = ""
 
     @property
     def n_instances(self) -> int:
@@ -97,12 +121,29 @@ def worker_seed(run_seed: int, program: str | None) -> int:
 
 
 def deadline_for(task: Task, n_instances: int) -> float:
-    """Seconds a whole evaluation of `n_instances` may take."""
-    return task.load_time_limit + n_instances * (task.time_limit + INSTANCE_SLACK) + EVALUATION_SLACK
+    """Wall-clock seconds a whole evaluation of `n_instances` may take: every backstop, plus slack (so a
+    program that stays within its CPU limits never meets the deadline, however busy the machine)."""
+    return (backstop_for(task.load_time_limit) + n_instances * (backstop_for(task.time_limit) + INSTANCE_SLACK)
+            + EVALUATION_SLACK)
+
+
+def cpu_budget_for(task: Task, n_instances: int) -> float:
+    """CPU seconds a whole evaluation may charge to the program: its load and every instance at their limits,
+    plus slack. A program that keeps its limits never reaches it; one that ignores the interrupt (so is
+    killed, relaunched and reloaded for instance after instance) does, however long it sleeps meanwhile."""
+    return task.load_time_limit + n_instances * (task.time_limit + CPU_INSTANCE_SLACK) + CPU_SLACK
+
+
+def limits_of(task: Task, deadline: float, cpu_budget: float) -> dict[str, float]:
+    """The limits an evaluation applies, as recorded."""
+    return {"time_limit": task.time_limit, "load_time_limit": task.load_time_limit,
+            "backstop": round(backstop_for(task.time_limit), 3),
+            "load_backstop": round(backstop_for(task.load_time_limit), 3), "deadline": round(deadline, 3),
+            "cpu_budget": round(cpu_budget, 3)}
 
 
 class _Failed(Exception):
-    """An instance (or a load) failed with `kind` after `elapsed` seconds of the program's time."""
+    """An instance (or a load) failed with `kind` after `elapsed` CPU seconds of the program's time."""
 
     def __init__(self, kind: str, detail: str, elapsed: float = 0.0) -> None:
         super().__init__(detail)
@@ -125,14 +166,64 @@ class _Runner:
         self.worker: WorkerProcess | None = None
         self.audit = AuditTotals()
         self.load_time: float | None = None
+        self.clock = ""  # the first worker's cpu_source
+        self.cpu_spent = 0.0  # CPU seconds charged so far: loads (every relaunch's too) and instances
+        self.call_started = 0.0  # when the current instance's inputs went out (perf_counter)
+        self.call_wall: float | None = None  # wall seconds until its output arrived (or it was stopped)
 
     def remaining(self) -> float:
         return self.deadline - time.perf_counter()
 
-    def _wait(self, limit: float) -> tuple[float, bool]:
-        """How long to wait for something allowed `limit` seconds, and whether the deadline cut it short."""
-        remaining = max(0.0, self.remaining())
-        return (remaining, True) if remaining < limit else (limit, False)
+    def _await(self, worker: WorkerProcess, budget: float, start_cpu: float,
+               started: float) -> tuple[dict[str, Any] | None, str | None, float]:
+        """The worker's next message, while it is within `budget` CPU seconds since `start_cpu`, the
+        budget's wall-clock backstop since `started`, and the evaluation's deadline.
+
+        Returns (message, None, CPU used) or, once one of those is over, (None, "cpu" | "wall" |
+        "deadline", CPU used). The CPU time is read every POLL_INTERVAL at most, and waits never
+        exceed the budget left: a single thread cannot use more CPU than wall time passes.
+        """
+        backstop = started + backstop_for(budget)
+        while True:
+            used = max(0.0, worker.cpu_time() - start_cpu)
+            now = time.perf_counter()
+            if used > budget:
+                return None, "cpu", used
+            if now >= self.deadline:
+                return None, "deadline", used
+            if now >= backstop:
+                return None, "wall", used
+            wait = min(budget - used, POLL_INTERVAL, backstop - now, self.deadline - now)
+            try:
+                return worker.receive(wait), None, used
+            except ChannelTimeout:
+                continue
+
+    @staticmethod
+    def _stop(worker: WorkerProcess) -> dict[str, Any] | None:
+        """Interrupts the program and waits INTERRUPT_GRACE (wall clock) for its answer; None if none came."""
+        worker.interrupt()
+        try:
+            return worker.receive(INTERRUPT_GRACE)
+        except (ChannelTimeout, ChannelClosed):  # it did not stop (ProtocolError propagates)
+            return None
+
+    @staticmethod
+    def _used(worker: WorkerProcess, start_cpu: float, last: float) -> float:
+        """CPU seconds since `start_cpu` (`last`, the latest reading, if the worker is gone by now)."""
+        try:
+            return max(last, worker.cpu_time() - start_cpu)
+        except ChannelClosed:
+            return last
+
+    def _over(self, why: str, limit: float, used: float) -> tuple[str, str]:
+        """The failure kind and detail for a program stopped because `why` ("cpu", "wall", "deadline")."""
+        if why == "deadline":
+            return "deadline", "the evaluation ran out of time"
+        if why == "wall":
+            return "timeout", (f"over the {backstop_for(limit):g}s wall-clock backstop of a {limit:g}s CPU limit "
+                               f"({used:.3f}s of CPU used): it slept or was blocked")
+        return "timeout", f"{used:.3f}s of CPU, over {limit:g}s"
 
     def _fail(self, kind: str, detail: str, *, kill: bool, elapsed: float = 0.0) -> _Failed:
         """The failure to raise; `kill` replaces the worker (its state is unknown, or it would not stop)."""
@@ -150,6 +241,8 @@ class _Runner:
         if self.remaining() <= 0:
             raise _Failed("deadline", "the evaluation ran out of time")
         self.worker = worker = self.sandbox.launch(self.seed)
+        self.clock = self.clock or worker.cpu_source
+        limit = self.task.load_time_limit
         try:
             worker.send({"op": "load", "program": self.program, "entrypoint": self.task.entrypoint})
             try:
@@ -162,21 +255,30 @@ class _Runner:
                 raise WorkerError(f"a worker failed to start ({type(exc).__name__}): {tail[-300:]}") from None
             if first.get("op") != "loading":
                 raise self._fail("protocol", "the worker's first message was not `loading`", kill=True)
-            started = time.perf_counter()
-            wait, cut = self._wait(self.task.load_time_limit + TIMING_SLACK)
-            reply, timed_out = worker.receive_or_stop(wait)
-            took = time.perf_counter() - started
+            # the worker has started; the program's first line runs on `go`: its CPU is charged from here
+            start_cpu = worker.cpu_time()
+            worker.send({"op": "go"})
+            reply, over, used = self._await(worker, limit, start_cpu, time.perf_counter())
+            if over is not None:
+                reply = self._stop(worker)
             if reply is not None:
                 self.audit.see(reply)
+                used = self._used(worker, start_cpu, used)
         except ProtocolError as exc:
             raise self._fail("protocol", str(exc), kill=True) from None
         except ChannelClosed:
             raise self._fail("crash", worker.stderr_tail()[-DETAIL_CHARS:] or "the worker exited while loading",
                              kill=True) from None
-        if timed_out and cut:
-            raise self._fail("deadline", "the evaluation ran out of time while loading", kill=True)
-        if timed_out:
-            raise self._fail("timeout", f"defining the program took over {self.task.load_time_limit:g}s", kill=True)
+        self.cpu_spent += used
+        if over is None and used > limit:
+            over = "cpu"
+        if over is not None:
+            kind, detail = self._over(over, limit, used)
+            if over == "cpu":
+                detail = f"defining the program took over {limit:g}s of CPU ({used:.3f}s)"
+            elif over == "wall":
+                detail = f"defining the program: {detail}"
+            raise self._fail(kind, detail, kill=True)
         assert reply is not None
         if reply.get("op") != "loaded" or not isinstance(reply.get("ok"), bool):
             raise self._fail("protocol", "expected the `loaded` message", kill=True)
@@ -186,60 +288,65 @@ class _Runner:
                 raise self._fail("protocol", f"unknown load failure {failure!r:.40}", kill=True)
             raise self._fail(str(failure), _text(reply.get("error")), kill=True)
         if self.load_time is None:
-            self.load_time = took
+            self.load_time = used
 
     def run(self, instance: Instance) -> InstanceOutcome:
-        """One call of the entrypoint, timed from sending its inputs to the output's arrival."""
+        """One call of the entrypoint, charged with the worker's CPU time from sending its inputs to the output."""
+        self.call_started = time.perf_counter()
+        self.call_wall = None
         try:
-            return self._run(instance)
+            outcome = self._run(instance)
         except _Failed as failed:
-            return InstanceOutcome(self.task.failure_score, failed.elapsed, failed.kind, failed.detail)
+            outcome = InstanceOutcome(self.task.failure_score, failed.elapsed, failed.kind, failed.detail)
+        self.cpu_spent += outcome.elapsed
+        wall = self.call_wall if self.call_wall is not None else time.perf_counter() - self.call_started
+        return replace(outcome, wall=wall)
 
     def _run(self, instance: Instance) -> InstanceOutcome:
         limit = self.task.time_limit
         worker = self.worker
         assert worker is not None
-        over = f"over {limit:g}s"
         try:
+            start_cpu = worker.cpu_time()
+            started = self.call_started = time.perf_counter()
             worker.send({"op": "call", "args": _wire.to_wire(list(instance.args))})
-            sent = time.perf_counter()
-            wait, cut = self._wait(limit + TIMING_SLACK)
-            try:
-                ready = worker.receive(wait)
-            except ChannelTimeout:  # decoding the inputs is the program's time too
-                raise self._fail("deadline" if cut else "timeout", over, kill=True,
-                                 elapsed=time.perf_counter() - sent) from None
-            decoding = time.perf_counter() - sent
+            ready, over, used = self._await(worker, limit, start_cpu, started)
+            if ready is None:  # decoding the inputs is the program's time too; it cannot be interrupted there
+                raise self._fail(*self._over(over or "cpu", limit, used), kill=True, elapsed=used)
             if ready.get("op") != "ready":
                 raise self._fail("protocol", "expected the `ready` message", kill=True)
             worker.send({"op": "go"})
-            go = time.perf_counter()
-            wait, cut = self._wait(max(0.0, limit + TIMING_SLACK - decoding))
-            reply, timed_out = worker.receive_or_stop(wait)
-            elapsed = decoding + (time.perf_counter() - go)
+            reply, over, used = self._await(worker, limit, start_cpu, started)
+            self.call_wall = time.perf_counter() - started
+            if over is not None:
+                reply = self._stop(worker)
+            if reply is not None:
+                used = self._used(worker, start_cpu, used)
         except ProtocolError as exc:
             raise self._fail("protocol", str(exc), kill=True) from None
         except ChannelClosed:
             detail = worker.stderr_tail()[-DETAIL_CHARS:] or "the worker died"
             raise self._fail("crash", detail, kill=True) from None
-        if reply is None:  # it did not stop when interrupted
-            raise self._fail("deadline" if cut else "timeout", over, kill=True, elapsed=elapsed)
+        if reply is None:  # it did not stop when interrupted: what it burnt meanwhile is charged too
+            used = self._used(worker, start_cpu, used)
+            raise self._fail(*self._over(over or "cpu", limit, used), kill=True, elapsed=used)
         self.audit.see(reply)
         if reply.get("op") != "result" or not isinstance(reply.get("ok"), bool):
             raise self._fail("protocol", "expected the `result` message", kill=True)
         kind = reply.get("kind")
-        if timed_out or elapsed > limit:
-            raise self._fail("deadline" if cut else "timeout", f"{elapsed:.3f}s, {over}", kill=False,
-                             elapsed=elapsed)
+        if over is None and used > limit:
+            over = "cpu"
+        if over is not None:
+            raise self._fail(*self._over(over, limit, used), kill=False, elapsed=used)
         if not reply["ok"]:
             if kind not in CALL_FAILURES:
                 raise self._fail("protocol", f"unknown failure kind {kind!r:.40}", kill=True)
-            raise self._fail(str(kind), _text(reply.get("error")), kill=False, elapsed=elapsed)
+            raise self._fail(str(kind), _text(reply.get("error")), kill=False, elapsed=used)
         try:
             output = _wire.from_wire(reply.get("output"))
         except _wire.WireError as exc:
             raise self._fail("protocol", f"undecodable output: {exc}", kill=True) from None
-        return self._judge(instance, output, elapsed)
+        return self._judge(instance, output, used)
 
     def _judge(self, instance: Instance, output: Any, elapsed: float) -> InstanceOutcome:
         """The task's verdict; a malformed output is `bad_output`, a scorer bug raises ScorerError."""
@@ -323,7 +430,8 @@ def evaluate(
     instances = task.instances(split, secret or load_split_secret())
     fail = task.failure_score
     budget = deadline_for(task, len(instances)) if deadline is None else deadline
-    limits = {"time_limit": task.time_limit, "load_time_limit": task.load_time_limit, "deadline": round(budget, 3)}
+    cpu_budget = cpu_budget_for(task, len(instances))
+    limits = limits_of(task, budget, cpu_budget)
     if not isinstance(program, str) or not program.strip():
         return Evaluation(task.name, split, fail, 0.0, "no_code", "no program", limits=limits)
     runner = _Runner(sandbox or select_sandbox().sandbox, task, program, seed, started + budget)
@@ -333,13 +441,17 @@ def evaluate(
             if outcomes and runner.remaining() <= 0:  # out of time: no instance starts past the deadline
                 outcomes.append(InstanceOutcome(fail, 0.0, "deadline", "the evaluation ran out of time"))
                 continue
+            if runner.cpu_spent > cpu_budget:  # nor once the program has burnt the CPU of every limit
+                outcomes.append(InstanceOutcome(fail, 0.0, "deadline", f"the program used the evaluation's CPU "
+                                                f"budget ({runner.cpu_spent:.2f}s of {cpu_budget:g}s)"))
+                continue
             try:
                 runner.ensure()
             except _Failed as failed:
                 if not outcomes and failed.kind != "deadline":  # the program itself is broken
                     runner.close()
                     return Evaluation(task.name, split, fail, time.perf_counter() - started, failed.kind,
-                                      failed.detail, audit=runner.audit.record(), limits=limits)
+                                      failed.detail, audit=runner.audit.record(), limits=limits, clock=runner.clock)
                 outcomes.append(InstanceOutcome(fail, 0.0, failed.kind, failed.detail))
                 continue
             outcomes.append(runner.run(instance))
@@ -361,6 +473,7 @@ def evaluate(
         load_time=runner.load_time,
         limits=limits,
         deadline_hit="deadline" in counts,
+        clock=runner.clock,
     )
 
 
@@ -380,4 +493,5 @@ def evaluation_record(evaluation: Evaluation) -> dict[str, Any]:
         "load_time": None if evaluation.load_time is None else round(evaluation.load_time, 4),
         "limits": evaluation.limits,
         "deadline_hit": evaluation.deadline_hit,
+        "clock": evaluation.clock,
     }

@@ -143,5 +143,6 @@ class BwrapSandbox:
                 self.uids.release(uid)
 
         launch = Launch(argv, dict(BWRAP_ENV), cwd="/", pass_fds=fds, nproc=nproc, on_exit=on_exit,
-                        kill_children_first=True)
+                        kill_children_first=True, cpu=cgroup.cpu if cgroup is not None else None,
+                        cpu_source=cgroup.cpu_source if cgroup is not None else "")
         return WorkerProcess(launch, self.limits, seed)

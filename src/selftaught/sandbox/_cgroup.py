@@ -1,8 +1,10 @@
-"""Per-worker cgroups (memory and pids) where the cgroup filesystem is writable, typically as root.
+"""Per-worker cgroups (memory and pids, and CPU accounting) where the cgroup filesystem is writable, typically as root.
 
 rlimits bound each process; a cgroup bounds the whole sandbox, forks included. A worker joins
 its cgroups before bubblewrap starts (a tiny shell shim writes its pid, then execs), so every
-process of the sandbox is inside from the first instruction.
+process of the sandbox is inside from the first instruction. The same cgroup counts the CPU time
+of all those processes, which the orchestrator charges to the candidate (v1: a `cpuacct` cgroup
+where that controller is mounted and writable; v2: `cpu.stat`, present in every cgroup).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from selftaught.sandbox._cputime import CpuReader, cgroup_v1_reader, cgroup_v2_reader
+
 ROOT = Path("/sys/fs/cgroup")
 # Joins the cgroup.procs files given first (their count, then paths), then execs the command.
 JOIN_SHIM = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 97; shift; n=$((n-1)); done; exec "$@"'
@@ -21,9 +25,16 @@ JOIN_SHIM = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 97; sh
 
 @dataclass
 class WorkerCgroup:
-    """The cgroup directories of one worker; `remove()` once its processes are gone."""
+    """The cgroup directories of one worker; `remove()` once its processes are gone.
+
+    Attributes:
+      cpu: reads the seconds of CPU the worker's processes used (None: no CPU accounting here).
+      cpu_source: what `cpu` reads, for reports.
+    """
 
     dirs: list[Path]
+    cpu: CpuReader | None = None
+    cpu_source: str = ""
 
     @property
     def procs_files(self) -> list[str]:
@@ -70,7 +81,8 @@ def _writable(directory: Path) -> bool:
 
 
 class Cgroups:
-    """Creates per-worker memory and pids cgroups under this process's own (v1 or v2)."""
+    """Creates per-worker memory and pids cgroups under this process's own (v1 or v2), and a CPU
+    accounting one (v1 `cpuacct`, where writable; v2 counts CPU in every cgroup)."""
 
     def __init__(self) -> None:
         self.version: int | None = None
@@ -82,6 +94,11 @@ class Cgroups:
             bases = {c: ROOT / c / str(p).lstrip("/") for c, p in v1.items()}
             if all(_writable(b) for b in bases.values()):
                 self.version, self.bases = 1, bases
+                own = _own_path("cpuacct")
+                cpuacct = ROOT / "cpuacct" / str(own).lstrip("/")
+                shared = cpuacct.resolve() in {b.resolve() for b in bases.values()}  # co-mounted: skip
+                if own is not None and cpuacct.is_dir() and not shared and _writable(cpuacct):
+                    self.bases["cpuacct"] = cpuacct
                 return
         unified = _own_path("")
         if unified is not None and (ROOT / "cgroup.controllers").exists():
@@ -104,6 +121,8 @@ class Cgroups:
         name = f"selftaught-{uuid.uuid4().hex[:12]}"
         limit = str(memory_mb * 1024 * 1024)
         dirs: list[Path] = []
+        cpu: CpuReader | None = None
+        source = ""
         try:
             for controller, base in self.bases.items():
                 d = base / name
@@ -113,9 +132,12 @@ class Cgroups:
                     (d / "memory.limit_in_bytes").write_text(limit)
                     with contextlib.suppress(OSError):  # swap accounting may be off
                         (d / "memory.memsw.limit_in_bytes").write_text(limit)
+                elif self.version == 1 and controller == "cpuacct":
+                    cpu, source = cgroup_v1_reader(d), "cgroup v1 cpuacct.usage"
                 elif self.version == 1:
                     (d / "pids.max").write_text(str(processes))
                 else:
+                    cpu, source = cgroup_v2_reader(d), "cgroup v2 cpu.stat"
                     (d / "memory.max").write_text(limit)
                     with contextlib.suppress(OSError):
                         (d / "memory.swap.max").write_text("0")
@@ -123,4 +145,4 @@ class Cgroups:
         except OSError:
             WorkerCgroup(dirs).remove()
             return None
-        return WorkerCgroup(dirs)
+        return WorkerCgroup(dirs, cpu, source)

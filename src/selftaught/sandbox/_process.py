@@ -19,6 +19,13 @@ GUEST_DIR = Path(__file__).resolve().parent / "_guest"
 WORKER_SCRIPT = GUEST_DIR / "worker.py"
 # Variables passed through to workers: none are secrets; they keep numeric libraries correct.
 PASSTHROUGH_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "TZ")
+# One thread for every common numeric library's pool: a candidate is charged the CPU time of all its
+# threads, and idle pool threads spin (OpenBLAS, OpenMP), so more threads would cost it time, not save it.
+SINGLE_THREAD_ENV = (
+    "OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS", "OMP_THREAD_LIMIT", "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "NUMEXPR_MAX_THREADS",
+    "NUMBA_NUM_THREADS", "RAYON_NUM_THREADS", "POLARS_MAX_THREADS",
+)
 
 
 def worker_environment() -> dict[str, str]:
@@ -31,9 +38,7 @@ def worker_environment() -> dict[str, str]:
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONIOENCODING": "utf-8",
-        "OPENBLAS_NUM_THREADS": "1",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
+        **dict.fromkeys(SINGLE_THREAD_ENV, "1"),
     }
     for key in PASSTHROUGH_ENV:
         if key in os.environ:
@@ -168,5 +173,6 @@ class ProcessSandbox:
                 self.uids.release(owner)
 
         launch = Launch(cgroup.wrap(argv) if cgroup else argv, worker_environment(), nproc=nproc, owner=owner,
-                        on_exit=on_exit)
+                        on_exit=on_exit, cpu=cgroup.cpu if cgroup is not None else None,
+                        cpu_source=cgroup.cpu_source if cgroup is not None else "")
         return WorkerProcess(launch, self.limits, seed)

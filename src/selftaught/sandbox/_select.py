@@ -88,6 +88,7 @@ def probe(sandbox: Sandbox) -> str | None:
                      "entrypoint": "algorithm"})
         reply = worker.receive(PROBE_TIMEOUT)
         if reply.get("op") == "loading":
+            worker.send({"op": "go"})
             reply = worker.receive(PROBE_TIMEOUT)
         if reply.get("ok"):
             return None

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from selftaught.errors import WorkerError
+from selftaught.sandbox._cputime import HAS_PROC, CpuReader, process_tree_cpu, wall_clock
 from selftaught.sandbox._guest import _wire
 
 MAX_MESSAGE = _wire.MAX_MESSAGE  # bytes in one message from a worker (see _wire for the choice)
@@ -59,6 +60,9 @@ class Launch:
       on_exit: called once the worker is gone (to return a sandbox uid to its pool).
       kill_children_first: the launched process is a sandbox monitor (bubblewrap) whose child is
         the sandbox's pid 1: kill that child first, so the monitor reaps it and exits by itself.
+      cpu: reads the seconds of CPU all the worker's processes used (its cgroup's accounting);
+        None: the launched process's tree, read from /proc (see `selftaught.sandbox._cputime`).
+      cpu_source: what `cpu` reads, for reports.
     """
 
     argv: list[str]
@@ -69,6 +73,8 @@ class Launch:
     owner: int | None = None
     on_exit: Callable[[], None] | None = None
     kill_children_first: bool = False
+    cpu: CpuReader | None = None
+    cpu_source: str = ""
 
 
 class ChannelTimeout(Exception):
@@ -252,6 +258,12 @@ class WorkerProcess:
             for fd in launch.pass_fds:
                 with contextlib.suppress(OSError):
                     os.close(fd)
+        if launch.cpu is not None:
+            self._cpu, self.cpu_source = launch.cpu, launch.cpu_source or "cgroup"
+        elif HAS_PROC:
+            self._cpu, self.cpu_source = process_tree_cpu(self.proc.pid), "/proc process tree"
+        else:
+            self._cpu, self.cpu_source = wall_clock, "wall clock"
         self._buffer = b""
         self._worker_pid: int | None = None
         self.closed = False
@@ -293,6 +305,19 @@ class WorkerProcess:
                 return self.receive(grace), True
             except (ChannelTimeout, ChannelClosed):
                 return None, True
+
+    def cpu_time(self) -> float:
+        """Seconds of CPU the worker's processes have used so far, read by the host (see `cpu_source`).
+
+        Only differences between two readings mean anything. Raises ChannelClosed when it cannot
+        be read (the worker is gone).
+        """
+        if self.closed:
+            raise ChannelClosed("the worker was killed")
+        used = self._cpu()
+        if used is None:
+            raise ChannelClosed("the worker's CPU time cannot be read: it is gone")
+        return used
 
     def worker_pid(self) -> int:
         """The host pid of the worker interpreter itself (inside a sandbox it is a descendant)."""

@@ -186,9 +186,12 @@ def serve_script(link: Link, first: dict[str, Any]) -> None:
 def serve_solution(link: Link, first: dict[str, Any]) -> None:
     """Loads a solution, then answers `call`/`go` pairs: one call of the entrypoint each.
 
-    `loading` goes out before any of the program's code runs, so the host times the load alone.
+    `loading` says the worker has started; the program's code runs only on the host's `go`, which
+    comes once the host has read the worker's CPU time: so the host charges the load alone, all of it.
     """
     link.send({"op": "loading"})
+    if link.receive().get("op") != "go":
+        return
     fn, failure = _load(first.get("program"), str(first.get("entrypoint", "algorithm")))
     link.send({"op": "loaded", "ok": failure is None, **(failure or {})})
     if failure is not None:

@@ -1,0 +1,135 @@
+"""The host reads a worker's CPU time from the kernel (its cgroup, else its process tree in /proc): threads, children
+that ended and processes still running all count, and nothing the worker's own code does changes the reading."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from selftaught.evaluate import evaluate
+from selftaught.sandbox import BwrapSandbox, WorkerProcess
+from selftaught.sandbox._cputime import CpuReader, process_cpu, process_tree_cpu
+from selftaught.sandbox._process import SINGLE_THREAD_ENV
+from support import TEST_SECRET, EchoTask
+
+BURN = "import time\ns = time.process_time()\nwhile time.process_time() - s < {seconds}:\n    pass\n"
+
+# Burns 0.2 s in a thread, 0.2 s in a child that ends (and is reaped), 0.2 s itself, then starts a child that keeps
+# burning, and says so on stdout once all that is done.
+TREE = f"""
+import subprocess, sys, threading
+burn = {BURN!r}
+t = threading.Thread(target=exec, args=(burn.format(seconds=0.2),))
+t.start(); t.join()
+subprocess.run([sys.executable, "-c", burn.format(seconds=0.2)], check=True)
+exec(burn.format(seconds=0.2))
+live = subprocess.Popen([sys.executable, "-c", burn.format(seconds=60)])
+print("done", flush=True)
+live.wait()
+"""
+
+
+def _settle(read: CpuReader, at_least: float, timeout: float = 10.0) -> float:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        assert value is not None
+        if value >= at_least or time.monotonic() > deadline:
+            return value
+        time.sleep(0.02)
+
+
+def test_the_process_tree_counts_threads_reaped_children_and_living_ones() -> None:
+    proc = subprocess.Popen([sys.executable, "-c", TREE], stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "done"
+        read = process_tree_cpu(proc.pid)
+        first = read()
+        assert first is not None and 0.6 <= first < 1.0, first  # three 0.2 s burns + two interpreters' start
+        later = _settle(read, first + 0.3)
+        assert later >= first + 0.3  # the living child keeps adding its time
+        own = process_cpu(proc.pid)
+        assert own is not None and own < later
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # its own process group (a new session): the child goes too
+        proc.wait()
+    assert process_tree_cpu(proc.pid)() is None  # gone (and reaped): the reading is impossible
+
+
+def _worker_cpu(worker: WorkerProcess, program: str) -> float:
+    worker.send({"op": "load", "program": program + "def algorithm():\n    return 1\n", "entrypoint": "algorithm"})
+    assert worker.receive(30)["op"] == "loading"
+    before = worker.cpu_time()
+    worker.send({"op": "go"})
+    assert worker.receive(30)["ok"] is True
+    return worker.cpu_time() - before
+
+
+@pytest.mark.parametrize("clock", ["cgroup", "proc"])
+def test_a_bubblewrap_workers_cpu_counts_a_double_forked_daemon(clock: str) -> None:
+    # The daemon leaves the worker's process group and session; in a sandbox it stays in the sandbox's cgroup and
+    # PID namespace (its pid 1 reaps it), so both readings count it.
+    sandbox = BwrapSandbox()
+    if clock == "proc":
+        sandbox.cgroups.version = None  # as an ordinary user: no cgroups, the process tree instead
+    elif sandbox.cgroups.version is None or (sandbox.cgroups.version == 1 and "cpuacct" not in sandbox.cgroups.bases):
+        pytest.skip("no writable cgroup with CPU accounting here")
+    daemon = (
+        "import os, time\n"
+        "r, w = os.pipe()\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        "        s = time.process_time()\n"
+        "        while time.process_time() - s < 0.4:\n"
+        "            pass\n"
+        "        os.write(w, b'x')\n"
+        "        time.sleep(30)\n"
+        "    os._exit(0)\n"
+        "os.read(r, 1)\n"
+    )
+    with sandbox.launch() as worker:
+        assert worker.cpu_source.startswith("cgroup" if clock == "cgroup" else "/proc process tree")
+        used = _worker_cpu(worker, daemon)
+    assert 0.4 <= used < 0.7, used
+
+
+def test_forging_the_workers_own_clocks_does_not_change_the_hosts_reading() -> None:
+    forge = (
+        "import os, resource, time\n"
+        "time.process_time = lambda: 0.0\n"
+        "time.process_time_ns = lambda: 0\n"
+        "resource.getrusage = lambda who: None\n"
+        "os.times = lambda: None\n"
+        "s = time.perf_counter()\n"
+        "while time.perf_counter() - s < 0.3:\n"
+        "    pass\n"
+    )
+    with BwrapSandbox().launch() as worker:
+        used = _worker_cpu(worker, forge)
+    assert 0.25 <= used < 0.6, used
+
+
+def test_numeric_libraries_run_one_thread_in_a_worker() -> None:
+    # A candidate is charged the CPU of all its threads, and idle BLAS/OpenMP pool threads spin: one thread each.
+    program = (
+        "import os\n"
+        "import numpy as np\n"
+        "def algorithm(x):\n"
+        "    a = np.random.default_rng(0).random((300, 300))\n"
+        "    a @ a\n"
+        "    np.linalg.inv(a)\n"
+        "    return [len(os.listdir('/proc/self/task')), {k: os.environ.get(k) for k in SINGLE}]\n"
+    )
+    task = EchoTask()
+    evaluate(task, f"SINGLE = {list(SINGLE_THREAD_ENV)!r}\n" + program, "val", secret=TEST_SECRET)
+    threads, env = task.outputs[0]
+    assert threads == 1
+    assert env == dict.fromkeys(SINGLE_THREAD_ENV, "1")
+    assert {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"} <= set(env)
