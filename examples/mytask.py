@@ -53,8 +53,8 @@ def algorithm(values):
 ENTRYPOINT = "algorithm"
 SPLITS = {"val": 10, "test": 20}  # instances per split; test is for reporting only
 SEEDS = {"val": 11, "test": 12}  # mixed with your split secret: each split is the same every run
-TIME_LIMIT = 0.5  # seconds of the candidate's own time per instance
-LOAD_TIME_LIMIT = 5.0  # seconds to define the program (imports, module-level code)
+TIME_LIMIT = 0.5  # CPU seconds the candidate may use per instance
+LOAD_TIME_LIMIT = 5.0  # CPU seconds to define the program (imports, module-level code)
 FAILURE_SCORE = 0.0  # what a slow, crashing or malformed answer scores
 MAX_SCORE = 1.0
 

@@ -56,8 +56,8 @@ class Task(ABC):
     entrypoint: str = "algorithm"
     split_sizes: Mapping[str, int] = {"val": 10, "test": 20}
     split_seeds: Mapping[str, int] = {"val": 1, "test": 2}
-    time_limit: float = 1.0  # seconds of the candidate's own compute per instance
-    load_time_limit: float = 5.0  # seconds to define the program (imports, module-level code)
+    time_limit: float = 1.0  # CPU seconds the candidate may use per instance (read by the host)
+    load_time_limit: float = 5.0  # CPU seconds to define the program (imports, module-level code)
     failure_score: float = 0.0  # what a failed instance scores (the paper uses 0.01 on some tasks)
     max_score: float = 1.0
     summary: str = ""  # one line for `selftaught tasks`
@@ -71,7 +71,7 @@ class Task(ABC):
     def score_output(self, instance: Instance, output: Any, elapsed: float) -> float:
         """Scores a decoded candidate output for `instance`, validating it strictly.
 
-        `elapsed` is the candidate's own time in seconds (already within `time_limit`).
+        `elapsed` is the CPU seconds the candidate used (already within `time_limit`).
         A malformed output (wrong type, shape, length or values) raises `BadOutput` saying what
         was expected and what came; the result is clipped to [failure_score, max_score] by the
         caller. Nothing else may raise: an exception here is the task's bug (`ScorerError`).
