@@ -68,7 +68,8 @@ def cgroup_v2_reader(directory: Path) -> CpuReader:
     return read
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
+    """Direct children of `pid`, from /proc (empty when it is gone)."""
     out: list[int] = []
     try:
         tasks = os.listdir(f"/proc/{pid}/task")
@@ -119,7 +120,7 @@ def process_tree_cpu(root: int) -> CpuReader:
         if total is None:
             return None
         seen = {root}
-        level = _children(root)
+        level = children(root)
         while level:
             following: list[int] = []
             for pid in level:
@@ -129,7 +130,7 @@ def process_tree_cpu(root: int) -> CpuReader:
                 used = process_cpu(pid)
                 if used is not None:  # else it ended while we looked: its reaper's total holds its time from now on
                     total += used
-                following.extend(_children(pid))
+                following.extend(children(pid))
             level = following
         return total
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from selftaught.errors import WorkerError
-from selftaught.sandbox._cputime import HAS_PROC, CpuReader, process_tree_cpu, wall_clock
+from selftaught.sandbox._cputime import HAS_PROC, CpuReader, children, process_tree_cpu, wall_clock
 from selftaught.sandbox._guest import _wire
 
 MAX_MESSAGE = _wire.MAX_MESSAGE  # bytes in one message from a worker (see _wire for the choice)
@@ -173,22 +173,6 @@ class LineReader:
 WORKER_MARK = b"guest/worker.py"
 
 
-def _children(pid: int) -> list[int]:
-    """Direct children of `pid` (from /proc; empty when it is gone)."""
-    out: list[int] = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return out
-    for tid in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
-                out.extend(int(c) for c in f.read().split())
-        except OSError:
-            continue
-    return out
-
-
 def _find_descendant(pid: int, mark: bytes, depth: int = 5) -> int | None:
     """The shallowest process under (or at) `pid` that is the interpreter running `mark`.
 
@@ -206,7 +190,7 @@ def _find_descendant(pid: int, mark: bytes, depth: int = 5) -> int | None:
                 continue
             if argv and argv[0] == interpreter and any(mark in a for a in argv[1:3]):
                 return p
-        level = [c for p in level for c in _children(p)]
+        level = [c for p in level for c in children(p)]
     return None
 
 
@@ -347,7 +331,7 @@ class WorkerProcess:
         self.closed = True
         if self._kill_children_first:
             # The sandbox's pid 1 first: its namespace dies with it, bubblewrap reaps it and exits.
-            for child in _children(self.proc.pid):
+            for child in children(self.proc.pid):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(child, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
