@@ -29,7 +29,7 @@ from selftaught.sandbox import (
     select_sandbox,
 )
 from selftaught.sandbox._guest import _wire
-from selftaught.sandbox._worker_process import INTERRUPT_GRACE
+from selftaught.sandbox._worker_process import stop
 from selftaught.store import program_hash
 from selftaught.tasks import BadOutput, Instance, SplitSecret, Task, load_split_secret
 
@@ -200,15 +200,6 @@ class _Runner:
                 continue
 
     @staticmethod
-    def _stop(worker: WorkerProcess) -> dict[str, Any] | None:
-        """Interrupts the program and waits INTERRUPT_GRACE (wall clock) for its answer; None if none came."""
-        worker.interrupt()
-        try:
-            return worker.receive(INTERRUPT_GRACE)
-        except (ChannelTimeout, ChannelClosed):  # it did not stop (ProtocolError propagates)
-            return None
-
-    @staticmethod
     def _used(worker: WorkerProcess, start_cpu: float, last: float) -> float:
         """CPU seconds since `start_cpu` (`last`, the latest reading, if the worker is gone by now)."""
         try:
@@ -260,7 +251,7 @@ class _Runner:
             worker.send({"op": "go"})
             reply, over, used = self._await(worker, limit, start_cpu, time.perf_counter())
             if over is not None:
-                reply = self._stop(worker)
+                reply = stop(worker)
             if reply is not None:
                 self.audit.see(reply)
                 used = self._used(worker, start_cpu, used)
@@ -319,7 +310,7 @@ class _Runner:
             reply, over, used = self._await(worker, limit, start_cpu, started)
             self.call_wall = time.perf_counter() - started
             if over is not None:
-                reply = self._stop(worker)
+                reply = stop(worker)
             if reply is not None:
                 used = self._used(worker, start_cpu, used)
         except ProtocolError as exc:

@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 from selftaught.errors import WorkerError
 from selftaught.sandbox._cputime import HAS_PROC, CpuReader, children, process_tree_cpu, wall_clock
@@ -169,6 +169,24 @@ class LineReader:
         raise ProtocolError(reason)
 
 
+class Interruptible(Protocol):
+    """What `stop` needs of a worker."""
+
+    def interrupt(self) -> None: ...
+
+    def receive(self, timeout: float) -> dict[str, Any]: ...
+
+
+def stop(worker: Interruptible, grace: float = INTERRUPT_GRACE) -> dict[str, Any] | None:
+    """Interrupts the program and waits `grace` seconds (wall clock) for its answer; None if none came
+    (it did not stop, died, or broke the protocol meanwhile): the caller kills the worker."""
+    worker.interrupt()
+    try:
+        return worker.receive(grace)
+    except (ChannelTimeout, ChannelClosed):
+        return None
+
+
 # The worker script's path ends so both where bubblewrap binds it (/guest) and in the package (_guest).
 WORKER_MARK = b"guest/worker.py"
 
@@ -248,7 +266,8 @@ class WorkerProcess:
             self._cpu, self.cpu_source = process_tree_cpu(self.proc.pid), "/proc process tree"
         else:
             self._cpu, self.cpu_source = wall_clock, "wall clock"
-        self._buffer = b""
+        assert self.proc.stdout is not None
+        self._reader = LineReader(self.proc.stdout.fileno())
         self._worker_pid: int | None = None
         self.closed = False
         budget = dict(limits.__dict__)
@@ -268,27 +287,18 @@ class WorkerProcess:
         except (BrokenPipeError, OSError) as exc:
             raise ChannelClosed(str(exc)) from None
 
-    _reader: LineReader | None = None  # made on first use, over the worker's stdout
-
     def receive(self, timeout: float) -> dict[str, Any]:
         """The next message, waiting at most `timeout` seconds (see LineReader for what it raises)."""
-        if self._reader is None:
-            assert self.proc.stdout is not None
-            self._reader = LineReader(self.proc.stdout.fileno())
         return self._reader.receive(timeout)
 
     def receive_or_stop(self, timeout: float, grace: float = INTERRUPT_GRACE) -> tuple[dict[str, Any] | None, bool]:
-        """The next message within `timeout`; past it, the program is interrupted and gets `grace`
-        seconds to answer. Returns (message, timed out); a None message means the program did not
-        stop: the caller kills the worker (after reading its output, if it wants it)."""
+        """The next message within `timeout`; past it, the program is stopped (`stop`). Returns
+        (message, timed out); a None message means the program did not stop: the caller kills the
+        worker (after reading its output, if it wants it)."""
         try:
             return self.receive(timeout), False
         except ChannelTimeout:
-            self.interrupt()
-            try:
-                return self.receive(grace), True
-            except (ChannelTimeout, ChannelClosed):
-                return None, True
+            return stop(self, grace), True
 
     def cpu_time(self) -> float:
         """Seconds of CPU the worker's processes have used so far, read by the host (see `cpu_source`).
