@@ -137,12 +137,9 @@ class BwrapSandbox:
             argv = cgroup.wrap(argv)
 
         def on_exit() -> None:
-            if cgroup is not None:
-                cgroup.remove()
             if self.as_root:
                 self.uids.release(uid)
 
         launch = Launch(argv, dict(BWRAP_ENV), cwd="/", pass_fds=fds, nproc=nproc, on_exit=on_exit,
-                        kill_children_first=True, cpu=cgroup.cpu if cgroup is not None else None,
-                        cpu_source=cgroup.cpu_source if cgroup is not None else "")
+                        kill_children_first=True, cgroup=cgroup)
         return WorkerProcess(launch, self.limits, seed)

@@ -167,12 +167,9 @@ class ProcessSandbox:
         def on_exit() -> None:
             if owner is not None and exclusive:  # no PID namespace here: end what escaped the process group
                 kill_user_processes(owner)
-            if cgroup is not None:
-                cgroup.remove()
             if owner is not None:
                 self.uids.release(owner)
 
         launch = Launch(cgroup.wrap(argv) if cgroup else argv, worker_environment(), nproc=nproc, owner=owner,
-                        on_exit=on_exit, cpu=cgroup.cpu if cgroup is not None else None,
-                        cpu_source=cgroup.cpu_source if cgroup is not None else "")
+                        on_exit=on_exit, cgroup=cgroup)
         return WorkerProcess(launch, self.limits, seed)

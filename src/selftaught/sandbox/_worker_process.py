@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any, NoReturn, Protocol
 
 from selftaught.errors import WorkerError
-from selftaught.sandbox._cputime import HAS_PROC, CpuReader, children, process_tree_cpu, wall_clock
+from selftaught.sandbox._cgroup import WorkerCgroup
+from selftaught.sandbox._cputime import HAS_PROC, children, process_tree_cpu, wall_clock
 from selftaught.sandbox._guest import _wire
 
 MAX_MESSAGE = _wire.MAX_MESSAGE  # bytes in one message from a worker (see _wire for the choice)
@@ -60,9 +61,9 @@ class Launch:
       on_exit: called once the worker is gone (to return a sandbox uid to its pool).
       kill_children_first: the launched process is a sandbox monitor (bubblewrap) whose child is
         the sandbox's pid 1: kill that child first, so the monitor reaps it and exits by itself.
-      cpu: reads the seconds of CPU all the worker's processes used (its cgroup's accounting);
-        None: the launched process's tree, read from /proc (see `selftaught.sandbox._cputime`).
-      cpu_source: what `cpu` reads, for reports.
+      cgroup: the worker's cgroups (already joined by `argv`): removed once it is gone, after
+        `on_exit`; their CPU accounting, where there is one, is what the worker is charged with,
+        else the launched process's tree, read from /proc (see `selftaught.sandbox._cputime`).
     """
 
     argv: list[str]
@@ -73,8 +74,7 @@ class Launch:
     owner: int | None = None
     on_exit: Callable[[], None] | None = None
     kill_children_first: bool = False
-    cpu: CpuReader | None = None
-    cpu_source: str = ""
+    cgroup: WorkerCgroup | None = None
 
 
 class ChannelTimeout(Exception):
@@ -220,6 +220,7 @@ class WorkerProcess:
         # home): the stderr capture stays out of the program's reach, its home is the program's own.
         self.workdir = tempfile.mkdtemp(prefix="selftaught-worker-")
         self._on_exit = launch.on_exit
+        self._cgroup = launch.cgroup
         self._kill_children_first = launch.kill_children_first
         env = dict(launch.env)
         try:
@@ -238,8 +239,7 @@ class WorkerProcess:
             for passed in launch.pass_fds:
                 with contextlib.suppress(OSError):
                     os.close(passed)
-            if launch.on_exit is not None:
-                launch.on_exit()
+            self._release()
             raise WorkerError(f"could not prepare a worker's directory: {exc}") from exc
         try:
             self.proc = subprocess.Popen(
@@ -260,8 +260,8 @@ class WorkerProcess:
             for fd in launch.pass_fds:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        if launch.cpu is not None:
-            self._cpu, self.cpu_source = launch.cpu, launch.cpu_source or "cgroup"
+        if launch.cgroup is not None and launch.cgroup.cpu is not None:
+            self._cpu, self.cpu_source = launch.cgroup.cpu, launch.cgroup.cpu_source or "cgroup"
         elif HAS_PROC:
             self._cpu, self.cpu_source = process_tree_cpu(self.proc.pid), "/proc process tree"
         else:
@@ -360,9 +360,16 @@ class WorkerProcess:
         with contextlib.suppress(OSError):
             self._stderr.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
+        self._release()
+
+    def _release(self) -> None:
+        """Once the worker is gone: its sandbox's `on_exit` (a uid back to its pool...), then its cgroups."""
         if self._on_exit is not None:
             self._on_exit()
             self._on_exit = None
+        if self._cgroup is not None:
+            self._cgroup.remove()
+            self._cgroup = None
 
     def __enter__(self) -> WorkerProcess:
         return self
