@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import inspect
-import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from selftaught.errors import UserError
 from selftaught.lm._base import Backend, CompletionRequest, Generation, estimate_tokens
 from selftaught.lm._providers import ProviderSettings
-from selftaught.lm._retry import MalformedReply, RetryPolicy, Verdict, call_with_retries, status_verdict
+from selftaught.lm._retry import MalformedReply, RetryPolicy, Verdict, call_with_retries
+from selftaught.lm._sdk_errors import classify_sdk_error, snippet
 from selftaught.lm._usage_check import checked_tokens
-from selftaught.lm.openai_backend import _error_codes, _error_message, _retry_after, snippet
 
 INSTALL_HINT = "the anthropic provider needs the anthropic package: pip install 'selftaught[anthropic]'"
 
@@ -26,17 +25,8 @@ def _anthropic() -> Any:
 
 
 def classify_anthropic_error(exc: Exception) -> Verdict | None:
-    """Retry 429 (Retry-After), 5xx and 529 (overloaded), connection errors, timeouts and bodies that are not
-    JSON; refuse other 4xx; auth, billing and 404 are fatal (see status_verdict)."""
-    anthropic = _anthropic()
-    if isinstance(exc, anthropic.APIStatusError):
-        return status_verdict(exc.status_code, _error_message(exc), _retry_after(exc), "check ANTHROPIC_API_KEY",
-                              _error_codes(exc))
-    if isinstance(exc, (anthropic.APIConnectionError, anthropic.APIResponseValidationError)):
-        return Verdict("retry", f"{type(exc).__name__}: {exc}")
-    if isinstance(exc, json.JSONDecodeError):  # a 200 whose body is not JSON
-        return Verdict("retry", f"malformed reply (not JSON: {exc})")
-    return None
+    """The verdict on an anthropic SDK exception (529, overloaded, is a 5xx: retried; see `classify_sdk_error`)."""
+    return classify_sdk_error(exc, _anthropic(), "check ANTHROPIC_API_KEY")
 
 
 def _message(response: Any) -> Any:

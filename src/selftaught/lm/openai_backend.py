@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -11,7 +10,8 @@ from selftaught.errors import LMRefused, UserError
 from selftaught.lm._base import Backend, CompletionRequest, Generation, estimate_tokens
 from selftaught.lm._n_limit import n_limit
 from selftaught.lm._providers import ProviderSettings
-from selftaught.lm._retry import MalformedReply, RetryPolicy, Verdict, call_with_retries, status_verdict
+from selftaught.lm._retry import MalformedReply, RetryPolicy, Verdict, call_with_retries
+from selftaught.lm._sdk_errors import classify_sdk_error, snippet
 from selftaught.lm._usage_check import checked_tokens
 
 
@@ -24,54 +24,8 @@ def _openai() -> Any:
 
 
 def classify_openai_error(exc: Exception) -> Verdict | None:
-    """Retry 429 (honouring Retry-After), 5xx, 408/409, connection errors, timeouts, malformed replies;
-    refuse other 4xx; auth, quota and 404 are fatal (see status_verdict)."""
-    openai = _openai()
-    if isinstance(exc, openai.APIStatusError):
-        return status_verdict(exc.status_code, _error_message(exc), _retry_after(exc), "check the API key",
-                              _error_codes(exc))
-    if isinstance(exc, (openai.APIConnectionError, openai.APIResponseValidationError)):
-        return Verdict("retry", f"{type(exc).__name__}: {exc}")
-    if isinstance(exc, json.JSONDecodeError):  # the SDK lets a body that is not JSON through as this
-        return Verdict("retry", f"malformed reply (not JSON: {exc})")
-    return None
-
-
-def _error_message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and inner.get("message"):
-            return str(inner["message"])[:300]
-    return str(getattr(exc, "message", exc))[:300]
-
-
-def _error_codes(exc: Any) -> list[str]:
-    """The error's `code` and `type` (e.g. "insufficient_quota"), from the body the SDK kept."""
-    body = getattr(exc, "body", None)
-    inner = body.get("error", body) if isinstance(body, dict) else None
-    if not isinstance(inner, dict):
-        return []
-    return [str(inner[k]) for k in ("code", "type") if inner.get(k) is not None]
-
-
-def _retry_after(exc: Any) -> float | None:
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None) or {}
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is not None:
-            try:
-                return float(value) * scale
-            except ValueError:
-                return None
-    return None
-
-
-def snippet(body: Any, limit: int = 80) -> str:
-    """The start of a reply body on one line, to say what came back instead of a completion."""
-    text = " ".join(str(body).split())
-    return "an empty body" if not text else f"a body that is not a completion: {text[:limit]!r}"
+    """The verdict on an openai SDK exception (see `classify_sdk_error`)."""
+    return classify_sdk_error(exc, _openai(), "check the API key")
 
 
 def _completion(response: Any) -> Any:
