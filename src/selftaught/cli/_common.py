@@ -155,14 +155,9 @@ def services_for(config: Config, reporter: Reporter, store: RunStore | None = No
     return Services(config, backend, store=store, sandbox=choice, progress=reporter)
 
 
-def read_text_file(path: str, what: str, limit: int = MAX_PROGRAM_BYTES) -> str:
-    """A UTF-8 text file of at most `limit` bytes; one-line errors for missing, unreadable or oversized files."""
-    return read_capped(path, what, limit)
-
-
 def read_program(path: str, what: str) -> str:
     """Reads a program file, refusing missing, unreadable, oversized or unparsable files with one line."""
-    text = read_text_file(path, what)
+    text = read_capped(path, what, MAX_PROGRAM_BYTES)
     if "\x00" in text:
         raise UserError(f"{what} file {path} is not valid Python (it holds a NUL byte)")
     try:
