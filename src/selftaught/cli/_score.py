@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from selftaught._text import last_line
 from selftaught.cli._common import (
     Reporter,
     add_output_flags,
@@ -57,18 +58,14 @@ def describe_evaluation(result: Evaluation) -> str:
     head = f"{result.task} [{result.split}] score {result.score:.4f}"
     if result.failure:
         return (f"{head}: the program failed before any instance ran ({result.failure}, {result.duration:.2f}s)\n"
-                f"  {_last_line(result.detail) or result.failure}")
+                f"  {last_line(result.detail) or result.failure}")
     failures = ", ".join(f"{k}: {v}" for k, v in sorted(result.failures.items())) or "none"
     lines = [f"{head}  ({result.n_instances} instances, failures: {failures}, {result.duration:.2f}s)"]
     if result.failures:
-        lines.append(f"  first failure: {_last_line(result.detail) or '(no message)'}")
+        lines.append(f"  first failure: {last_line(result.detail) or '(no message)'}")
     if result.flags:
         lines.append("  reward-hacking flags: " + ", ".join(f"{k}: {v}" for k, v in sorted(result.flags.items())))
     if result.deadline_hit:
         lines.append(f"  the evaluation ran out of time (deadline {result.limits.get('deadline', 0):g}s)")
     return "\n".join(lines)
 
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1][:300] if lines else ""

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Protocol
 
+from selftaught._text import last_line
 from selftaught.errors import UserError, WorkerError
 from selftaught.sandbox._bwrap import BwrapSandbox
 from selftaught.sandbox._process import ProcessSandbox
@@ -123,11 +124,6 @@ class LimitsTooSmall(UserError):
         return f"{asked} too small for a worker to start ({self.detail})"
 
 
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1][:200] if lines else "it exited during start-up"
-
-
 def _choose(mode: str) -> SandboxChoice:
     """The sandbox for `mode` (a valid one), chosen with the default limits: the user's never decide which runs."""
     if mode == "process":
@@ -187,9 +183,10 @@ def select_sandbox(mode: str = "auto", limits: Limits = Limits()) -> SandboxChoi
     failure = probe(sandbox)
     if failure is None:
         return replace(choice, sandbox=sandbox)
+    said = last_line(failure, 200, "it exited during start-up")
     if limits != Limits() and (probed or probe(choice.sandbox) is None):
-        raise LimitsTooSmall(limits, f"the worker said: {_last_line(failure)}")
-    raise WorkerError(f"a worker cannot start in the {sandbox.name} sandbox: {_last_line(failure)}")
+        raise LimitsTooSmall(limits, f"the worker said: {said}")
+    raise WorkerError(f"a worker cannot start in the {sandbox.name} sandbox: {said}")
 
 
 def _warning(reason: str, fix: str) -> str:
