@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from selftaught.cli import _improve, _run, _safety, _sandbox, _score, _tasks, _transfer
 from selftaught.cli._common import Parser
-from selftaught.errors import InfrastructureError, RunLimitReached, SelftaughtError, UserError
+from selftaught.errors import RunLimitReached, SelftaughtError, UserError
 
 COMMANDS = (_tasks, _score, _improve, _run, _transfer, _sandbox, _safety)
 
@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunLimitReached as exc:
         sys.stderr.write(f"selftaught: stopped: {exc}\n")
         return 4
-    except (InfrastructureError, SelftaughtError) as exc:  # e.g. a refusal outside any improver (a study)
+    except SelftaughtError as exc:  # an infrastructure fault, or e.g. a refusal outside any improver (a study)
         sys.stderr.write(f"selftaught: failure: {exc}\n")
         return 3
     except KeyboardInterrupt:
