@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 
 from selftaught.broker import Services, TaskUtility, run_improver
 from selftaught.config import Config
-from selftaught.errors import LMRefused
+from selftaught.errors import LMRefused, ScorerError
 from selftaught.evaluate import Evaluation
 from selftaught.improver import seed_improver
 from selftaught.lm import CompletionRequest, OfflineBackend
@@ -223,24 +224,26 @@ def test_lm_text_that_is_not_unicode_reaches_the_improver_as_plain_text() -> Non
     assert result.failure is None and result.solution == "code ? here"
 
 
-def test_the_evaluation_cache_keeps_the_first_result_even_when_two_threads_race(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # Two utility calls of one program run at once (downstream runs are parallel); their evaluations may differ
-    # (a program that reads the clock). Both calls, and every later one, report the result stored first.
+def test_two_threads_asking_for_one_evaluation_at_once_run_it_once() -> None:
+    # Downstream runs are parallel, and speculation scores ahead: a second ask while the evaluation is in flight
+    # waits for it instead of running the program again (which could also give it a second, different score).
     services = make_services([GOOD_SUM])
-    both_started = threading.Barrier(2)
-    finished: list[float] = []
-    lock = threading.Lock()
+    calls: list[str] = []
 
-    def evaluate(task: Any, program: Any, split: str, **kwargs: Any) -> Evaluation:
-        both_started.wait(timeout=10)
-        with lock:  # the first to finish stores first
-            score = 0.25 * (len(finished) + 1)
-            finished.append(score)
-        return Evaluation(task.name, split, score, 0.0)
+    class WaitingExecutor:
+        name, workers = "test", 2
 
-    monkeypatch.setattr("selftaught.broker.evaluate", evaluate)
+        def evaluate(self, task: Any, program: str, split: str, **kwargs: Any) -> Evaluation:
+            calls.append(program)
+            deadline = time.monotonic() + 10
+            while services.counters["evaluations_cached"] < 1 and time.monotonic() < deadline:
+                time.sleep(0.005)  # until the second ask has arrived, while this one is still running
+            return Evaluation(task.name, split, 0.25 * len(calls), 0.0)
+
+        def close(self) -> None:
+            pass
+
+    services.executor = WaitingExecutor()
     task = SumTask()
     got: list[float] = []
     threads = [threading.Thread(target=lambda: got.append(services.evaluate(task, BAD_SUM, "val").score))
@@ -249,6 +252,28 @@ def test_the_evaluation_cache_keeps_the_first_result_even_when_two_threads_race(
         t.start()
     for t in threads:
         t.join()
-    assert sorted(finished) == [0.25, 0.5] and got == [0.25, 0.25]
+    assert calls == [BAD_SUM] and got == [0.25, 0.25]
     assert services.evaluate(task, BAD_SUM, "val").score == 0.25
-    assert services.counters == {"evaluations": 2, "evaluations_cached": 1}
+    assert services.counters == {"evaluations": 1, "evaluations_cached": 2}
+
+
+def test_an_evaluation_that_raised_is_tried_again_on_the_next_ask() -> None:
+    services = make_services([GOOD_SUM])
+    outcomes: list[Any] = [ScorerError("the scorer broke"), Evaluation("sum", "val", 0.5, 0.0)]
+
+    class FlakyExecutor:
+        name, workers = "test", 1
+
+        def evaluate(self, task: Any, program: str, split: str, **kwargs: Any) -> Evaluation:
+            outcome = outcomes.pop(0)
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
+
+        def close(self) -> None:
+            pass
+
+    services.executor = FlakyExecutor()
+    with pytest.raises(ScorerError):
+        services.evaluate(SumTask(), BAD_SUM, "val")
+    assert services.evaluate(SumTask(), BAD_SUM, "val").score == 0.5

@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from selftaught.config import Config
 from selftaught.errors import BudgetExceeded, LMRefused, RunLimitReached
 from selftaught.evaluate import AuditTotals, Evaluation, evaluate, evaluation_record, worker_seed
+from selftaught.execute import Executor, make_executor
 from selftaught.lm import Backend
 from selftaught.lm.pricing import price_table
 from selftaught.lm.session import LanguageModel
@@ -41,10 +43,10 @@ class Services:
 
     Evaluations are deterministic given (task, split, program, seed, secret): the worker's random
     state is seeded from the program's hash, and time limits are charged with CPU time, not wall
-    clock (see `selftaught.evaluate`). They are cached, so asking twice costs one run: the cache keeps
-    the first result per (task, split, program) for the whole run, and every later call, or one that
-    ran at the same time in another thread, is served that result (so a program that reads the
-    clock, or sits within a few ms of a limit, still has one score per run).
+    clock (see `selftaught.evaluate`). They run in the executor (`--executor`, at most `--workers` at
+    once) and are cached, so asking twice costs one run: one evaluation per (task, split, program) for
+    the whole run, and every later call, or one made while it ran, is served its result (so a program
+    that reads the clock, or sits within a few ms of a limit, still has one score per run).
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class Services:
         sandbox: SandboxChoice | None = None,
         progress: Progress | None = None,
         secret: SplitSecret | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.config = config
         self.secret = secret or load_split_secret(config.split_secret)
@@ -63,14 +66,21 @@ class Services:
         self.store = store
         self.sandbox_choice = sandbox or select_sandbox(config.sandbox, Limits(memory_mb=config.memory_mb))
         self.sandbox: Sandbox = self.sandbox_choice.sandbox
+        self.executor = executor or make_executor(config, self.sandbox)
         self.progress = progress or (lambda _msg: None)
-        self._cache: dict[tuple[str, str, str], Evaluation] = {}
+        self._cache: dict[tuple[str, str, str], Future[Evaluation]] = {}
+        self._speculated: set[tuple[str, str, str]] = set()  # evaluations started before any improver asked
+        self._asked: set[tuple[str, str, str]] = set()
         self._scanned: set[str] = set()
         self._lock = threading.Lock()
         self.iteration: int | None = None  # set by the self-improvement loop; stamped on events
         # Evaluations run vs served from the evaluation cache (LM calls and tokens are in `usage`).
         self.counters = {"evaluations": 0, "evaluations_cached": 0}
         self.usage = UsageMeter(price_table(config.prices))
+
+    def close(self) -> None:
+        """Ends what the services keep running (the executor's warm workers, its cluster connection)."""
+        self.executor.close()
 
     def event(self, kind: str, **data: Any) -> None:
         """Records an event in the run store (if any), stamped with the current iteration."""
@@ -91,21 +101,44 @@ class Services:
             self.event("program", program=digest, role=role, static_flags=count_flags(scan_program(program)))
         return digest
 
-    def evaluate(self, task: Task, program: str | None, split: str, **context: Any) -> Evaluation:
-        """Scores a program on a split (secretly: no budget), recording the evaluation."""
+    def evaluate(self, task: Task, program: str | None, split: str, *, speculative: bool = False,
+                 **context: Any) -> Evaluation:
+        """Scores a program on a split (secretly: no budget), recording the evaluation.
+
+        One evaluation per (task, split, program) for the whole run: a call while the same evaluation
+        is in flight in another thread waits for it. `speculative` (see `--speculate`): scored before
+        any improver asked, so not recorded as a utility call; a later ask is served its result.
+        """
         digest = self.save_program(program, "solution")
         key = (task.name, split, program_hash(program) if isinstance(program, str) else "-")
         with self._lock:
-            found = self._cache.get(key)
-            hit = found is not None
-            self.counters["evaluations_cached" if hit else "evaluations"] += 1
-        if found is None:
-            fresh = evaluate(task, program, split, sandbox=self.sandbox, seed=worker_seed(self.config.seed, program),
-                             secret=self.secret)
-            with self._lock:  # another thread may have stored this key meanwhile: the first result stays
-                found = self._cache.setdefault(key, fresh)
-        self.event("utility_call", program=digest, cached=hit, **context, **evaluation_record(found))
+            future = self._cache.get(key)
+            owner = future is None
+            if future is None:
+                future = self._cache[key] = Future()
+            if speculative:
+                self._speculated.add(key)
+            else:
+                self._asked.add(key)
+            self.counters["evaluations" if owner else "evaluations_cached"] += 1
+        if owner:
+            try:
+                future.set_result(self._run_evaluation(task, program, split))
+            except BaseException as exc:  # a task's bug or a broken sandbox: the next ask tries again
+                with self._lock:
+                    del self._cache[key]
+                future.set_exception(exc)
+                raise
+        found = future.result()
+        if not speculative:
+            self.event("utility_call", program=digest, cached=not owner, **context, **evaluation_record(found))
         return found
+
+    def _run_evaluation(self, task: Task, program: str | None, split: str) -> Evaluation:
+        if program is None:  # no code: a failure at once, no worker
+            return evaluate(task, program, split, sandbox=self.sandbox, secret=self.secret)
+        return self.executor.evaluate(task, program, split, seed=worker_seed(self.config.seed, program),
+                                      secret=self.secret)
 
     def language_model(self, stream: str, level: str) -> LanguageModel:
         """A fresh, budgeted language model for one improver run."""

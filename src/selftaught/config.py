@@ -32,7 +32,13 @@ class Config:
       meta_utility_budget: meta-utility calls per self-improvement step (paper: 25).
       downstream_runs: improver runs averaged by the meta-utility (paper: 5).
       transfer_tasks: tasks `transfer` evaluates on by default.
-      workers: improver runs executed in parallel inside a meta-utility.
+      workers: candidate evaluations (CPU-bound: they run untrusted code) in flight at once; default
+        the core count. Improver runs, which mostly wait on the model, are bounded by `concurrency`.
+      executor: where candidate evaluations run: `local` (sandboxed workers on this machine) or
+        `ray` (Ray tasks, each running the candidate in the same sandbox on its node).
+      ray_address: the Ray cluster for `executor = "ray"` (None: start or join a local instance).
+      speculate: score the code blocks an improver's LM call returned before it asks (charging its
+        budget only when it does); results are identical, unused work is reported in usage.
       improver_timeout: seconds one improver run may take before its worker is killed.
       memory_mb: address-space limit of every worker.
       sandbox: `auto` (bubblewrap if it works here, else a loud fallback), `strict` (refuse to
@@ -42,7 +48,8 @@ class Config:
       max_tokens: the most tokens a reply may have.
       request_timeout: seconds one provider request may take.
       max_retries: retries of retryable provider failures (429, 5xx, timeouts, connection errors).
-      concurrency: provider requests in flight at once.
+      concurrency: provider requests in flight at once, and downstream improver runs in flight at once
+        inside a meta-utility (they wait on the model, not on a core).
       cache: `record` (read the LM cache, call and store on a miss), `replay` (never call the
         network; a miss is an error) or `off`.
       cache_path: the SQLite cache file (default: the user's cache directory).
@@ -73,7 +80,10 @@ class Config:
         "maxcut",
         "parity_noiseless",
     )
-    workers: int = 2
+    workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    executor: str = "local"
+    ray_address: str | None = None
+    speculate: bool = False
     improver_timeout: float = 900.0
     memory_mb: int = 4096
     sandbox: str = "auto"
@@ -143,12 +153,17 @@ _MAXIMUMS: dict[str, float] = {
 _CHOICES: dict[str, tuple[str, ...]] = {
     "sandbox": ("auto", "strict", "process"),
     "cache": ("off", "record", "replay"),
+    "executor": ("local", "ray"),
 }
 
 
 def _coerce(name: str, kind: Any, value: Any) -> Any:
     if isinstance(kind, str) and kind.endswith(" | None"):
         kind = kind.removesuffix(" | None")
+    if kind in ("bool", bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false, got {value!r}")
+        return value
     if kind == "dict[str, Any]":
         if not isinstance(value, dict):
             raise ConfigError(f"{name} must be a table, got {value!r}")

@@ -48,7 +48,13 @@ def add_run_flags(p: argparse.ArgumentParser, *, task: bool = False) -> None:
     p.add_argument("--utility-budget", type=int, dest="utility_budget", help="utility calls per improver run (25)")
     p.add_argument("--downstream-runs", type=int, dest="downstream_runs",
                    help="improver runs averaged by the meta-utility (paper: 5)")
-    p.add_argument("--workers", type=int, help="downstream improver runs in parallel (default 2)")
+    p.add_argument("--workers", type=int, help="candidate evaluations in parallel (default: the core count)")
+    p.add_argument("--executor", choices=("local", "ray"),
+                   help="where candidate evaluations run: local (default) or ray (pip install 'selftaught[ray]')")
+    p.add_argument("--ray-address", dest="ray_address", metavar="ADDR",
+                   help="Ray cluster for --executor ray (default: start or join a local instance)")
+    p.add_argument("--speculate", action="store_true", default=None,
+                   help="score the code an improver's LM call returned before it asks (same results, sooner)")
     p.add_argument("--improver-timeout", type=float, dest="improver_timeout",
                    help="seconds one improver run may take (default 900)")
     p.add_argument("--memory-mb", type=int, dest="memory_mb", help="memory limit of each worker (default 4096)")
@@ -59,7 +65,8 @@ def add_run_flags(p: argparse.ArgumentParser, *, task: bool = False) -> None:
     lm.add_argument("--temperature", type=float, help="force this temperature (default: the improver's own)")
     lm.add_argument("--request-timeout", type=float, dest="request_timeout", help="seconds per request (120)")
     lm.add_argument("--max-retries", type=int, dest="max_retries", help="retries of 429/5xx/timeouts (5)")
-    lm.add_argument("--concurrency", type=int, help="provider requests in flight at once (8)")
+    lm.add_argument("--concurrency", type=int,
+                    help="provider requests, and downstream improver runs, in flight at once (8)")
     lm.add_argument("--cache", choices=("off", "record", "replay"),
                     help="LM cache: record (default: read, else call and store), replay (never call), off")
     lm.add_argument("--cache-path", dest="cache_path", help="SQLite cache file (default: user cache dir)")
@@ -85,7 +92,7 @@ CONFIG_KEYS = ("lm", "seed", "task", "iterations", "runs_dir", "lm_budget", "max
                "utility_budget", "meta_utility_budget", "downstream_runs", "workers", "improver_timeout",
                "memory_mb", "transfer_tasks", "sandbox", "base_url", "api_key_env", "max_tokens",
                "request_timeout", "max_retries", "concurrency", "cache", "cache_path", "max_usd", "max_calls",
-               "temperature", "split_secret")
+               "temperature", "split_secret", "executor", "ray_address", "speculate")
 
 
 def config_from(args: argparse.Namespace) -> Config:

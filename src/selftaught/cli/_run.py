@@ -113,6 +113,7 @@ def handle(args: argparse.Namespace) -> int:
         _ship_cache(services.backend, store.root, summary)
         store.write_json("summary.json", summary)
         store.close()
+        services.close()
     lines = [f"run directory: {store.root}",
              f"{'iteration':<10} {'meta-utility val':>17} {'test':>8} {'selected with (val)':>20}"]
     for item in history:
