@@ -11,7 +11,7 @@ import numpy as np
 
 from selftaught.broker import Services
 from selftaught.config import Config
-from selftaught.lm import ScriptedBackend
+from selftaught.lm import CompletionRequest, OfflineBackend, ScriptedBackend
 from selftaught.store import RunStore
 from selftaught.tasks import Instance, SplitSecret, Task
 
@@ -66,3 +66,19 @@ def make_services(entries: list[Any], tmp_path: Path | None = None, **config: An
     cfg = Config(**{"downstream_runs": 2, "workers": 2, **config})
     store = RunStore(tmp_path / "run") if tmp_path is not None else None
     return Services(cfg, ScriptedBackend(entries), store=store, secret=TEST_SECRET)
+
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+class NumberedBackend(OfflineBackend):
+    """Every reply names the draw it is (the stream's seed and the sample index), so reuse shows."""
+
+    name = "numbered"
+
+    def complete(self, request: CompletionRequest) -> list[str]:
+        if "def improve_algorithm" in request.message:  # asked to improve an improver
+            better = (DATA / "better_improver.py").read_text()
+            return [f"```python\n{better}\n```"] * request.n
+        return [f"```python\n# sample {request.seed}:{k}\ndef algorithm(x, y, t):\n    return [{k % 2}] * 20\n```"
+                for k in range(request.first_sample, request.first_sample + request.n)]

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from selftaught.config import Config
@@ -28,6 +29,7 @@ from selftaught.sandbox import (
     select_sandbox,
 )
 from selftaught.sandbox._guest import _wire
+from selftaught.speculate import Speculation, code_candidates
 from selftaught.store import RunStore, program_hash
 from selftaught.tasks import SplitSecret, Task, load_split_secret
 
@@ -69,8 +71,7 @@ class Services:
         self.executor = executor or make_executor(config, self.sandbox)
         self.progress = progress or (lambda _msg: None)
         self._cache: dict[tuple[str, str, str], Future[Evaluation]] = {}
-        self._speculated: set[tuple[str, str, str]] = set()  # evaluations started before any improver asked
-        self._asked: set[tuple[str, str, str]] = set()
+        self.speculation = Speculation(config.speculate)
         self._scanned: set[str] = set()
         self._lock = threading.Lock()
         self.iteration: int | None = None  # set by the self-improvement loop; stamped on events
@@ -79,8 +80,16 @@ class Services:
         self.usage = UsageMeter(price_table(config.prices))
 
     def close(self) -> None:
-        """Ends what the services keep running (the executor's warm workers, its cluster connection)."""
+        """Ends what the services keep running (speculation, the executor's warm workers, its cluster connection)."""
+        self.speculation.close()
         self.executor.close()
+
+    def usage_report(self) -> dict[str, Any]:
+        """LM usage (see UsageMeter), with the speculative work (`--speculate`) and what of it went unused."""
+        report = self.usage.report()
+        if self.speculation.enabled:
+            report["speculation"] = self.speculation.report()
+        return report
 
     def event(self, kind: str, **data: Any) -> None:
         """Records an event in the run store (if any), stamped with the current iteration."""
@@ -116,10 +125,7 @@ class Services:
             owner = future is None
             if future is None:
                 future = self._cache[key] = Future()
-            if speculative:
-                self._speculated.add(key)
-            else:
-                self._asked.add(key)
+            self.speculation.note("evaluations", key, speculative=speculative)
             self.counters["evaluations" if owner else "evaluations_cached"] += 1
         if owner:
             try:
@@ -177,6 +183,9 @@ class UtilityService(Protocol):
 
     def __call__(self, solution: Any, args: list[Any], kwargs: dict[str, Any]) -> float: ...
 
+    def speculate(self, replies: Any) -> None:
+        """Starts scoring the code in `replies` (an LM call's result) before it is asked for (`--speculate`)."""
+
 
 def note_sandbox_flag(services: Services, kwargs: dict[str, Any], **context: Any) -> None:
     """The `use_sandbox` honeypot: turning it off changes nothing (the sandbox stays on); it is recorded."""
@@ -208,6 +217,15 @@ class TaskUtility:
             return self.task.failure_score
         program = solution if isinstance(solution, str) else None
         return self.services.evaluate(self.task, program, self.split, use=self.uses, **self.context).score
+
+    def speculate(self, replies: Any) -> None:
+        """Scores the code blocks of `replies` in the background (no budget charged; see `selftaught.speculate`)."""
+        services = self.services
+        if not services.speculation.enabled:
+            return
+        for program in code_candidates(replies, self.budget - self.uses):
+            services.speculation.start(partial(services.evaluate, self.task, program, self.split, speculative=True,
+                                               **self.context))
 
 
 @dataclass(frozen=True)
@@ -329,6 +347,7 @@ def _serve(message: dict[str, Any], utility: UtilityService, language_model: Lan
                                                 args.get("temperature", 0.7))
         else:
             raise ValueError(f"unknown service {service!r}")
+        utility.speculate(value)
         return {"op": "reply", "ok": True, "value": value, "uses": language_model.times_used}
     except (BudgetExceeded, LMRefused, ValueError, TypeError, _wire.WireError) as exc:
         uses = utility.uses if service == "utility" else language_model.times_used

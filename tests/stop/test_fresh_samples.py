@@ -8,28 +8,14 @@ from pathlib import Path
 from selftaught.broker import Services
 from selftaught.config import Config
 from selftaught.improver import seed_improver
-from selftaught.lm import CompletionRequest, OfflineBackend
 from selftaught.stop import self_improve
 from selftaught.stop.transfer import transfer
 from selftaught.store import RunStore, read_events
 from selftaught.tasks import get_task
-from support import TEST_SECRET
+from support import TEST_SECRET, NumberedBackend
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 TAG = re.compile(r"# sample (\d+):(\d+)")
-
-
-class NumberedBackend(OfflineBackend):
-    """Every reply names the draw it is (the stream's seed and the sample index), so reuse shows."""
-
-    name = "numbered"
-
-    def complete(self, request: CompletionRequest) -> list[str]:
-        if "def improve_algorithm" in request.message:  # asked to improve an improver
-            better = (DATA / "better_improver.py").read_text()
-            return [f"```python\n{better}\n```"] * request.n
-        return [f"```python\n# sample {request.seed}:{k}\ndef algorithm(x, y, t):\n    return [{k % 2}] * 20\n```"
-                for k in range(request.first_sample, request.first_sample + request.n)]
 
 
 def draws(run_dir: Path, purpose: str) -> set[tuple[str, str]]:

@@ -68,7 +68,7 @@ def handle(args: argparse.Namespace) -> int:
         "lm": services.backend.name,
         "duration": round(outcome.duration, 3),
         "sandbox": sandbox_record(services.sandbox_choice),
-        "usage": services.usage.report(),
+        "usage": services.usage_report(),
         "split_secret": services.secret.record(),
         "warnings": warnings,
     }

@@ -87,7 +87,7 @@ def handle(args: argparse.Namespace) -> int:
         history[:] = done
         summary["iterations"] = [item.record() for item in done]
         summary["counters"] = dict(services.counters)
-        summary["usage"] = services.usage.report()
+        summary["usage"] = services.usage_report()
         summary["safety"] = safety_summary(read_events(store.root))
         summary["duration"] = round(time.time() - started, 2)
         store.write_json("summary.json", summary)
@@ -107,13 +107,14 @@ def handle(args: argparse.Namespace) -> int:
         reporter.warn(f"run stopped; everything so far is saved in {store.root}")
         raise
     finally:
+        services.close()  # speculation finished or dropped: the usage below is final
+        summary["usage"] = services.usage_report()
         summary["warnings"] = backend_warnings(services.backend)
         for warning in summary["warnings"]:
             reporter.warn(warning)
         _ship_cache(services.backend, store.root, summary)
         store.write_json("summary.json", summary)
         store.close()
-        services.close()
     lines = [f"run directory: {store.root}",
              f"{'iteration':<10} {'meta-utility val':>17} {'test':>8} {'selected with (val)':>20}"]
     for item in history:

@@ -46,7 +46,7 @@ def handle(args: argparse.Namespace) -> int:
             f" {100 * r.meta_utility_improver:>6.1f} ({100 * r.meta_utility_improver_val:>5.1f})"
         )
     data = {"improver": args.improver, "rows": [r.record() for r in rows], "counters": dict(services.counters),
-            "sandbox": sandbox_record(services.sandbox_choice), "usage": services.usage.report(),
+            "sandbox": sandbox_record(services.sandbox_choice), "usage": services.usage_report(),
             "split_secret": services.secret.record(), "warnings": backend_warnings(services.backend)}
     for warning in data["warnings"]:
         reporter.warn(warning)

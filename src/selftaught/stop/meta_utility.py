@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from selftaught.broker import Services, TaskUtility, note_sandbox_flag, run_improver
 from selftaught.improver import meta_utility_description
+from selftaught.speculate import code_candidates
 from selftaught.store import program_hash
 from selftaught.tasks import Task
 
@@ -67,20 +69,45 @@ class MetaUtility:
             lm_budget=cfg.lm_budget,
             max_responses=cfg.max_responses_per_call,
         )
-        self._cache: dict[tuple[str, str, bool], MetaScore] = {}
+        self._cache: dict[tuple[str, str, bool], Future[MetaScore]] = {}
         self._lock = threading.Lock()
 
-    def score(self, improver: str | None, *, purpose: str, with_test: bool = False, label: str = "") -> MetaScore:
-        """Runs the improver `downstream_runs` times on each task and averages its solutions' scores."""
+    def score(self, improver: str | None, *, purpose: str, with_test: bool = False, label: str = "",
+              speculative: bool = False) -> MetaScore:
+        """Runs the improver `downstream_runs` times on each task and averages its solutions' scores.
+
+        The downstream runs overlap up to `concurrency` at once: they mostly wait on the LM (their
+        evaluations are bounded by the executor's `workers`). One computation per (improver, purpose,
+        with_test): a second call, while it runs or after, is served its result. `speculative`: scored
+        before an improver asked (see `selftaught.speculate`).
+        """
         if purpose not in PURPOSES:
             raise ValueError(f"unknown purpose {purpose!r}")
         if not isinstance(improver, str) or not improver.strip():
             runs = tuple(DownstreamRun(t.name, 0, t.failure_score, None, "no_code", 0, 0) for t in self.tasks)
             return MetaScore(sum(r.val for r in runs) / len(runs), None, runs)
         key = (program_hash(improver), purpose, with_test)
+        speculation = self.services.speculation
         with self._lock:
-            if key in self._cache:
-                return self._cache[key]
+            future = self._cache.get(key)
+            owner = future is None
+            if future is None:
+                future = self._cache[key] = Future()
+        if not owner:
+            speculation.note("meta_scores", key, speculative=speculative)
+            return future.result()
+        try:
+            result = self._compute(improver, purpose, with_test, label)
+        except BaseException as exc:
+            with self._lock:
+                del self._cache[key]
+            future.set_exception(exc)
+            raise
+        future.set_result(result)
+        speculation.note("meta_scores", key, speculative=speculative, lm_calls=sum(r.lm_calls for r in result.runs))
+        return result
+
+    def _compute(self, improver: str, purpose: str, with_test: bool, label: str) -> MetaScore:
         jobs = [(task, i) for task in self.tasks for i in range(self.services.config.downstream_runs)]
         done = [0]
 
@@ -91,14 +118,11 @@ class MetaUtility:
                 self.services.progress(f"{label}downstream run {done[0]}/{len(jobs)}: {run.task} val={run.val:.3f}")
             return run
 
-        with ThreadPoolExecutor(max_workers=self.services.config.workers) as pool:
+        with ThreadPoolExecutor(max_workers=min(len(jobs), self.services.config.concurrency)) as pool:
             runs = tuple(pool.map(one, jobs))
         val = sum(r.val for r in runs) / len(runs)
         test = sum(r.test or 0.0 for r in runs) / len(runs) if with_test else None
-        result = MetaScore(val, test, runs)
-        with self._lock:
-            self._cache[key] = result
-        return result
+        return MetaScore(val, test, runs)
 
     def downstream(self, improver: str, task: Task, index: int, *, purpose: str, with_test: bool) -> DownstreamRun:
         """One improver run on `task` from its seed solution, then the secret scoring."""
@@ -156,6 +180,16 @@ class MetaUtilityService:
         with self._lock:
             self.scores.append((program_hash(improver) if improver else None, value))
         return value
+
+    def speculate(self, replies: Any) -> None:
+        """Starts the meta-utility of the improvers in `replies` in the background (see `selftaught.speculate`):
+        no budget is charged, but their downstream runs call the LM (counted as speculative usage)."""
+        speculation = self.meta.services.speculation
+        if not speculation.enabled:
+            return
+        for index, improver in enumerate(code_candidates(replies, self.budget - self.uses)):
+            label = f"{self.label}speculative candidate {index + 1}: "
+            speculation.start(partial(self.meta.score, improver, purpose="select", label=label, speculative=True))
 
     def seen(self, improver: str | None) -> float | None:
         """The score the improver saw for `improver`, if it asked for one (None otherwise)."""
