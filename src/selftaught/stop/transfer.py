@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -28,15 +29,25 @@ class TransferRow:
 
 
 def transfer(services: Services, improver: str, seed_improver: str, tasks: Sequence[Task]) -> list[TransferRow]:
-    """For each task: u(seed solution), meta-utility of I_0, meta-utility of `improver`."""
-    rows = []
-    for task in tasks:
+    """For each task: u(seed solution), meta-utility of I_0, meta-utility of `improver`.
+
+    Every task, and both improvers on it, are measured at once: the work waits on the LM (bounded
+    by `concurrency`) and on evaluations (bounded by the executor's `workers`); the rows are the
+    same as one at a time, since every downstream run draws from its own stream.
+    """
+
+    def row(task: Task) -> TransferRow:
         services.progress(f"[{task.name}] scoring the seed solution")
         seed_val = services.evaluate(task, task.seed_solution, "val", purpose="transfer").score
         seed_test = services.evaluate(task, task.seed_solution, "test", purpose="transfer").score
         meta = MetaUtility(services, [task])
-        base = meta.score(seed_improver, purpose="transfer", with_test=True, label=f"[{task.name}] I_0 ")
-        new = meta.score(improver, purpose="transfer", with_test=True, label=f"[{task.name}] improver ")
-        rows.append(TransferRow(task.name, seed_test, base.test or 0.0, new.test or 0.0,
-                                seed_val, base.val, new.val))
-    return rows
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            base_f = pool.submit(meta.score, seed_improver, purpose="transfer", with_test=True,
+                                 label=f"[{task.name}] I_0 ")
+            new_f = pool.submit(meta.score, improver, purpose="transfer", with_test=True,
+                                label=f"[{task.name}] improver ")
+            base, new = base_f.result(), new_f.result()
+        return TransferRow(task.name, seed_test, base.test or 0.0, new.test or 0.0, seed_val, base.val, new.val)
+
+    with ThreadPoolExecutor(max_workers=max(1, len(tasks))) as pool:
+        return list(pool.map(row, tasks))

@@ -12,9 +12,10 @@ from selftaught.config import Config
 from selftaught.improver import seed_improver
 from selftaught.stop import self_improve
 from selftaught.stop.meta_utility import MetaUtility, MetaUtilityService
+from selftaught.stop.transfer import transfer
 from selftaught.store import RunStore, read_events
 from selftaught.tasks import get_task
-from support import TEST_SECRET, NumberedBackend, SumTask, make_services
+from support import DATA, TEST_SECRET, NumberedBackend, SumTask, make_services
 
 SOLUTIONS = [f"```python\ndef algorithm(a):\n    return {k}\n```" for k in range(3)]
 
@@ -115,3 +116,17 @@ def test_a_run_finds_the_same_improvers_and_scores_at_any_parallelism(tmp_path: 
     other = run_summary(tmp_path, "other", **variant)
     assert len(default[0]) == 2 and len(default[1]) >= 10
     assert other == default
+
+
+def test_transfer_rows_are_the_same_measured_at_once_or_one_at_a_time() -> None:
+    def rows(**config: Any) -> list[Any]:
+        cfg = Config(downstream_runs=2, max_responses_per_call=2, lm_budget=1, utility_budget=3, seed=2, **config)
+        services = Services(cfg, NumberedBackend(), secret=TEST_SECRET)
+        better = (DATA / "better_improver.py").read_text()
+        found = transfer(services, better, seed_improver(), [get_task("lpn"), get_task("parity_noiseless")])
+        services.close()
+        return found
+
+    sequential = rows(workers=1, concurrency=1)
+    assert [r.task for r in sequential] == ["parity_noise", "parity_noiseless"]
+    assert rows(workers=2, concurrency=8) == sequential
