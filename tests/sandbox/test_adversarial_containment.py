@@ -88,22 +88,31 @@ def _make_runner(mode: str, strict: SandboxChoice, workdir: Path, *, pinned: boo
         if os.getuid() != 0 or not isinstance(strict.sandbox, BwrapSandbox):
             pytest.skip("warm workers are tried as root, in the bubblewrap sandbox")
         if pinned:
-            return InProcessRunner(_warm_pool(pinned_sandbox()), "warm", PINNED_UID)
-        return InProcessRunner(_warm_pool(strict.sandbox), "warm")
+            return InProcessRunner(_warm_pool("pinned", pinned_sandbox), "warm", PINNED_UID)
+        sandbox = strict.sandbox
+        return InProcessRunner(_warm_pool("strict", lambda: sandbox), "warm")
     prefix, why = unprivileged_prefix()
     if prefix is None:
         pytest.skip(f"the unprivileged (user namespace) runs need another uid: {why}")
     return CliRunner(prefix, workdir)
 
 
-_POOLS: dict[int, WarmPool] = {}
+_POOLS: dict[str, WarmPool] = {}
 
 
-def _warm_pool(sandbox: BwrapSandbox) -> WarmPool:
-    """One warm pool per sandbox for the whole module (zygotes are reused across tests, as in a run)."""
-    if id(sandbox) not in _POOLS:
-        _POOLS[id(sandbox)] = WarmPool(sandbox)
-    return _POOLS[id(sandbox)]
+def _warm_pool(kind: str, make: Callable[[], BwrapSandbox]) -> WarmPool:
+    """One warm pool of each kind for the whole module (zygotes are reused across tests, as in a run)."""
+    if kind not in _POOLS:
+        _POOLS[kind] = WarmPool(make())
+    return _POOLS[kind]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_warm_pools() -> Iterator[None]:
+    yield
+    for pool in _POOLS.values():
+        pool.close()
+    _POOLS.clear()
 
 
 @pytest.fixture(params=MODES)
