@@ -2,7 +2,8 @@
 
 Two runners run an untrusted program exactly as candidates run:
   - `InProcessRunner` ("root" mode): `run_file` in a bubblewrap sandbox of this (root) test process, which drops
-    each worker to a sandbox uid of its own;
+    each worker to a sandbox uid of its own; in "warm" mode, in a `WarmPool` of such sandboxes (workers forked by
+    zygotes);
   - `CliRunner` ("user" mode): `selftaught sandbox run FILE --json --sandbox strict` as an ordinary user
     (uid 62000), so bubblewrap builds an unprivileged user namespace. When the interpreter lives under a
     directory other users cannot enter (pyenv under /root, mode 0700), the command is wrapped in a bubblewrap
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import selftaught
-from selftaught.sandbox import BwrapSandbox, Limits, Sandbox, select_sandbox
+from selftaught.sandbox import BwrapSandbox, Limits, Sandbox, WarmPool, select_sandbox
 from selftaught.sandbox._run_file import FileRun, run_file
 from selftaught.sandbox._uids import SANDBOX_UID_BASE, SANDBOX_UID_COUNT, SYSTEM_PATH, UidPool, find_setpriv
 
@@ -105,6 +106,9 @@ class Runner(Protocol):
 
     def with_memory(self, memory_mb: int) -> Runner: ...
 
+    def residents(self) -> set[int]:
+        """Host pids that stay in a run's PID namespace by design once it ends (warm workers' zygotes, their inits)."""
+
 
 @dataclass
 class InProcessRunner:
@@ -127,9 +131,27 @@ class InProcessRunner:
 
     def with_memory(self, memory_mb: int) -> InProcessRunner:
         limits = Limits(memory_mb=memory_mb)
-        if self.pinned is not None:
-            return InProcessRunner(pinned_sandbox(limits), self.mode, self.pinned)
-        return InProcessRunner(select_sandbox("strict", limits).sandbox, self.mode)
+        sandbox: Sandbox = (pinned_sandbox(limits) if self.pinned is not None
+                            else select_sandbox("strict", limits).sandbox)
+        if isinstance(self.sandbox, WarmPool):
+            assert isinstance(sandbox, BwrapSandbox)
+            sandbox = WarmPool(sandbox)
+        return InProcessRunner(sandbox, self.mode, self.pinned)
+
+    def residents(self) -> set[int]:
+        """A warm pool's idle zygotes and their sandboxes' inits (a cold sandbox leaves none)."""
+        if not isinstance(self.sandbox, WarmPool):
+            return set()
+        zygotes = set(self.sandbox.idle())
+        return zygotes | {parent for z in zygotes if (parent := _parent(z)) is not None}
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rpartition(")")[2].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def pinned_sandbox(limits: Limits | None = None) -> BwrapSandbox:
@@ -257,6 +279,9 @@ class CliRunner:
     def with_memory(self, memory_mb: int) -> CliRunner:
         return CliRunner(self.prefix, self.workdir, self.mode, memory_mb, self.user, self.runs)
 
+    def residents(self) -> set[int]:
+        return set()
+
 
 def shared_workdir() -> Path:
     """A directory (0755) whose files the unprivileged user can read."""
@@ -307,16 +332,19 @@ def _status(pid: int) -> dict[str, str]:
         return {}
 
 
-def leftovers(namespace: str) -> list[tuple[int, str, str]]:
+def leftovers(namespace: str, residents: set[int] | None = None) -> list[tuple[int, str, str]]:
     """Processes of a finished run still on the host: (pid, uid, state) of its pid namespace's members.
 
     The run is found by its pid namespace, not by uid alone: other orchestrators on this host may be running
     sandboxes of their own with the same sandbox uids right now. One member is not counted: the sandbox's
     init (bubblewrap, pid 1 inside) once it is a zombie. The orchestrator kills the outer bubblewrap, which
     orphans that init to the host's pid 1, and it stays until the host's init reaps it (about two seconds here).
+    Nor are `residents`: a warm zygote and its sandbox's init, which outlive a clean run by design.
     """
     found = []
     for pid in pid_namespace_members(namespace):
+        if pid in (residents or ()):
+            continue
         status = _status(pid)
         if not status:
             continue  # gone meanwhile

@@ -3,7 +3,7 @@
 Every time is bounded. The program's load (the task's `load_time_limit`) and each instance (the
 task's `time_limit`, counted from just before the inputs are sent, so work done while they are
 decoded is charged too) are charged with the CPU time of the worker's processes, read by the host
-(`WorkerProcess.cpu_time`: the worker's cgroup, else its process tree in /proc), never by the worker,
+(`Worker.cpu_time`: the worker's cgroup, else its process tree in /proc), never by the worker,
 which the candidate controls: a score then does not depend on how busy the machine is. A wall-clock
 backstop (`backstop_for`) still stops a program that sleeps or blocks, and the whole evaluation has
 a wall-clock deadline (backstops of the load and of every instance + slack), which bounds the
@@ -25,7 +25,7 @@ from selftaught.sandbox import (
     ChannelTimeout,
     ProtocolError,
     Sandbox,
-    WorkerProcess,
+    Worker,
     select_sandbox,
 )
 from selftaught.sandbox._guest import _wire
@@ -50,6 +50,9 @@ DETAIL_CHARS = 500
 #: What a worker may report as a load failure, and as an instance failure (anything else is `protocol`).
 LOAD_FAILURES = frozenset({"syntax", "exception", "missing_entrypoint", "no_code", "timeout", "memory"})
 CALL_FAILURES = frozenset({"exception", "timeout", "memory", "bad_output"})
+#: Failures after which a worker may have been altered (interrupted, out of memory, dead, off the protocol): it is
+#: killed at the end, never retired (a warm worker's zygote is destroyed rather than reused).
+ALTERING_FAILURES = frozenset({"timeout", "crash", "protocol", "memory", "deadline"})
 
 
 def backstop_for(limit: float) -> float:
@@ -163,18 +166,19 @@ class _Runner:
         self.program = program
         self.seed = seed
         self.deadline = deadline  # a time.perf_counter() value
-        self.worker: WorkerProcess | None = None
+        self.worker: Worker | None = None
         self.audit = AuditTotals()
         self.load_time: float | None = None
         self.clock = ""  # the first worker's cpu_source
         self.cpu_spent = 0.0  # CPU seconds charged so far: loads (every relaunch's too) and instances
         self.call_started = 0.0  # when the current instance's inputs went out (perf_counter)
         self.call_wall: float | None = None  # wall seconds until its output arrived (or it was stopped)
+        self.altered = False  # a worker was stopped, died or broke the protocol: none is trusted to be reused
 
     def remaining(self) -> float:
         return self.deadline - time.perf_counter()
 
-    def _await(self, worker: WorkerProcess, budget: float, start_cpu: float,
+    def _await(self, worker: Worker, budget: float, start_cpu: float,
                started: float) -> tuple[dict[str, Any] | None, str | None, float]:
         """The worker's next message, while it is within `budget` CPU seconds since `start_cpu`, the
         budget's wall-clock backstop since `started`, and the evaluation's deadline.
@@ -200,7 +204,7 @@ class _Runner:
                 continue
 
     @staticmethod
-    def _used(worker: WorkerProcess, start_cpu: float, last: float) -> float:
+    def _used(worker: Worker, start_cpu: float, last: float) -> float:
         """CPU seconds since `start_cpu` (`last`, the latest reading, if the worker is gone by now)."""
         try:
             return max(last, worker.cpu_time() - start_cpu)
@@ -218,6 +222,8 @@ class _Runner:
 
     def _fail(self, kind: str, detail: str, *, kill: bool, elapsed: float = 0.0) -> _Failed:
         """The failure to raise; `kill` replaces the worker (its state is unknown, or it would not stop)."""
+        if kind in ALTERING_FAILURES:
+            self.altered = True
         if kill and self.worker is not None:
             self.worker.kill()
         if kind == "protocol":
@@ -362,8 +368,12 @@ class _Runner:
         return lax is not None and lax > earned + 1e-9
 
     def close(self) -> None:
+        """Ends the worker: `retire` (a warm worker's zygote may serve again) when nothing may have altered it."""
         if self.worker is not None:
-            self.worker.kill()
+            if self.altered or self.worker.closed:
+                self.worker.kill()
+            else:
+                self.worker.retire()
         self.audit.fold()
 
 

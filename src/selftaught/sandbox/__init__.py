@@ -3,6 +3,7 @@
 from selftaught.sandbox._bwrap import BwrapSandbox
 from selftaught.sandbox._process import ProcessSandbox
 from selftaught.sandbox._select import MIN_MEMORY_MB, MODES, LimitsTooSmall, Sandbox, SandboxChoice, select_sandbox
+from selftaught.sandbox._warm import ForkedWorker, WarmPool
 from selftaught.sandbox._worker_process import (
     ChannelClosed,
     ChannelTimeout,
@@ -10,6 +11,7 @@ from selftaught.sandbox._worker_process import (
     Limits,
     LineReader,
     ProtocolError,
+    Worker,
     WorkerProcess,
 )
 
@@ -19,6 +21,7 @@ __all__ = [
     "BwrapSandbox",
     "ChannelClosed",
     "ChannelTimeout",
+    "ForkedWorker",
     "Launch",
     "Limits",
     "LimitsTooSmall",
@@ -27,6 +30,8 @@ __all__ = [
     "ProtocolError",
     "Sandbox",
     "SandboxChoice",
+    "WarmPool",
+    "Worker",
     "WorkerProcess",
     "select_sandbox",
 ]

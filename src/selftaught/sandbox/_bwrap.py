@@ -106,9 +106,11 @@ class BwrapSandbox:
         args += ["--chdir", "/tmp", "--remount-ro", "/"]
         return args
 
-    def command(self, uid: int) -> tuple[list[str], tuple[int, ...]]:
-        """The full command line for one worker, and the descriptors it needs."""
-        args = list(self._static)
+    def command(self, uid: int, script: str = "worker.py", extra: tuple[str, ...] = (),
+                mounts: tuple[str, ...] = ()) -> tuple[list[str], tuple[int, ...]]:
+        """The full command line for one worker (or, with `script`, another guest script given `extra`
+        arguments, in a sandbox with bubblewrap's `mounts` options added), and the descriptors it needs."""
+        args = [*self._static, *mounts]
         fds: list[int] = []
         if self.seccomp_filter is not None:
             read_fd, write_fd = os.pipe()
@@ -119,20 +121,26 @@ class BwrapSandbox:
         args.append("--")
         if self.as_root:
             args += drop_to(self.setpriv or "setpriv", uid)
-        args += [sys.executable, "-I", f"{GUEST_MOUNT}/worker.py"]
+        args += [sys.executable, "-I", f"{GUEST_MOUNT}/{script}", *extra]
         return args, tuple(fds)
 
     def launch(self, seed: int = 0) -> WorkerProcess:
         """Starts a fresh, confined worker for one program."""
+        return WorkerProcess(self.plan(), self.limits, seed)
+
+    def plan(self, script: str = "worker.py", extra: tuple[str, ...] = (), pass_fds: tuple[int, ...] = (),
+             mounts: tuple[str, ...] = (), extra_processes: int = 0) -> Launch:
+        """How to start one sandbox running `script` (see `command`), with `pass_fds` passed in too and room in
+        its pids cgroup for `extra_processes` more processes than a worker's."""
         if self.as_root:
             uid, _exclusive = self.uids.acquire()
             nproc = self.limits.processes
         else:
             uid = os.getuid()
             nproc = user_process_count(uid) + self.limits.processes
-        argv, fds = self.command(uid)
+        argv, fds = self.command(uid, script, extra, mounts)
         # bubblewrap, its pid 1 and the worker come on top of the program's own processes
-        cgroup = self.cgroups.create(self.limits.memory_mb, self.limits.processes + 4)
+        cgroup = self.cgroups.create(self.limits.memory_mb, self.limits.processes + 4 + extra_processes)
         if cgroup is not None:
             argv = cgroup.wrap(argv)
 
@@ -140,6 +148,5 @@ class BwrapSandbox:
             if self.as_root:
                 self.uids.release(uid)
 
-        launch = Launch(argv, dict(BWRAP_ENV), cwd="/", pass_fds=fds, nproc=nproc, on_exit=on_exit,
-                        kill_children_first=True, cgroup=cgroup)
-        return WorkerProcess(launch, self.limits, seed)
+        return Launch(argv, dict(BWRAP_ENV), cwd="/", pass_fds=fds + pass_fds, nproc=nproc, on_exit=on_exit,
+                      kill_children_first=True, cgroup=cgroup)

@@ -65,6 +65,7 @@ def run_file(sandbox: Sandbox, source: str, *, name: str = "<file>", timeout: fl
     sig: int | None = None
     limit: str | None = None
     error = ""
+    timed_out = True  # until the program is known to have ended by itself
     try:
         worker.send({"op": "run", "program": source, "name": name})
         message, timed_out = worker.receive_or_stop(timeout, INTERRUPT_GRACE)
@@ -82,10 +83,13 @@ def run_file(sandbox: Sandbox, source: str, *, name: str = "<file>", timeout: fl
         elif "File too large" in error:
             limit = "file_size"
     except ChannelClosed:
-        pass
+        timed_out = False  # it died by itself: its exit status says how
     finally:
         output = worker.stderr_tail(sandbox.limits.output_kb * 1024)
-        worker.kill()
+        if timed_out:  # it was interrupted (or the run failed): its worker may be altered
+            worker.kill()
+        else:
+            worker.retire()  # the exit status is known once the worker has ended
         status = worker.proc.returncode
     if exit_code is None and status is not None and limit is None:
         sig = -status if status < 0 else (status - 128 if status > 128 else None)

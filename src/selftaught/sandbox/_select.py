@@ -15,7 +15,7 @@ from selftaught.errors import UserError, WorkerError
 from selftaught.sandbox._bwrap import BwrapSandbox
 from selftaught.sandbox._process import ProcessSandbox
 from selftaught.sandbox._uids import find_setpriv
-from selftaught.sandbox._worker_process import ChannelClosed, ChannelTimeout, Limits, WorkerProcess
+from selftaught.sandbox._worker_process import ChannelClosed, ChannelTimeout, Limits, Worker
 
 MODES = ("auto", "strict", "process")
 PROBE_TIMEOUT = 30.0
@@ -31,7 +31,7 @@ class Sandbox(Protocol):
     isolated: bool
     limits: Limits
 
-    def launch(self, seed: int = 0) -> WorkerProcess: ...
+    def launch(self, seed: int = 0) -> Worker: ...
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,41 @@ class LineReader:
         raise ProtocolError(reason)
 
 
+class ExitStatus(Protocol):
+    """What callers read of a worker's process once it is gone."""
+
+    @property
+    def returncode(self) -> int | None: ...
+
+
+class Worker(Protocol):
+    """What callers use of a worker, however it was started (`WorkerProcess`, or a zygote's `ForkedWorker`)."""
+
+    closed: bool
+    cpu_source: str
+
+    @property
+    def proc(self) -> ExitStatus: ...
+
+    def send(self, message: dict[str, Any]) -> None: ...
+
+    def receive(self, timeout: float) -> dict[str, Any]: ...
+
+    def receive_or_stop(self, timeout: float, grace: float = ...) -> tuple[dict[str, Any] | None, bool]: ...
+
+    def cpu_time(self) -> float: ...
+
+    def worker_pid(self) -> int: ...
+
+    def interrupt(self) -> None: ...
+
+    def stderr_tail(self, limit: int = ...) -> str: ...
+
+    def kill(self) -> None: ...
+
+    def retire(self) -> None: ...
+
+
 class Interruptible(Protocol):
     """What `stop` needs of a worker."""
 
@@ -355,6 +390,10 @@ class WorkerProcess:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
         self._cleanup()
+
+    def retire(self) -> None:
+        """The protocol ended normally: ends the worker (a fresh sandbox serves one program only, so: `kill`)."""
+        self.kill()
 
     def _cleanup(self) -> None:
         with contextlib.suppress(OSError):

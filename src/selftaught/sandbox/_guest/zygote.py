@@ -1,0 +1,272 @@
+"""The zygote: a warm interpreter in a sandbox of its own that forks one fresh worker per program, then sweeps.
+
+Started by the orchestrator as `python -I zygote.py FD` (FD: a unix socket the host sends each child's
+descriptors over) in a bubblewrap sandbox exactly like a worker's. It imports numpy and the worker's
+modules, runs no program itself, and makes itself non-dumpable, so a child (same uid) cannot read its
+memory or environment through /proc. Control messages are JSON lines on stdin/stdout:
+
+  host -> zygote  {"op": "setup", ...}   (first, from the host's process launcher: ignored)
+  zygote -> host  {"op": "ready"}        (preloaded)
+  host -> zygote  {"op": "fork"}         + stdin, stdout, stderr of the child over the socket (SCM_RIGHTS)
+  zygote -> host  {"op": "forked", "pid": N}  (N: the child's pid in the sandbox)
+  host -> zygote  {"op": "retire"}       (the child is ended, reaped, and everything it left is swept)
+  zygote -> host  {"op": "swept", "status": S, "clean": bool, "why": str}
+
+One child at a time. The child becomes an ordinary worker (`worker.main`). The sweep kills every
+process of the sandbox but the zygote and the sandbox's init (`kill(-1, SIGKILL)`: safe only because
+the zygote is alone in a PID namespace of its own), empties the writable directories, and checks that
+the sandbox is as the zygote found it; `clean` false means the host must destroy this sandbox.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import os
+import signal
+import socket
+import stat
+import sys
+import time
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+# What a worker imports by the end of its setup (`worker._apply_limits`, `worker._seed`), so a child starts with the
+# same modules loaded as a fresh worker, only sooner; numpy.random alone takes about 30 ms to import.
+import random  # noqa: F401
+import resource  # noqa: F401
+
+import _audit  # type: ignore[import-not-found]  # noqa: F401  (preloaded for the children)
+import _wire  # type: ignore[import-not-found]
+import helpers  # type: ignore[import-not-found]  # noqa: F401
+import worker  # type: ignore[import-not-found]
+
+with contextlib.suppress(ImportError):
+    import numpy
+    import numpy.random  # noqa: F401
+
+PR_SET_DUMPABLE = 4
+SCRATCH = ("/tmp", "/dev/shm", "/dev/mqueue")  # what a child may write (the rest is read-only)
+SYSV_IPC = ("/proc/sysvipc/shm", "/proc/sysvipc/msg", "/proc/sysvipc/sem")
+# Per network namespace: sockets in use and TCP connections in TIME-WAIT (the tables themselves, /proc/net/tcp,
+# take milliseconds each to read: the kernel walks its global hash table).
+SOCKSTAT = ("/proc/net/sockstat", "/proc/net/sockstat6")
+SETTLE = 2.0  # seconds the killed processes get to be reaped by the sandbox's init
+
+
+def _prctl(option: int, value: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(option, value, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl failed")
+
+
+class Control:
+    """The host's channel: JSON lines read from fd 0 unbuffered by Python's stdin (a child inherits no data)."""
+
+    def __init__(self) -> None:
+        self.buffer = b""
+
+    def receive(self) -> dict[str, Any] | None:
+        while b"\n" not in self.buffer:
+            chunk = os.read(0, 65536)
+            if not chunk:
+                return None
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        message: dict[str, Any] = _wire.decode(line)
+        return message
+
+    @staticmethod
+    def send(message: dict[str, Any]) -> None:
+        os.write(1, _wire.encode(message))
+
+
+def _snapshot() -> dict[str, Any]:
+    """What the sweep compares against: the scratch directories' owners and modes, /dev, the mounts, own state."""
+    dirs: dict[str, tuple[int, int, int] | None] = {}
+    for path in (*SCRATCH, "/dev"):
+        try:
+            st = os.stat(path)
+            dirs[path] = (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
+        except OSError:
+            dirs[path] = None
+    with open("/proc/self/mountinfo") as f:
+        mounts = f.read()
+    return {"dirs": dirs, "dev": sorted(os.listdir("/dev")), "mounts": mounts, "cwd": os.getcwd(),
+            "umask": _umask()}
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _pids() -> set[int]:
+    return {int(p) for p in os.listdir("/proc") if p.isdigit()}
+
+
+def _empty(directory: str) -> None:
+    """Removes everything in `directory` (a child's files are its uid's, as the zygote's: all removable)."""
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                os.chmod(entry.path, 0o700)
+                _empty(entry.path)
+                os.rmdir(entry.path)
+            else:
+                os.unlink(entry.path)
+        except OSError:
+            pass  # the check below reports what is left
+
+
+def _rows(path: str) -> list[str]:
+    """The entries of a /proc table (its header dropped); a table that cannot be read counts as one entry."""
+    try:
+        with open(path) as f:
+            return f.read().splitlines()[1:]
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        return [f"unreadable: {exc}"]
+
+
+def _sockets_in_use() -> list[str]:
+    """The network namespace's protocols with sockets in use (or TCP connections in TIME-WAIT), from sockstat."""
+    busy = []
+    for path in SOCKSTAT:
+        try:
+            with open(path) as f:
+                lines = f.read().splitlines()
+        except OSError as exc:
+            return [f"{path} unreadable: {exc}"]
+        for line in lines:
+            protocol, _, rest = line.partition(":")
+            fields = rest.split()
+            counts = dict(zip(fields[::2], fields[1::2], strict=False))
+            if counts.get("inuse", "0") != "0" or counts.get("tw", "0") != "0":
+                busy.append(f"{protocol} {rest.strip()}")
+    return busy
+
+
+def _kill_the_rest(me: int) -> list[str]:
+    """Kills every process the zygote may signal but itself (the sandbox's init is spared by the kernel) and
+    waits until the init has reaped them all; returns what is still there."""
+    deadline = time.monotonic() + SETTLE
+    while True:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:  # nothing left to signal
+            pass
+        except OSError as exc:
+            return [f"kill(-1): {exc}"]
+        others = _pids() - {1, me}
+        if not others:
+            return []
+        if time.monotonic() > deadline:
+            return [f"processes left: {sorted(others)[:10]}"]
+        time.sleep(0.002)
+
+
+def sweep(child: int, fresh: dict[str, Any]) -> dict[str, Any]:
+    """Ends the child, then everything it left; reports its status and whether the sandbox is as fresh."""
+    try:
+        done, status = os.waitpid(child, os.WNOHANG)
+        if done == 0:
+            os.kill(child, signal.SIGKILL)
+            _, status = os.waitpid(child, 0)
+    except ChildProcessError:
+        status = -1
+    code = os.waitstatus_to_exitcode(status) if status != -1 else None
+    me = os.getpid()
+    why = _kill_the_rest(me)
+    for directory in SCRATCH:
+        _empty(directory)
+    now = _snapshot()
+    for directory in SCRATCH:
+        with_files = os.path.isdir(directory) and os.listdir(directory)
+        if with_files:
+            why.append(f"{directory} cannot be emptied: {with_files[:5]}")
+    for key in ("dirs", "dev", "mounts", "cwd", "umask"):
+        if now[key] != fresh[key]:
+            why.append(f"{key} changed")
+    for table in SYSV_IPC:
+        if _rows(table):
+            why.append(f"System V IPC objects left in {table}")
+    busy = _sockets_in_use()
+    if busy:
+        why.append(f"sockets left: {', '.join(busy)}")
+    named = [row for row in _rows("/proc/net/unix") if len(row.split()) > 7]
+    if named:
+        why.append(f"named unix sockets left: {len(named)}")
+    if _pids() - {1, me}:
+        why.append("a process appeared during the sweep")
+    return {"op": "swept", "status": code, "clean": not why, "why": "; ".join(why)[:1000]}
+
+
+def become_worker(fds: list[int]) -> None:
+    """In the forked child: the received descriptors as 0, 1, 2, nothing else of the zygote's; then the worker."""
+    try:
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        os.closerange(3, os.sysconf("SC_OPEN_MAX") if os.sysconf("SC_OPEN_MAX") > 0 else 65536)
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+        _prctl(PR_SET_DUMPABLE, 1)  # as a freshly started worker is (the zygote is not)
+        worker.main()
+    finally:
+        os._exit(70)
+
+
+def serve(control_fd: int) -> None:
+    control = Control()
+    setup = control.receive()
+    if setup is None or setup.get("op") != "setup":
+        return
+    sock = socket.socket(fileno=control_fd)
+    _prctl(PR_SET_DUMPABLE, 0)
+    # What is loaded now lives as long as the zygote: out of the collector's sight, so a child's collections
+    # do not touch (and copy, page by page) the objects it shares with the zygote.
+    gc.collect()
+    gc.freeze()
+    fresh = _snapshot()
+    threads = len(os.listdir("/proc/self/task"))
+    if threads != 1:  # forking a threaded process would copy one thread of many: refuse to serve
+        control.send({"op": "failed", "error": f"the zygote runs {threads} threads"})
+        return
+    control.send({"op": "ready"})
+    child: int | None = None
+    while True:
+        message = control.receive()
+        if message is None:
+            return
+        op = message.get("op")
+        if op == "fork" and child is None:
+            _data, fds, _flags, _addr = socket.recv_fds(sock, 16, 3)
+            if len(fds) != 3:
+                control.send({"op": "failed", "error": f"{len(fds)} descriptors received, not 3"})
+                for fd in fds:
+                    os.close(fd)
+                continue
+            pid = os.fork()
+            if pid == 0:
+                become_worker(fds)
+            for fd in fds:
+                os.close(fd)
+            child = pid
+            control.send({"op": "forked", "pid": pid})
+        elif op == "retire" and child is not None:
+            report = sweep(child, fresh)
+            child = None
+            control.send(report)
+        else:
+            control.send({"op": "failed", "error": f"unexpected {op!r:.40}"})
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]))

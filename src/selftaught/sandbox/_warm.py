@@ -1,0 +1,473 @@
+"""Warm workers: a pool of zygotes (each in a bubblewrap sandbox of its own) that fork one fresh worker per program.
+
+A zygote (`_guest/zygote.py`) is started exactly like a worker, with the interpreter, numpy and the
+worker's modules loaded, and runs no program itself. For each program it forks a child that becomes an
+ordinary worker (the same `setup`, `load`/`improve`/`run` protocol, over pipes of its own to the host).
+When the program ends normally, `retire()` has the zygote end the child and sweep its sandbox; a clean
+sweep returns the zygote to the pool. Anything else (`kill()`: a timeout, a crash, a protocol break; a
+sweep that is not clean; a zygote that misbehaves) destroys the zygote's whole sandbox. See docs/sandbox.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+import weakref
+from typing import Any
+
+from selftaught.errors import UserError, WorkerError
+from selftaught.sandbox._bwrap import BwrapSandbox
+from selftaught.sandbox._cputime import children
+from selftaught.sandbox._guest import _wire
+from selftaught.sandbox._process import user_process_count
+from selftaught.sandbox._worker_process import (
+    INTERRUPT_GRACE,
+    STDERR_TAIL,
+    ChannelClosed,
+    ChannelTimeout,
+    Limits,
+    LineReader,
+    WorkerProcess,
+    _find_descendant,
+    stop,
+)
+
+ZYGOTE_MARK = b"guest/zygote.py"
+# A POSIX message-queue filesystem of the sandbox's IPC namespace, so the sweep can see (and empty) the
+# queues a child left: without it they would outlive the child unseen. Workers do not need it.
+ZYGOTE_MOUNTS = ("--mqueue", "/dev/mqueue")
+START_TIMEOUT = 30.0  # seconds for a zygote to start and preload
+FORK_TIMEOUT = 5.0  # seconds for a zygote to fork a child
+SWEEP_TIMEOUT = 5.0  # seconds for a zygote to end its child and sweep (its own wait for the processes is 2 s)
+STEP = 0.05  # seconds between looks at a zygote that has not answered yet
+_numbers = itertools.count(1)
+
+
+def _stopped(pid: int) -> bool:
+    """Whether `pid` is stopped (SIGSTOP from a child) or gone: either way it will not answer."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rpartition(b")")[2].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in (b"T", b"t", b"Z", b"X")
+
+
+def _ns_pid(pid: int) -> int | None:
+    """The pid of host process `pid` in its own (innermost) PID namespace."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("NSpid:"):
+                    return int(line.split()[-1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+class Zygote:
+    """One zygote's sandbox, seen from the host: start it, have it fork a child, retire the child, destroy it."""
+
+    def __init__(self, sandbox: BwrapSandbox) -> None:
+        self.number = next(_numbers)  # which zygote this is, in this process (for reports and tests)
+        self.as_root = sandbox.as_root
+        self.limits = sandbox.limits
+        host_end, guest_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        fd = guest_end.detach()  # the launcher passes it into the sandbox, then closes it here
+        try:
+            launch = sandbox.plan("zygote.py", (str(fd),), (fd,), ZYGOTE_MOUNTS, extra_processes=1)
+        except BaseException:
+            os.close(fd)
+            host_end.close()
+            raise
+        self.socket = host_end
+        try:
+            self.process = WorkerProcess(launch, sandbox.limits, 0)
+        except ChannelClosed as exc:
+            host_end.close()
+            raise WorkerError(f"a zygote died at once: {exc}") from None
+        except BaseException:
+            host_end.close()
+            raise
+        try:
+            reply = self.process.receive(START_TIMEOUT)
+            if reply.get("op") != "ready":
+                raise WorkerError(f"a zygote did not start: {str(reply.get('error', reply))[:300]}")
+        except (ChannelClosed, ChannelTimeout) as exc:
+            tail = self.process.stderr_tail()[-300:]
+            self.destroy()
+            raise WorkerError(f"a zygote failed to start ({type(exc).__name__}): {tail}") from None
+        except WorkerError:
+            self.destroy()
+            raise
+        found = _find_descendant(self.process.proc.pid, ZYGOTE_MARK)
+        if found is None:
+            self.destroy()
+            raise WorkerError("a zygote started, but its process cannot be found")
+        self.pid = found  # its host pid
+
+    @property
+    def alive(self) -> bool:
+        return not self.process.closed and not _stopped(self.pid)
+
+    def _answer(self, timeout: float) -> dict[str, Any]:
+        """The zygote's next message; WorkerError when it does not come (the zygote died, stopped, or is slow)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.process.receive(STEP)
+            except ChannelTimeout:
+                if _stopped(self.pid) or time.monotonic() > deadline:
+                    raise WorkerError(f"zygote {self.number} stopped answering") from None
+            except ChannelClosed as exc:
+                raise WorkerError(f"zygote {self.number} is gone: {exc}") from None
+
+    def fork(self, fds: tuple[int, int, int]) -> int:
+        """Has the zygote fork a child with `fds` as its stdin, stdout and stderr; returns the child's host pid."""
+        try:
+            self.process.send({"op": "fork"})
+            socket.send_fds(self.socket, [b"F"], list(fds))
+        except (ChannelClosed, OSError) as exc:
+            raise WorkerError(f"zygote {self.number} cannot be reached: {exc}") from None
+        reply = self._answer(FORK_TIMEOUT)
+        inner = reply.get("pid")
+        if reply.get("op") != "forked" or not isinstance(inner, int) or isinstance(inner, bool):
+            raise WorkerError(f"zygote {self.number} did not fork: {str(reply)[:200]}")
+        for child in children(self.pid):
+            if _ns_pid(child) == inner:
+                return child
+        raise WorkerError(f"zygote {self.number} forked pid {inner}, which is not its child")
+
+    def retire(self) -> tuple[int | None, bool, str]:
+        """Has the zygote end its child and sweep: (the child's exit status as a Popen's returncode, clean, why)."""
+        try:
+            self.process.send({"op": "retire"})
+        except ChannelClosed as exc:
+            raise WorkerError(f"zygote {self.number} cannot be reached: {exc}") from None
+        reply = self._answer(SWEEP_TIMEOUT)
+        status, clean = reply.get("status"), reply.get("clean")
+        if reply.get("op") != "swept" or not isinstance(clean, bool):
+            raise WorkerError(f"zygote {self.number} did not sweep: {str(reply)[:200]}")
+        code = status if isinstance(status, int) and not isinstance(status, bool) else None
+        return code, clean, str(reply.get("why", ""))[:1000]
+
+    def destroy(self) -> None:
+        """Kills the whole sandbox (the zygote, its child, everything in its PID namespace)."""
+        self.process.kill()
+        with contextlib.suppress(OSError):
+            self.socket.close()
+
+
+class _Exit:
+    """A forked child's exit status, as `subprocess.Popen.returncode` says it (None: unknown)."""
+
+    def __init__(self) -> None:
+        self.returncode: int | None = None
+
+
+class _Pool:
+    """The idle zygotes, shared by the pool's threads (everything here under `lock`)."""
+
+    def __init__(self, sandbox: BwrapSandbox, size: int) -> None:
+        self.sandbox = sandbox
+        self.size = size
+        self.lock = threading.Lock()
+        self.idle: list[Zygote] = []
+        self.starting = 0
+        self.closed = False
+        self.started = 0
+        self.discarded: list[str] = []  # why zygotes were destroyed (the latest few), for reports and tests
+
+    def start(self) -> Zygote:
+        zygote = Zygote(self.sandbox)
+        with self.lock:
+            self.started += 1
+        return zygote
+
+    def take(self) -> Zygote | None:
+        """The most recently used idle zygote (its pages are the warmest), or None."""
+        with self.lock:
+            while self.idle:
+                zygote = self.idle.pop()
+                if zygote.alive:
+                    return zygote
+                self._note(f"zygote {zygote.number} died while idle")
+                threading.Thread(target=zygote.destroy, daemon=True).start()
+        return None
+
+    def give_back(self, zygote: Zygote) -> None:
+        with self.lock:
+            if self.closed:
+                extra = [zygote]
+            else:
+                self.idle.append(zygote)
+                extra = self.idle[: max(0, len(self.idle) - self.size)]  # the oldest beyond `size`
+                del self.idle[: len(extra)]
+        for z in extra:
+            z.destroy()
+
+    def discard(self, zygote: Zygote, why: str) -> None:
+        with self.lock:
+            self._note(f"zygote {zygote.number}: {why}")
+        zygote.destroy()
+        self.replenish()
+
+    def _note(self, why: str) -> None:
+        self.discarded = [*self.discarded[-9:], why]
+
+    def replenish(self) -> None:
+        """Starts a spare zygote in the background when none is idle or starting, so the next launch is warm."""
+        with self.lock:
+            if self.closed or self.idle or self.starting:
+                return
+            self.starting += 1
+        threading.Thread(target=self._start_spare, name="selftaught-zygote", daemon=True).start()
+
+    def _start_spare(self) -> None:
+        try:
+            zygote: Zygote | None = self.start()
+        except Exception as exc:  # the next launch starts one itself, and says why if it cannot
+            zygote = None
+            with self.lock:
+                self._note(f"a spare zygote did not start: {exc}")
+        with self.lock:
+            self.starting -= 1
+        if zygote is not None:
+            self.give_back(zygote)
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            idle, self.idle = self.idle, []
+        for zygote in idle:
+            zygote.destroy()
+
+
+class ForkedWorker:
+    """A worker forked by a zygote: the interface of `WorkerProcess` (send, receive, cpu_time, interrupt, kill...),
+    plus `retire()`, which returns a clean zygote to its pool."""
+
+    def __init__(self, zygote: Zygote, pool: _Pool, limits: Limits, seed: int) -> None:
+        self.zygote = zygote
+        self._pool = pool
+        self.cpu_source = zygote.process.cpu_source
+        self.proc = _Exit()
+        self.closed = True  # until the child exists
+        self.workdir = tempfile.mkdtemp(prefix="selftaught-forked-")  # 0700: the child's stderr, out of its reach
+        fd = os.open(os.path.join(self.workdir, ".stderr"), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        self._stderr = os.fdopen(fd, "w+b")
+        in_read, in_write = os.pipe()
+        out_read, out_write = os.pipe()
+        try:
+            self.pid = zygote.fork((in_read, out_write, fd))
+        except BaseException:
+            for end in (in_write, out_read):
+                os.close(end)
+            self._cleanup()
+            raise
+        finally:
+            os.close(in_read)
+            os.close(out_write)
+        self.closed = False
+        self._stdin = os.fdopen(in_write, "wb")
+        self._stdout = out_read
+        self._reader = LineReader(out_read)
+        try:
+            self._pidfd: int | None = os.pidfd_open(self.pid)
+        except OSError:
+            self._pidfd = None
+        budget = dict(limits.__dict__)
+        # RLIMIT_NPROC counts the zygote too (same uid): one more, so the program may start as many as in a worker
+        budget["processes"] = (limits.processes if self.zygote.as_root else user_process_count(os.getuid())
+                               + limits.processes) + 1
+        try:
+            self.send({"op": "setup", "limits": budget, "seed": seed})
+        except ChannelClosed:
+            self.kill()
+            raise
+
+    @property
+    def zygote_pid(self) -> int:
+        """The host pid of the zygote that forked this worker."""
+        return self.zygote.pid
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Sends one message; a dead worker shows up as ChannelClosed."""
+        try:
+            self._stdin.write(_wire.encode(message))
+            self._stdin.flush()
+        except (OSError, ValueError) as exc:
+            raise ChannelClosed(str(exc)) from None
+
+    def receive(self, timeout: float) -> dict[str, Any]:
+        """The next message, waiting at most `timeout` seconds (see LineReader for what it raises)."""
+        return self._reader.receive(timeout)
+
+    def receive_or_stop(self, timeout: float, grace: float = INTERRUPT_GRACE) -> tuple[dict[str, Any] | None, bool]:
+        """As `WorkerProcess.receive_or_stop`."""
+        try:
+            return self.receive(timeout), False
+        except ChannelTimeout:
+            return stop(self, grace), True
+
+    def cpu_time(self) -> float:
+        """Seconds of CPU the zygote's sandbox has used (its cgroup or process tree, read by the host); the
+        zygote is idle while its child runs, so differences are the child's (see `WorkerProcess.cpu_time`)."""
+        if self.closed:
+            raise ChannelClosed("the worker was killed")
+        return self.zygote.process.cpu_time()
+
+    def worker_pid(self) -> int:
+        """The host pid of the forked worker."""
+        return self.pid
+
+    def interrupt(self) -> None:
+        """Asks the program to stop (SIGUSR1 to the child, through a pidfd: never another process)."""
+        self._signal(signal.SIGUSR1)
+
+    def _signal(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+            if self._pidfd is not None:
+                signal.pidfd_send_signal(self._pidfd, signum)
+            else:
+                os.kill(self.pid, signum)
+
+    def stderr_tail(self, limit: int = STDERR_TAIL) -> str:
+        """The last `limit` bytes the program printed."""
+        try:
+            self._stderr.flush()
+            size = self._stderr.seek(0, os.SEEK_END)
+            self._stderr.seek(max(0, size - limit))
+            return self._stderr.read().decode("utf-8", "replace")
+        except (OSError, ValueError):
+            return ""
+
+    def kill(self) -> None:
+        """The worker may have been altered (a timeout, a crash, a protocol break): kills it and destroys its
+        zygote's whole sandbox (a replacement starts in the background)."""
+        if self.closed:
+            return
+        self.closed = True
+        self._signal(signal.SIGKILL)
+        self._close_channel()
+        self._pool.discard(self.zygote, "its worker was killed")
+        self._cleanup()
+
+    def retire(self) -> None:
+        """The protocol ended normally: the zygote ends the child and sweeps; a clean zygote goes back to the pool,
+        any other is destroyed. `proc.returncode` is then the child's exit status."""
+        if self.closed:
+            return
+        self.closed = True
+        self._close_channel()
+        try:
+            status, clean, why = self.zygote.retire()
+        except WorkerError as exc:
+            self._pool.discard(self.zygote, str(exc))
+        else:
+            self.proc.returncode = status
+            if clean:
+                self._pool.give_back(self.zygote)
+            else:
+                self._pool.discard(self.zygote, f"the sweep found: {why}")
+        self._cleanup()
+
+    def _close_channel(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._stdin.close()
+        with contextlib.suppress(OSError):
+            os.close(self._stdout)
+        if self._pidfd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._pidfd)
+            self._pidfd = None
+
+    def _cleanup(self) -> None:
+        with contextlib.suppress(OSError):
+            self._stderr.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> ForkedWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+
+class WarmPool:
+    """A drop-in sandbox (`launch(seed)`) whose workers are forked from warm zygotes of a `BwrapSandbox`.
+
+    Up to `size` idle zygotes are kept; a spare starts in the background whenever none is idle. Thread-safe.
+    `close()` (also run when the pool is collected, or at exit) destroys the idle ones; busy ones are destroyed
+    when their worker ends.
+    """
+
+    name = "bwrap-warm"
+    isolated = True
+    ATTEMPTS = 3  # zygotes tried per launch before giving up
+
+    def __init__(self, sandbox: BwrapSandbox, size: int = 2) -> None:
+        if not isinstance(sandbox, BwrapSandbox):
+            raise UserError(f"warm workers need the bubblewrap sandbox (each zygote kills every process of its own "
+                            f"PID namespace between programs); the {getattr(sandbox, 'name', sandbox)!r} sandbox "
+                            "has none")
+        if size < 1:
+            raise UserError(f"a warm pool needs a size of at least 1, not {size}")
+        self.sandbox = sandbox
+        self.limits = sandbox.limits
+        self._pool = _Pool(sandbox, size)
+        self._finalizer = weakref.finalize(self, self._pool.close)
+
+    @property
+    def started(self) -> int:
+        """Zygotes started so far."""
+        return self._pool.started
+
+    @property
+    def discarded(self) -> list[str]:
+        """Why the latest zygotes were destroyed."""
+        return list(self._pool.discarded)
+
+    def idle(self) -> list[int]:
+        """The host pids of the idle zygotes, most recently used last."""
+        with self._pool.lock:
+            return [z.pid for z in self._pool.idle]
+
+    def warm(self, count: int | None = None) -> None:
+        """Starts zygotes now until `count` (default: the pool's size) are idle."""
+        target = self._pool.size if count is None else count
+        while len(self.idle()) < target:
+            self._pool.give_back(self._pool.start())
+
+    def launch(self, seed: int = 0) -> ForkedWorker:
+        """A fresh worker forked from an idle zygote (a new zygote when none is idle). WorkerError when no zygote
+        can start or fork."""
+        if self._pool.closed:
+            raise WorkerError("the warm pool is closed")
+        failures: list[str] = []
+        for _ in range(self.ATTEMPTS):
+            zygote = self._pool.take() or self._pool.start()  # a start that fails raises WorkerError at once
+            self._pool.replenish()
+            try:
+                return ForkedWorker(zygote, self._pool, self.limits, seed)
+            except WorkerError as exc:
+                failures.append(str(exc))
+                self._pool.discard(zygote, str(exc))
+        raise WorkerError(f"no zygote could fork a worker: {'; '.join(failures)[-600:]}")
+
+    def close(self) -> None:
+        """Destroys the idle zygotes; later launches fail."""
+        self._finalizer()
+
+    def __enter__(self) -> WarmPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
