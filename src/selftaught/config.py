@@ -37,6 +37,8 @@ class Config:
       executor: where candidate evaluations run: `local` (sandboxed workers on this machine) or
         `ray` (Ray tasks, each running the candidate in the same sandbox on its node).
       ray_address: the Ray cluster for `executor = "ray"` (None: start or join a local instance).
+      warm_workers: score candidates in workers forked from warm zygotes of the bubblewrap sandbox (a
+        fresh child per candidate); off: a fresh sandbox per evaluation (slower; same scores).
       speculate: score the code blocks an improver's LM call returned before it asks (charging its
         budget only when it does); results are identical, unused work is reported in usage.
       improver_timeout: seconds one improver run may take before its worker is killed.
@@ -84,6 +86,7 @@ class Config:
     executor: str = "local"
     ray_address: str | None = None
     speculate: bool = False
+    warm_workers: bool = True
     improver_timeout: float = 900.0
     memory_mb: int = 4096
     sandbox: str = "auto"

@@ -53,6 +53,8 @@ def add_run_flags(p: argparse.ArgumentParser, *, task: bool = False) -> None:
                    help="where candidate evaluations run: local (default) or ray (pip install 'selftaught[ray]')")
     p.add_argument("--ray-address", dest="ray_address", metavar="ADDR",
                    help="Ray cluster for --executor ray (default: start or join a local instance)")
+    p.add_argument("--no-warm-workers", dest="warm_workers", action="store_false", default=None,
+                   help="start a fresh sandbox per evaluation instead of forking warm ones (slower; same scores)")
     p.add_argument("--speculate", action="store_true", default=None,
                    help="score the code an improver's LM call returned before it asks (same results, sooner)")
     p.add_argument("--improver-timeout", type=float, dest="improver_timeout",
@@ -92,7 +94,8 @@ CONFIG_KEYS = ("lm", "seed", "task", "iterations", "runs_dir", "lm_budget", "max
                "utility_budget", "meta_utility_budget", "downstream_runs", "workers", "improver_timeout",
                "memory_mb", "transfer_tasks", "sandbox", "base_url", "api_key_env", "max_tokens",
                "request_timeout", "max_retries", "concurrency", "cache", "cache_path", "max_usd", "max_calls",
-               "temperature", "split_secret", "executor", "ray_address", "speculate")
+               "temperature", "split_secret", "executor", "ray_address", "speculate",
+               "warm_workers")
 
 
 def config_from(args: argparse.Namespace) -> Config:

@@ -8,7 +8,7 @@ from typing import Protocol
 from selftaught.config import Config
 from selftaught.errors import UserError
 from selftaught.evaluate import Evaluation, evaluate
-from selftaught.sandbox import Sandbox
+from selftaught.sandbox import BwrapSandbox, Sandbox, WarmPool
 from selftaught.tasks import SplitSecret, Task
 
 
@@ -48,7 +48,13 @@ class LocalExecutor:
 
 
 def make_executor(config: Config, sandbox: Sandbox) -> Executor:
-    """The executor `config.executor` names; `sandbox` is the local one (Ray selects its own on each node)."""
+    """The executor `config.executor` names; `sandbox` is the local one (Ray selects its own on each node).
+
+    Locally, candidates run in warm workers (forked from zygotes of the bubblewrap sandbox, see
+    `selftaught.sandbox.WarmPool`) unless `warm_workers` is off or the sandbox is not bubblewrap.
+    """
     if config.executor == "ray":
         raise UserError("--executor ray is not available in this build")
+    if config.warm_workers and isinstance(sandbox, BwrapSandbox):
+        return LocalExecutor(WarmPool(sandbox, size=config.workers), config.workers)
     return LocalExecutor(sandbox, config.workers)
