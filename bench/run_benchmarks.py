@@ -25,6 +25,7 @@ from selftaught.sandbox._guest import _wire
 from selftaught.tasks import Instance, Task, get_task
 
 ROOT = Path(__file__).resolve().parent.parent
+BENCH_RUN_BEGIN, BENCH_RUN_END = "<!-- bench/run.py -->", "<!-- /bench/run.py -->"  # bench/run.py writes between
 
 
 class Identity(Task):
@@ -272,7 +273,13 @@ def main() -> None:
         "worker starts than utility calls (see the `counters` in its summary).",
         "",
     ]
-    (ROOT / "docs" / "benchmarks.md").write_text("\n".join(lines))
+    doc = ROOT / "docs" / "benchmarks.md"
+    text = "\n".join(lines)
+    old = doc.read_text() if doc.exists() else ""
+    if BENCH_RUN_BEGIN in old and BENCH_RUN_END in old:  # bench/run.py's section is its own: keep it
+        kept = old[old.index(BENCH_RUN_BEGIN):old.index(BENCH_RUN_END) + len(BENCH_RUN_END)]
+        text = text.rstrip("\n") + "\n\n" + kept + "\n"
+    doc.write_text(text)
     print("\n".join(lines))
 
 
