@@ -19,11 +19,10 @@ from typing import Any
 
 from latency_server import LatencyServer
 
-import selftaught.sandbox
 from selftaught.config import Config
 from selftaught.evaluate import evaluate, worker_seed
-from selftaught.execute import LocalExecutor
-from selftaught.sandbox import BwrapSandbox
+from selftaught.execute import make_executor
+from selftaught.sandbox import BwrapSandbox, WarmPool
 from selftaught.store import read_events
 from selftaught.tasks import SplitSecret, Task, get_task
 
@@ -113,27 +112,17 @@ def lpn_scoring(repeats: int, secret: SplitSecret) -> dict[str, Any]:
         "scores": sorted({round(s, 4) for _, s in inproc + cold}),
     }
     out["cold_ratio"] = _ratio(out["cold_s"], out["in_process_s"])
-    if not hasattr(selftaught.sandbox, "WarmPool"):
-        out.update(warm_s=None, warm_ratio=None, warm_speedup_vs_cold=None,
-                   warm_note="not available: selftaught.sandbox.WarmPool does not exist in this build")
-        return out
-    pool = selftaught.sandbox.WarmPool(BwrapSandbox(), size=2)
+    pool = WarmPool(BwrapSandbox(), size=2)
     try:
         sandboxed_seconds(task, SOLVER, secret, pool)  # the pool's zygotes started
         warm = [sandboxed_seconds(task, SOLVER, secret, pool) for _ in range(repeats)]
-    except Exception as exc:  # another engineer's work in progress: report, do not abort the benchmark
-        out.update(warm_s=None, warm_ratio=None, warm_speedup_vs_cold=None,
-                   warm_note=f"failed: {type(exc).__name__}: {str(exc)[:200]}")
-        return out
     finally:
-        close = getattr(pool, "close", None)
-        if callable(close):
-            close()
+        pool.close()
     out["warm_s"] = round(_median([t for t, _ in warm]), 4)
     out["scores"] = sorted({round(s, 4) for _, s in inproc + cold + warm})
     out["warm_ratio"] = _ratio(out["warm_s"], out["in_process_s"])
     out["warm_speedup_vs_cold"] = _ratio(out["cold_s"], out["warm_s"])
-    out["warm_note"] = "WarmPool(BwrapSandbox(), size=2), evaluations back to back"
+    out["warm_note"] = "`evaluate` through WarmPool(BwrapSandbox(), size=2) (a forked child per evaluation)"
     return out
 
 
@@ -203,7 +192,7 @@ def stop_iteration(latency: float, quick: bool, repeats: int) -> dict[str, Any]:
     for name in ("OPENAI_BASE_URL", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
                  "all_proxy"):
         env.pop(name, None)
-    configs = {"parallel": budgets, "sequential": budgets + SEQUENTIAL}
+    configs = {"parallel": budgets, "sequential": budgets + SEQUENTIAL, "speculating": [*budgets, "--speculate"]}
     out: dict[str, Any] = {
         "latency_s": latency,
         "repeats": repeats,
@@ -240,6 +229,7 @@ def stop_iteration(latency: float, quick: bool, repeats: int) -> dict[str, Any]:
         item["critical_path_ratio"] = _ratio(item["wall_s"], item["critical_path_s"])
         out[name] = item
     out["parallel_speedup"] = _ratio(out["sequential"]["wall_s"], out["parallel"]["wall_s"])
+    out["speculation_speedup"] = _ratio(out["parallel"]["wall_s"], out["speculating"]["wall_s"])
     return out
 
 
@@ -269,7 +259,7 @@ def throughput(count: int, secret: SplitSecret, worker_counts: tuple[int, ...] =
     scores: set[float] = set()
     rates: dict[int, float] = {}
     for workers in worker_counts:
-        executor = LocalExecutor(BwrapSandbox(), workers)
+        executor = make_executor(Config(workers=workers), BwrapSandbox())  # the default: warm workers
         try:
             rate, got = throughput_run(
                 lambda p, ex=executor: ex.evaluate(task, p, "val", seed=worker_seed(0, p), secret=secret).score,
@@ -335,7 +325,7 @@ def rows(report: dict[str, Any]) -> list[Row]:
     if lpn.get("warm_speedup_vs_cold") is not None:
         out.append(("lpn_scoring.warm_speedup_vs_cold", _num(lpn["warm_speedup_vs_cold"], "x")))
     out.append(("stop_iteration budgets", f"{stop['budgets']}; latency {stop['latency_s']:g} s per request"))
-    for name in ("parallel", "sequential"):
+    for name in ("parallel", "sequential", "speculating"):
         item = stop[name]
         key = f"stop_iteration.{name}"
         out += [
@@ -351,6 +341,7 @@ def rows(report: dict[str, Any]) -> list[Row]:
             (f"{key}.critical_path_ratio", _num(item["critical_path_ratio"], "x")),
         ]
     out.append(("stop_iteration.parallel_speedup", _num(stop["parallel_speedup"], "x")))
+    out.append(("stop_iteration.speculation_speedup", _num(stop["speculation_speedup"], "x")))
     counts = [k.split("_")[1] for k in tp if k.startswith("local_") and k.endswith("_per_s")]
     out.append(("throughput.local (evaluations/s)",
                 ", ".join(f"{w} worker{'s' if w != '1' else ''}: {_num(tp[f'local_{w}_per_s'])}" for w in counts)
@@ -380,13 +371,16 @@ EXPLANATION = """\
   on the 20 val instances of `parity_noise`. In process: its `algorithm` called on each instance's
   arguments and scored by the task's scorer. Cold: `selftaught.evaluate.evaluate` with a
   `BwrapSandbox` (a new worker is started: interpreter, numpy, program defined). Warm: the same through
-  `WarmPool(BwrapSandbox(), size=2)` (pre-started zygotes) when that exists. The ratios are sandboxed
-  time / in-process time (medians).
+  `WarmPool(BwrapSandbox(), size=2)` (a child forked from a pre-started zygote, what runs use by
+  default). The ratios are sandboxed time / in-process time (medians).
 - **stop_iteration**: `selftaught run --iterations 1` (a subprocess) with `--lm openai:...` pointed at
   `bench/latency_server.py`, which answers every request after a fixed latency with the offline
   `mutate` backend's replies (the k-th identical request gets the next samples, so every run sees the
   same replies). *parallel* is the defaults; *sequential* is `--workers 1 --concurrency 1`, the paper's
-  design. Requests and the most in flight are counted by the server.
+  design; *speculating* is the defaults with `--speculate` (the candidates' meta-utilities start as
+  soon as the batch that proposed them returns, so their round trips overlap: its ratio may be under 1,
+  since the critical path counts them one after another as the improver's code asks for them).
+  Requests and the most in flight are counted by the server.
 - **critical path** = round trips x latency + compute. Round trips are the fewest sequential LM round
   trips the seed improver's code needs, read from the run's own `improver_run` events: measuring I_0
   (its downstream runs can all go at once: the most LM calls of one), I_0's own LM calls while improving
@@ -398,14 +392,15 @@ EXPLANATION = """\
   evaluation, LM round trips of a few ms). `critical_path_ratio` = wall time (median) / critical path:
   1.0 means nothing but the critical path; slightly under 1 is possible, since at latency 0 some
   compute of parallel branches competes for the cores that, with latency, would overlap a wait.
-  `parallel_speedup` = sequential wall / parallel wall. The downstream runs of one meta-utility run
-  at most `--workers` at once (`MetaUtility.score`'s thread pool), so when `--downstream-runs` exceeds
-  the core count the parallel configuration needs several rounds where the critical path counts one.
+  `parallel_speedup` = sequential wall / parallel wall; `speculation_speedup` = parallel wall /
+  speculating wall. The downstream runs of one meta-utility run up to `--concurrency` at once (they
+  wait on the model), their evaluations up to `--workers` at once (they need a core).
   The machine may be shared with other work: the runs are interleaved and repeated for that reason.
 - **throughput**: distinct small variants of the solver scored on `parity_noise` val through
-  `LocalExecutor(BwrapSandbox(), workers)`, all submitted at once from a thread pool; evaluations per
-  second and the speedups over one worker. The Ray row uses `selftaught.execute._ray.RayExecutor` when
-  it can be imported."""
+  the default local executor (`make_executor`: warm workers of a `BwrapSandbox`, at most `workers` at
+  once), all submitted at once from a thread pool; evaluations per second and the speedups over one
+  worker (on 2 cores, 4 workers cannot beat 2 by much: the evaluations are CPU-bound). The Ray row
+  uses `selftaught.execute._ray.RayExecutor` (a local Ray instance on this machine)."""
 
 
 def write_docs(report: dict[str, Any]) -> None:
