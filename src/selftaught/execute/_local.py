@@ -50,5 +50,11 @@ class LocalExecutor:
 def make_executor(config: Config, sandbox: Sandbox) -> Executor:
     """The executor `config.executor` names; `sandbox` is the local one (Ray selects its own on each node)."""
     if config.executor == "ray":
-        raise UserError("--executor ray is not available in this build")
+        try:
+            from selftaught.execute._ray import RayExecutor
+        except ImportError as exc:
+            if (exc.name or "").split(".")[0] != "ray":
+                raise
+            raise UserError("--executor ray needs Ray: pip install 'selftaught[ray]'") from None
+        return RayExecutor(config)
     return LocalExecutor(sandbox, config.workers)
