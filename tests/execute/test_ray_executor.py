@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -236,3 +237,29 @@ def test_a_program_that_never_loads_is_scored_the_same_through_services(tmp_path
         assert good.score == 1.0 and services.counters["evaluations"] == 2
     finally:
         services.close()
+
+
+def test_a_nodes_sandbox_is_selected_there_its_warning_said_once_its_refusal_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--sandbox process`: where it can run, its reduced-isolation warning once per node; where it cannot (root's
+    interpreter out of the sandbox user's reach), the node's one-line refusal, naming the node."""
+    try:
+        select_sandbox("process", Limits())
+        refusal = None
+    except UserError as exc:
+        refusal = str(exc)
+    executor = RayExecutor(Config(executor="ray", sandbox="process"))
+    try:
+        if refusal is not None:
+            with pytest.raises(UserError) as caught:
+                executor.evaluate(SumTask(), SumTask.seed_solution, "val", seed=1, secret=TEST_SECRET)
+            assert re.fullmatch(r"on Ray node \S+: " + re.escape(refusal), str(caught.value))
+            return
+        for seed in (1, 2):
+            found = executor.evaluate(SumTask(), SumTask.seed_solution, "val", seed=seed, secret=TEST_SECRET)
+            assert found.failure is None and found.n_instances == 4
+    finally:
+        executor.close()
+    err = capsys.readouterr().err
+    assert err.count("*** on Ray node") == 1 and "REDUCED ISOLATION" in err and "Ray's ports" in err

@@ -109,7 +109,8 @@ class RayExecutor:
             if (node, warning) in self._warned:
                 return
             self._warned.add((node, warning))
-        sys.stderr.write(f"\n*** on Ray node {node}: {warning}\n\n")
+        sys.stderr.write(f"\n*** on Ray node {node}: {warning.rstrip('.')}. On a Ray node a candidate can also "
+                         "reach Ray's ports, and through them the cluster (see docs/scale.md)\n\n")
         sys.stderr.flush()
 
     def close(self) -> None:
