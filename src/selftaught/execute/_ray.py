@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -92,7 +93,12 @@ class RayExecutor:
         try:
             pending = _remote.remote(task_ref(task), program, split, seed, secret.key, cfg.sandbox, cfg.memory_mb,
                                      self._version)
-            evaluation, node, warning = ray.get(pending)
+            try:
+                evaluation, node, warning = ray.get(pending)
+            except KeyboardInterrupt:  # Ctrl-C: stop the evaluation on its node too (bwrap workers die with it)
+                with contextlib.suppress(Exception):
+                    ray.cancel(pending, force=True)
+                raise
         except ray.exceptions.RayTaskError as exc:
             raise _cause(exc) from None
         except (ray.exceptions.RayError, ConnectionError) as exc:
