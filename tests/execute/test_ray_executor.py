@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ import ray
 from selftaught.broker import Services
 from selftaught.cli import main
 from selftaught.config import Config
-from selftaught.errors import ScorerError, UserError
+from selftaught.errors import ScorerError, TaskError, UserError
 from selftaught.evaluate import Evaluation
 from selftaught.execute import LocalExecutor, make_executor
 from selftaught.execute._ray import RayExecutor
@@ -263,3 +264,14 @@ def test_a_nodes_sandbox_is_selected_there_its_warning_said_once_its_refusal_in_
         executor.close()
     err = capsys.readouterr().err
     assert err.count("*** on Ray node") == 1 and "REDUCED ISOLATION" in err and "Ray's ports" in err
+
+
+def test_a_task_made_in_python_that_cannot_be_pickled_is_a_one_line_task_error() -> None:
+    task = SumTask()
+    task.guard = threading.Lock()  # type: ignore[attr-defined]
+    executor = RayExecutor(Config(executor="ray"))
+    try:
+        with pytest.raises(TaskError, match=r"^task sum cannot be sent to Ray nodes: [^\n]+$"):
+            executor.evaluate(task, SumTask.seed_solution, "val", seed=0, secret=TEST_SECRET)
+    finally:
+        executor.close()

@@ -16,7 +16,7 @@ import ray.exceptions
 
 from selftaught._text import last_line
 from selftaught.config import Config
-from selftaught.errors import InfrastructureError, SelftaughtError, UserError, WorkerError
+from selftaught.errors import InfrastructureError, SelftaughtError, TaskError, UserError, WorkerError
 from selftaught.evaluate import Evaluation, evaluate
 from selftaught.execute._taskref import TaskCache, TaskRef, task_ref
 from selftaught.sandbox import Limits, select_sandbox
@@ -90,9 +90,12 @@ class RayExecutor:
 
     def evaluate(self, task: Task, program: str, split: str, *, seed: int, secret: SplitSecret) -> Evaluation:
         cfg = self.config
+        ref = task_ref(task)
         try:
-            pending = _remote.remote(task_ref(task), program, split, seed, secret.key, cfg.sandbox, cfg.memory_mb,
-                                     self._version)
+            pending = _remote.remote(ref, program, split, seed, secret.key, cfg.sandbox, cfg.memory_mb, self._version)
+        except TypeError as exc:  # a task made in Python that cannot be pickled
+            raise TaskError(f"task {task.name} cannot be sent to Ray nodes: {last_line(str(exc), 200)}") from None
+        try:
             try:
                 evaluation, node, warning = ray.get(pending)
             except KeyboardInterrupt:  # Ctrl-C: stop the evaluation on its node too (bwrap workers die with it)
@@ -100,7 +103,10 @@ class RayExecutor:
                     ray.cancel(pending, force=True)
                 raise
         except ray.exceptions.RayTaskError as exc:
-            raise _cause(exc) from None
+            cause = _cause(exc)
+            if isinstance(cause, SelftaughtError):
+                raise cause from None
+            raise cause from exc  # a bug: its traceback on the node comes with it
         except (ray.exceptions.RayError, ConnectionError) as exc:
             raise WorkerError(f"Ray could not run an evaluation ({type(exc).__name__}): "
                               f"{last_line(str(exc), 200)}") from None
