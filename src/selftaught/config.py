@@ -36,7 +36,8 @@ class Config:
         the core count. Improver runs, which mostly wait on the model, are bounded by `concurrency`.
       executor: where candidate evaluations run: `local` (sandboxed workers on this machine) or
         `ray` (Ray tasks, each running the candidate in the same sandbox on its node).
-      ray_address: the Ray cluster for `executor = "ray"` (None: start or join a local instance).
+      ray_address: the Ray cluster for `executor = "ray"` (None: RAY_ADDRESS, else the instance last
+        started here with `ray start`, else a new local one). See docs/scale.md.
       warm_workers: score candidates in workers forked from warm zygotes of the bubblewrap sandbox (a
         fresh child per candidate); off: a fresh sandbox per evaluation (slower; same scores).
       speculate: score the code blocks an improver's LM call returned before it asks (charging its

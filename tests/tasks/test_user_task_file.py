@@ -173,3 +173,19 @@ def test_the_example_task_scores_its_seed_partially(tmp_path: Path) -> None:
     assert task.score_output(instance, sorted(instance.args[0]), 0.0) == 1.0
     with pytest.raises(BadOutput, match="not a rearrangement"):
         task.score_output(instance, sorted(instance.args[0])[:-1], 0.0)
+
+
+def test_a_task_file_rebuilt_from_its_source_elsewhere_is_the_same_task(tmp_path: Path) -> None:
+    from selftaught.tasks import TaskSource, load_task_source, task_source
+
+    path = write(tmp_path, VALID)
+    task = load_task_file(path)
+    shipped = task_source(task)
+    assert shipped is not None and shipped.data == path.read_bytes()
+    path.unlink()  # the node has no such file: the bytes are enough
+    again = load_task_source(shipped)
+    assert again.name == "adder" and task_source(again) == shipped
+    assert again.instances("val", TEST_SECRET) == task.instances("val", TEST_SECRET)
+    broken = load_task_source(TaskSource(shipped.path, shipped.data.replace(b"else 0.0", b"else 1 / 0")))
+    with pytest.raises(ScorerError, match=r"adder\.py.*ZeroDivisionError"):
+        broken.checked_score(again.instances("val", TEST_SECRET)[0], -1, 0.0)

@@ -54,7 +54,13 @@ def make_executor(config: Config, sandbox: Sandbox) -> Executor:
     `selftaught.sandbox.WarmPool`) unless `warm_workers` is off or the sandbox is not bubblewrap.
     """
     if config.executor == "ray":
-        raise UserError("--executor ray is not available in this build")
+        try:
+            from selftaught.execute._ray import RayExecutor
+        except ImportError as exc:
+            if (exc.name or "").split(".")[0] != "ray":
+                raise
+            raise UserError("--executor ray needs Ray: pip install 'selftaught[ray]'") from None
+        return RayExecutor(config)
     if config.warm_workers and isinstance(sandbox, BwrapSandbox):
         return LocalExecutor(WarmPool(sandbox, size=config.workers), config.workers)
     return LocalExecutor(sandbox, config.workers)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import linecache
 import math
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -80,6 +82,22 @@ class ModuleTask(Task):
         return value
 
 
+@dataclass(frozen=True)
+class TaskSource:
+    """A task file as it was loaded: its path (which names it in messages) and its bytes.
+
+    What travels to another machine (a Ray node) to rebuild the same task there, where the path may
+    not exist: `load_task_source` runs the bytes as if they were imported from `path`.
+    """
+
+    path: str
+    data: bytes = b""
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.path.encode() + b"\x00" + self.data).hexdigest()[:16]
+
+
 def load_task_file(path: Path) -> Task:
     """Imports the task file at `path` and returns its Task (TaskError if it is missing or malformed)."""
     source = path.name
@@ -92,27 +110,59 @@ def load_task_file(path: Path) -> Task:
     if path.stat().st_size > MAX_TASK_FILE_BYTES:
         raise TaskError(f"{source}: a task file may be at most {MAX_TASK_FILE_BYTES >> 20} MiB "
                         f"({path.stat().st_size} bytes)")
-    module = _import(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_TASK_FILE_BYTES + 1)
+    except OSError as exc:
+        raise TaskError(f"{source}: cannot read it: {exc.strerror or exc}") from None
+    if len(data) > MAX_TASK_FILE_BYTES:
+        raise TaskError(f"{source}: a task file may be at most {MAX_TASK_FILE_BYTES >> 20} MiB")
+    return load_task_source(TaskSource(str(path.absolute()), data))
+
+
+def load_task_source(origin: TaskSource) -> Task:
+    """The Task a task file's bytes define, run as the module at `origin.path` (which need not exist here).
+
+    The Task keeps `origin` (see `task_source`), so it can be rebuilt elsewhere from the same bytes.
+    """
+    path = Path(origin.path)
+    source = path.name
+    module = _import(origin)
     task = getattr(module, "TASK", None)
     if task is not None:
         if isinstance(task, type) and issubclass(task, Task):
             raise TaskError(f"{source}: TASK is a class; set TASK = {task.__name__}()")
         if not isinstance(task, Task):
             raise TaskError(f"{source}: TASK must be an instance of a selftaught.tasks.Task subclass")
-        return task
-    return _from_names(module, source, path.stem)
+    else:
+        task = _from_names(module, source, path.stem)
+    vars(task)["_task_source"] = origin
+    return task
 
 
-def _import(path: Path) -> ModuleType:
-    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
-    module_name = f"selftaught_user_task_{digest}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
+def task_source(task: Task) -> TaskSource | None:
+    """The task file `task` was loaded from (None: a built-in task, or one made in Python)."""
+    found = getattr(task, "__dict__", {}).get("_task_source")
+    return found if isinstance(found, TaskSource) else None
+
+
+def _import(origin: TaskSource) -> ModuleType:
+    path = Path(origin.path)
+    filename = origin.path
+    module_name = f"selftaught_user_task_{origin.digest[:12]}"
+    spec = importlib.util.spec_from_loader(module_name, loader=None, origin=filename)
+    if spec is None:
         raise TaskError(f"{path.name}: cannot be imported as a Python module")
     module = importlib.util.module_from_spec(spec)
+    module.__file__ = filename
+    try:  # the source as Python reads a file (its coding cookie honoured), kept where tracebacks and inspect look
+        text = importlib.util.decode_source(origin.data)
+        linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    except (SyntaxError, UnicodeDecodeError, LookupError) as exc:
+        raise TaskError(f"{path.name}: importing it raised {type(exc).__name__}: {exc}") from None
     sys.modules[module_name] = module  # dataclasses and pickling look the module up here
     try:
-        spec.loader.exec_module(module)
+        exec(compile(origin.data, filename, "exec"), module.__dict__)
     except (Exception, SystemExit) as exc:
         del sys.modules[module_name]
         raise TaskError(f"{path.name}: importing it raised {type(exc).__name__}: {exc}") from None
