@@ -4,6 +4,7 @@ next child of the same zygote; a child that may have been altered costs its zygo
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -338,6 +339,24 @@ def test_many_threads_launch_at_once(pool: WarmPool) -> None:
                                                      secret=TEST_SECRET).score, range(8)))
     assert scores == [1.0] * 8
     assert len(pool.idle()) <= 2
+
+
+def test_zygotes_outlive_the_threads_that_asked_for_them(bwrap: BwrapSandbox) -> None:
+    # bubblewrap's --die-with-parent fires when the *thread* that started it ends: a zygote started on behalf of a
+    # short-lived thread (a meta-utility's pool) must still be there, idle and then reused, once that thread is gone.
+    with WarmPool(bwrap, size=2) as warm:
+        done: list[float] = []
+        for _ in range(2):  # the first thread starts the zygotes (its own and a spare), the second reuses one
+            asker = threading.Thread(target=lambda: done.append(
+                evaluate(SumTask(), ANSWER, "val", sandbox=warm, secret=TEST_SECRET).score))
+            asker.start()
+            asker.join()
+            time.sleep(0.3)  # a parent-death signal has landed by now
+        zygotes = warm.idle()
+        assert done == [1.0, 1.0] and zygotes and all(alive(z) for z in zygotes)
+        assert warm.discarded == [] and warm.started <= 2
+        assert evaluate(SumTask(), ANSWER, "val", sandbox=warm, secret=TEST_SECRET).score == 1.0
+        assert warm.discarded == []
 
 
 def test_closing_the_pool_ends_every_idle_zygote(bwrap: BwrapSandbox) -> None:

@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from selftaught.errors import UserError, WorkerError
@@ -46,6 +47,7 @@ ZYGOTE_MOUNTS = ("--mqueue", "/dev/mqueue")
 START_TIMEOUT = 30.0  # seconds for a zygote to start and preload
 FORK_TIMEOUT = 5.0  # seconds for a zygote to fork a child
 SWEEP_TIMEOUT = 5.0  # seconds for a zygote to end its child and sweep (its own wait for the processes is 2 s)
+LAUNCHER_THREADS = 2  # zygotes started at once (each start is about 0.1 s of a core)
 STEP = 0.05  # seconds between looks at a zygote that has not answered yet
 _numbers = itertools.count(1)
 
@@ -184,9 +186,15 @@ class _Pool:
         self.closed = False
         self.started = 0
         self.discarded: list[str] = []  # why zygotes were destroyed (the latest few), for reports and tests
+        # Zygotes are started from these long-lived threads only: bubblewrap's --die-with-parent fires when the
+        # *thread* that started it ends (PR_SET_PDEATHSIG), and a zygote outlives whichever thread asked for it.
+        self.launcher = ThreadPoolExecutor(max_workers=LAUNCHER_THREADS, thread_name_prefix="selftaught-zygote")
 
     def start(self) -> Zygote:
-        zygote = Zygote(self.sandbox)
+        try:
+            zygote = self.launcher.submit(Zygote, self.sandbox).result()
+        except RuntimeError as exc:  # the launcher is shut down: the pool was closed meanwhile
+            raise WorkerError("the warm pool is closed") from exc
         with self.lock:
             self.started += 1
         return zygote
@@ -248,6 +256,7 @@ class _Pool:
             idle, self.idle = self.idle, []
         for zygote in idle:
             zygote.destroy()
+        self.launcher.shutdown(wait=False)
 
 
 class ForkedWorker:
