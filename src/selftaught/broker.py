@@ -79,9 +79,13 @@ class Services:
         self.counters = {"evaluations": 0, "evaluations_cached": 0}
         self.usage = UsageMeter(price_table(config.prices))
 
-    def close(self) -> None:
-        """Ends what the services keep running (speculation, the executor's warm workers, its cluster connection)."""
-        self.speculation.close()
+    def close(self, wait: bool = True) -> None:
+        """Ends what the services keep running (speculation, the executor's warm workers, its cluster connection).
+
+        `wait`: let the speculative scorings already running finish (so the usage report is final); without
+        it (an interrupted run), they are left to end with the process.
+        """
+        self.speculation.close(wait)
         self.executor.close()
 
     def usage_report(self) -> dict[str, Any]:

@@ -86,9 +86,9 @@ class Speculation:
             pending = list(self._pending)
         wait(pending)
 
-    def close(self) -> None:
-        """Drops the scorings not yet started and waits for those running (so the ledger is final)."""
+    def close(self, wait: bool = True) -> None:
+        """Drops the scorings not yet started and, with `wait`, waits for those running (so the ledger is final)."""
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=wait, cancel_futures=True)

@@ -93,6 +93,7 @@ def handle(args: argparse.Namespace) -> int:
         store.write_json("summary.json", summary)
 
     summary["stopped"] = None
+    interrupted = False
     try:
         done = self_improve(services, task, seed_improver(), config.iterations, on_iteration=save_summary)
         summary["complete"] = True
@@ -103,11 +104,12 @@ def handle(args: argparse.Namespace) -> int:
         reporter.warn(f"run stopped: {exc}; everything so far is saved in {store.root}")
     except (SelftaughtError, KeyboardInterrupt) as exc:  # a task's bug, a fatal LM fault, Ctrl-C: say so, keep all
         summary["stopped"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+        interrupted = True
         save_summary(history)
         reporter.warn(f"run stopped; everything so far is saved in {store.root}")
         raise
     finally:
-        services.close()  # speculation finished or dropped: the usage below is final
+        services.close(wait=not interrupted)  # speculation finished or dropped: the usage below is final
         summary["usage"] = services.usage_report()
         summary["warnings"] = backend_warnings(services.backend)
         for warning in summary["warnings"]:
