@@ -380,7 +380,13 @@ EXPLANATION = """\
   design; *speculating* is the defaults with `--speculate` (the candidates' meta-utilities start as
   soon as the batch that proposed them returns, so their round trips overlap: its ratio may be under 1,
   since the critical path counts them one after another as the improver's code asks for them).
-  Requests and the most in flight are counted by the server.
+  Requests and the most in flight are counted by the server. "Same result at both" compares the
+  iteration's improvers and scores at the two latencies. The server hands out samples by arrival
+  order (the HTTP API carries no stream), so where the order in which different streams send the same
+  prompt changes with latency, as with speculation, which streams get which replies changes, and so
+  may the result: an artifact of this server, not of speculation, whose results are identical with a
+  backend that draws samples per stream, as the offline backends and a replayed cache do (tested in
+  `tests/test_parallelism_and_speculation.py`).
 - **critical path** = round trips x latency + compute. Round trips are the fewest sequential LM round
   trips the seed improver's code needs, read from the run's own `improver_run` events: measuring I_0
   (its downstream runs can all go at once: the most LM calls of one), I_0's own LM calls while improving
