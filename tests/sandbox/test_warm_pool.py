@@ -165,7 +165,11 @@ report(
 '''
 
 
-def test_files_daemons_module_state_and_process_state_never_reach_the_next_child(pool: WarmPool) -> None:
+def test_files_daemons_module_state_and_process_state_never_reach_the_next_child(bwrap: BwrapSandbox,
+                                                                                 pool: WarmPool) -> None:
+    # What a fresh sandbox's /tmp holds: nothing, unless the interpreter or the code lives under /tmp (then
+    # bubblewrap binds it there, read-only): the sweep must keep that, and remove everything else.
+    fresh = report_of(run_file(bwrap, program("import os\nreport(tmp=sorted(os.listdir('/tmp')))")))["tmp"]
     first, zygote = run(pool, LEAVE)
     left = report_of(first)
     assert left.get("left") and first.exit_code == 0, first
@@ -174,7 +178,7 @@ def test_files_daemons_module_state_and_process_state_never_reach_the_next_child
     seen = report_of(second)
     assert same == zygote  # the next program ran in a child of the same zygote
     assert seen["processes"] == sorted({1, left["parent"], seen["pid"]}), seen  # init, the zygote, itself
-    assert seen["tmp"] == [] and seen["shm"] == [] and seen["mqueue"] == [], seen
+    assert seen["tmp"] == fresh and seen["shm"] == [] and seen["mqueue"] == [], seen
     assert seen["sum"] == 6 and not seen["leaked"] and not seen["random_patched"] and not seen["leak_module"]
     assert seen["cwd"] == "/tmp" and seen["umask"] == 0o022 and seen["nofile"] == pool.limits.open_files
     assert not seen["env"] and seen["sysv"] == [1, 1, 1], seen

@@ -95,7 +95,7 @@ def _snapshot() -> dict[str, Any]:
     with open("/proc/self/mountinfo") as f:
         mounts = f.read()
     return {"dirs": dirs, "dev": sorted(os.listdir("/dev")), "mounts": mounts, "cwd": os.getcwd(),
-            "umask": _umask()}
+            "umask": _umask(), "layout": {path: _layout(path) for path in SCRATCH}}
 
 
 def _umask() -> int:
@@ -108,17 +108,52 @@ def _pids() -> set[int]:
     return {int(p) for p in os.listdir("/proc") if p.isdigit()}
 
 
-def _empty(directory: str) -> None:
-    """Removes everything in `directory` (a child's files are its uid's, as the zygote's: all removable)."""
+def _layout(directory: str) -> dict[str, tuple[int, int, int, bool]]:
+    """What `directory` holds, without crossing into other mounts: relative path -> (uid, gid, mode, is a mount).
+
+    Taken when the zygote starts, it is the sandbox's own layout: a scratch directory is not always empty
+    (when the interpreter or the code lives under /tmp, bubblewrap binds it there, read-only, and makes
+    its parent directories). The sweep removes everything else and checks that this layout is unchanged.
+    """
+    found: dict[str, tuple[int, int, int, bool]] = {}
+
+    def walk(path: str, device: int) -> None:
+        try:
+            entries = list(os.scandir(path))
+        except OSError:
+            return
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            mount = st.st_dev != device
+            found[os.path.relpath(entry.path, directory)] = (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode), mount)
+            if stat.S_ISDIR(st.st_mode) and not mount:
+                walk(entry.path, device)
+
+    with contextlib.suppress(OSError):
+        walk(directory, os.stat(directory).st_dev)
+    return found
+
+
+def _empty(directory: str, keep: dict[str, tuple[int, int, int, bool]], top: str | None = None) -> None:
+    """Removes everything in `directory` but the sandbox's own layout `keep` (a child's files are its uid's, as
+    the zygote's: all removable); never enters another mount."""
+    top = top or directory
     try:
         entries = list(os.scandir(directory))
     except OSError:
         return
     for entry in entries:
+        kept = keep.get(os.path.relpath(entry.path, top))
         try:
-            if entry.is_dir(follow_symlinks=False):
+            if kept is not None:
+                if entry.is_dir(follow_symlinks=False) and not kept[3]:
+                    _empty(entry.path, keep, top)
+            elif entry.is_dir(follow_symlinks=False):
                 os.chmod(entry.path, 0o700)
-                _empty(entry.path)
+                _empty(entry.path, {}, entry.path)
                 os.rmdir(entry.path)
             else:
                 os.unlink(entry.path)
@@ -187,12 +222,14 @@ def sweep(child: int, fresh: dict[str, Any]) -> dict[str, Any]:
     me = os.getpid()
     why = _kill_the_rest(me)
     for directory in SCRATCH:
-        _empty(directory)
+        _empty(directory, fresh["layout"][directory])
     now = _snapshot()
     for directory in SCRATCH:
-        with_files = os.path.isdir(directory) and os.listdir(directory)
-        if with_files:
-            why.append(f"{directory} cannot be emptied: {with_files[:5]}")
+        left = sorted(set(now["layout"][directory]) - set(fresh["layout"][directory]))
+        if left:
+            why.append(f"{directory} cannot be emptied: {left[:5]}")
+        elif now["layout"][directory] != fresh["layout"][directory]:
+            why.append(f"{directory}: the sandbox's own entries changed")
     for key in ("dirs", "dev", "mounts", "cwd", "umask"):
         if now[key] != fresh[key]:
             why.append(f"{key} changed")
