@@ -490,6 +490,7 @@ def evaluation_record(evaluation: Evaluation) -> dict[str, Any]:
         "flags": evaluation.flags,
         "audit": evaluation.audit.get("counts", {}),
         "instances": evaluation.n_instances,
+        "instance_scores": [round(o.score, 6) for o in evaluation.outcomes],  # in instance order (for intervals)
         "detail": evaluation.detail[-DETAIL_CHARS:],
         "load_time": None if evaluation.load_time is None else round(evaluation.load_time, 4),
         "limits": evaluation.limits,

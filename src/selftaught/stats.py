@@ -1,0 +1,106 @@
+"""Intervals and tests for reported figures: seeded bootstrap (flat and nested), Hoeffding, paired tests."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+LEVEL = 0.95
+RESAMPLES = 2000
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with its confidence interval (`low`, `high`) at `level`, from `n` values."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+    level: float = LEVEL
+
+    def record(self) -> dict[str, Any]:
+        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+def _percentiles(stats: np.ndarray, level: float) -> tuple[float, float]:
+    tail = (1.0 - level) / 2 * 100
+    low, high = np.percentile(stats, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def bootstrap_ci(values: Sequence[float], *, seed: int = 0, resamples: int = RESAMPLES,
+                 level: float = LEVEL) -> Interval:
+    """The mean of `values` with a percentile-bootstrap interval (seeded: the same values give the same interval)."""
+    data = np.asarray(values, dtype=float)
+    if data.size == 0:
+        return Interval(math.nan, math.nan, math.nan, 0, level)
+    mean = float(data.mean())
+    if data.size == 1:
+        return Interval(mean, mean, mean, 1, level)
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, data.size, size=(resamples, data.size))
+    low, high = _percentiles(data[picks].mean(axis=1), level)
+    return Interval(mean, min(low, mean), max(high, mean), int(data.size), level)
+
+
+def nested_bootstrap_ci(groups: Sequence[Sequence[float]], *, seed: int = 0, resamples: int = RESAMPLES,
+                        level: float = LEVEL) -> Interval:
+    """The mean over groups of each group's mean (a meta-utility: downstream runs, each a mean over instances),
+    with an interval that resamples the groups and, within each, its values (both sources of chance)."""
+    kept = [np.asarray(g, dtype=float) for g in groups if len(g)]
+    if not kept:
+        return Interval(math.nan, math.nan, math.nan, 0, level)
+    mean = float(np.mean([g.mean() for g in kept]))
+    if len(kept) == 1 and kept[0].size == 1:
+        return Interval(mean, mean, mean, 1, level)
+    rng = np.random.default_rng(seed)
+    stats = np.empty(resamples)
+    for r in range(resamples):
+        chosen = rng.integers(0, len(kept), size=len(kept))
+        stats[r] = np.mean([kept[i][rng.integers(0, kept[i].size, size=kept[i].size)].mean() for i in chosen])
+    low, high = _percentiles(stats, level)
+    return Interval(mean, min(low, mean), max(high, mean), sum(g.size for g in kept), level)
+
+
+def hoeffding_halfwidth(n: int, *, level: float = LEVEL, value_range: float = 1.0) -> float:
+    """Half-width of Hoeffding's two-sided interval for the mean of `n` independent values in a range of
+    `value_range` (the paper's bound for utilities in [0, 1]): range * sqrt(ln(2 / (1 - level)) / (2n))."""
+    if n <= 0:
+        return math.inf
+    return value_range * math.sqrt(math.log(2 / (1 - level)) / (2 * n))
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """B minus A over paired values: the mean difference, its bootstrap interval and a two-sided p-value
+    (a sign-flip permutation test: under "no difference", each pair's difference is as likely negated)."""
+
+    difference: Interval
+    p_value: float
+    n: int
+
+    def record(self) -> dict[str, Any]:
+        return {"difference": self.difference.record(), "p_value": round(self.p_value, 6), "n": self.n}
+
+
+def paired_comparison(a: Sequence[float], b: Sequence[float], *, seed: int = 0, resamples: int = RESAMPLES,
+                      level: float = LEVEL) -> PairedComparison:
+    """Compares paired values (the same instance, the same downstream seed): is B better than A?"""
+    if len(a) != len(b):
+        raise ValueError(f"paired values must be as many on both sides ({len(a)} vs {len(b)})")
+    diffs = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
+    interval = bootstrap_ci(diffs.tolist(), seed=seed, resamples=resamples, level=level)
+    if diffs.size == 0:
+        return PairedComparison(interval, math.nan, 0)
+    observed = abs(float(diffs.mean()))
+    if not np.any(diffs):
+        return PairedComparison(interval, 1.0, int(diffs.size))
+    rng = np.random.default_rng(seed + 1)
+    signs = rng.choice(np.array([-1.0, 1.0]), size=(resamples, diffs.size))
+    extreme = int(np.sum(np.abs((signs * diffs).mean(axis=1)) >= observed - 1e-12))
+    return PairedComparison(interval, (extreme + 1) / (resamples + 1), int(diffs.size))

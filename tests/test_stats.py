@@ -1,0 +1,68 @@
+"""The intervals and tests behind every reported figure."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from selftaught.stats import bootstrap_ci, hoeffding_halfwidth, nested_bootstrap_ci, paired_comparison
+
+
+def test_a_bootstrap_interval_is_seeded_and_covers_the_mean() -> None:
+    values = [0.1, 0.5, 0.9, 0.4, 0.6, 0.3, 0.7]
+    first = bootstrap_ci(values, seed=3)
+    assert first == bootstrap_ci(values, seed=3)
+    assert first.low < first.mean < first.high and first.n == 7
+    assert first.mean == pytest.approx(np.mean(values))
+
+
+def test_a_bootstrap_interval_covers_the_true_mean_about_as_often_as_it_says() -> None:
+    rng = np.random.default_rng(0)
+    covered = 0
+    for trial in range(200):
+        sample = rng.uniform(0, 1, size=40)
+        ci = bootstrap_ci(sample.tolist(), seed=trial, resamples=500)
+        covered += ci.low <= 0.5 <= ci.high
+    assert 0.88 <= covered / 200 <= 0.99  # a 95% interval (percentile bootstrap runs a little narrow)
+
+
+def test_more_values_give_a_narrower_interval_and_constant_values_none() -> None:
+    rng = np.random.default_rng(1)
+    small = bootstrap_ci(rng.uniform(size=10).tolist())
+    large = bootstrap_ci(rng.uniform(size=1000).tolist())
+    assert large.high - large.low < (small.high - small.low) / 3
+    flat = bootstrap_ci([0.25] * 8)
+    assert flat.low == flat.high == flat.mean == 0.25
+    assert math.isnan(bootstrap_ci([]).mean)
+
+
+def test_the_nested_bootstrap_counts_both_runs_and_instances() -> None:
+    # Runs that disagree widen the interval beyond what their instances alone would give.
+    agreeing = [[0.5, 0.5, 0.4, 0.6]] * 5
+    disagreeing = [[0.1, 0.1, 0.0, 0.2], [0.9, 0.9, 0.8, 1.0]] * 3
+    a = nested_bootstrap_ci(agreeing, seed=0)
+    b = nested_bootstrap_ci(disagreeing, seed=0)
+    assert a.mean == pytest.approx(0.5) and b.mean == pytest.approx(0.5)
+    assert (b.high - b.low) > 3 * (a.high - a.low) > 0
+    assert nested_bootstrap_ci(disagreeing, seed=0) == b
+
+
+def test_hoeffding_is_the_papers_bound() -> None:
+    # sqrt(ln(2/0.05) / (2n)): 0.1358 for n = 100
+    assert hoeffding_halfwidth(100) == pytest.approx(math.sqrt(math.log(40) / 200))
+    assert hoeffding_halfwidth(400) == pytest.approx(hoeffding_halfwidth(100) / 2)
+    assert hoeffding_halfwidth(0) == math.inf
+
+
+def test_a_paired_comparison_finds_a_real_difference_and_not_a_fake_one() -> None:
+    rng = np.random.default_rng(2)
+    a = rng.uniform(0, 1, size=60)
+    better = paired_comparison(a.tolist(), (a + 0.1 + rng.normal(0, 0.05, size=60)).tolist(), seed=0)
+    assert better.p_value < 0.01 and better.difference.low > 0.05
+    same = paired_comparison(a.tolist(), (a + rng.normal(0, 0.05, size=60)).tolist(), seed=0)
+    assert same.p_value > 0.05 and same.difference.low < 0 < same.difference.high
+    assert paired_comparison([0.5] * 5, [0.5] * 5).p_value == 1.0
+    with pytest.raises(ValueError):
+        paired_comparison([1.0], [1.0, 2.0])
