@@ -1,0 +1,177 @@
+"""Data extraction from a run's events and summary: iterations, lineage, LM usage, evaluation outcomes."""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+from typing import Any
+
+from selftaught.report._load import RunFiles
+from selftaught.tasks import builtin_tasks
+
+USAGE_KEYS = ("calls", "requests", "input_tokens", "output_tokens", "cost_usd", "cache_hits", "refused_calls")
+
+
+def iteration_records(files: RunFiles) -> list[dict[str, Any]]:
+    """Each iteration's record: summary.json's, else the `iteration` events' (an interrupted run's summary may lag)."""
+    from_summary = [r for r in files.summary.get("iterations") or [] if isinstance(r, dict)]
+    from_events = [{k: v for k, v in e.items() if k not in ("kind", "time")} for e in files.events
+                   if e.get("kind") == "iteration"]
+    records = from_events if len(from_events) > len(from_summary) else from_summary
+    by_index: dict[int, dict[str, Any]] = {}
+    for r in records:
+        if isinstance(r.get("iteration"), int):
+            by_index[r["iteration"]] = r
+    return [by_index[i] for i in sorted(by_index)]
+
+
+def failure_score(files: RunFiles) -> tuple[float, str | None]:
+    """The task's failure score (what a failed downstream run counts), and a warning when it had to be guessed.
+
+    Built-in tasks know theirs; for a task file (not run by the report) it is read off a recorded whole-program
+    failure, whose score is the failure score.
+    """
+    task = files.manifest.get("task") if isinstance(files.manifest.get("task"), dict) else {}
+    name = str((task or {}).get("name") or files.summary.get("task") or "")
+    known = builtin_tasks().get(name)
+    if known is not None:
+        return float(known.failure_score), None
+    for e in files.events:
+        if e.get("kind") == "utility_call" and e.get("failure") and isinstance(e.get("score"), int | float):
+            return float(e["score"]), None
+    return 0.0, f"the failure score of task {name or '?'} is unknown: failed downstream runs are counted as 0"
+
+
+def candidates(files: RunFiles) -> dict[int, dict[str, Any]]:
+    """iteration -> the self-improvement step's `improver_run` (stream `stop/<t>`): what the step returned."""
+    out: dict[int, dict[str, Any]] = {}
+    for e in files.events:
+        stream = e.get("stream")
+        if e.get("kind") == "improver_run" and isinstance(stream, str) and stream.startswith("stop/"):
+            tail = stream[5:]
+            if tail.isdigit():
+                out[int(tail)] = e
+    return out
+
+
+def unified_diff(parent: str | None, child: str | None, parent_name: str, child_name: str) -> list[str]:
+    if parent is None or child is None:
+        return []
+    return [line.rstrip("\n") for line in difflib.unified_diff(
+        parent.splitlines(keepends=True), child.splitlines(keepends=True), parent_name, child_name, n=2)]
+
+
+def lineage(files: RunFiles, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each I_t: its code, a diff against I_{t-1}, accepted or kept, and why; the rejected candidate's hash."""
+    steps = candidates(files)
+    out: list[dict[str, Any]] = []
+    previous_code: str | None = None
+    for r in records:
+        t = int(r["iteration"])
+        code = files.improver_file(t) or files.program(str(r.get("improver") or ""))
+        step = steps.get(t, {})
+        kept = bool(r.get("kept_previous"))
+        candidate = step.get("solution") if kept else None
+        if t == 0:
+            status, reason = "seed", "the seed improver I_0"
+        elif kept:
+            status = "kept previous"
+            reason = f"{r.get('failure') or 'failed'}: {r.get('detail') or 'the new improver failed'}"
+        else:
+            status, reason = "accepted", "the improved improver ran and scored above 0"
+        out.append({
+            "iteration": t, "improver": r.get("improver"), "status": status, "reason": reason,
+            "failure": r.get("failure"), "detail": r.get("detail") or "", "candidate": candidate,
+            "code": code, "diff": [] if t == 0 else unified_diff(previous_code, code, f"I_{t - 1}.py", f"I_{t}.py"),
+        })
+        previous_code = code
+    return out
+
+
+def _usage_row(data: Any, samples: int | None) -> dict[str, Any]:
+    data = data if isinstance(data, dict) else {}
+    return {k: data.get(k, 0) for k in USAGE_KEYS} | {"samples": samples}
+
+
+def _samples(files: RunFiles) -> tuple[Counter[str], Counter[str]]:
+    """LM samples (replies asked for) from `lm_call` events: by level, by iteration."""
+    by_level: Counter[str] = Counter()
+    by_iteration: Counter[str] = Counter()
+    for e in files.events:
+        if e.get("kind") == "lm_call":
+            n = len(e["samples"]) if isinstance(e.get("samples"), list) else 0
+            by_level[str(e.get("level"))] += n
+            by_iteration[str(e.get("iteration"))] += n
+    return by_level, by_iteration
+
+
+def usage(files: RunFiles) -> dict[str, Any]:
+    """LM usage: totals, by level, by iteration (summary.json's), plus speculation when the run speculated.
+
+    Samples are counted from `lm_call` events. Without a summary, calls and samples come from those events
+    (tokens and dollars unknown there).
+    """
+    level_samples, iteration_samples = _samples(files)
+    total_samples = sum(level_samples.values())
+    u = files.summary.get("usage")
+    if isinstance(u, dict):
+        by_level: dict[str, Any] = u["by_level"] if isinstance(u.get("by_level"), dict) else {}
+        by_iteration: dict[str, Any] = u["by_iteration"] if isinstance(u.get("by_iteration"), dict) else {}
+        result: dict[str, Any] = {
+            "source": "summary.json (samples: events.jsonl)",
+            "total": _usage_row(u, total_samples),
+            "by_level": {str(k): _usage_row(v, level_samples.get(str(k), 0)) for k, v in sorted(by_level.items())},
+            "by_iteration": {str(k): _usage_row(v, iteration_samples.get(str(k), 0))
+                             for k, v in sorted(by_iteration.items(), key=lambda kv: _num(str(kv[0])))},
+        }
+        if isinstance(u.get("speculation"), dict):
+            result["speculation"] = u["speculation"]
+        return result
+    calls = Counter(str(e.get("iteration")) for e in files.events if e.get("kind") == "lm_call")
+    levels = Counter(str(e.get("level")) for e in files.events if e.get("kind") == "lm_call")
+    return {"source": "events.jsonl (calls and samples only: summary.json is missing)",
+            "total": {"calls": sum(calls.values()), "samples": total_samples},
+            "by_level": {k: {"calls": v, "samples": level_samples[k]} for k, v in sorted(levels.items())},
+            "by_iteration": {k: {"calls": v, "samples": iteration_samples[k]}
+                             for k, v in sorted(calls.items(), key=lambda kv: _num(kv[0]))}}
+
+
+def _num(text: str) -> tuple[int, str]:
+    return (int(text), "") if text.isdigit() else (1 << 30, text)
+
+
+def outcomes(files: RunFiles) -> dict[str, Any]:
+    """Evaluations (uncached `utility_call`s) by outcome and purpose; instances by outcome; improver runs by outcome."""
+    evaluations: dict[str, Counter[str]] = {}
+    instances: dict[str, Counter[str]] = {}
+    runs: dict[str, Counter[str]] = {}
+    cached = 0
+    for e in files.events:
+        kind = e.get("kind")
+        purpose = str(e.get("purpose") or e.get("level") or "other")
+        if kind == "utility_call":
+            if e.get("cached"):
+                cached += 1
+                continue
+            failures = e.get("failures") if isinstance(e.get("failures"), dict) else {}
+            outcome = str(e.get("failure") or ("ok" if not failures else "ok (some instances failed)"))
+            evaluations.setdefault(outcome, Counter())[purpose] += 1
+            n: int = e["instances"] if isinstance(e.get("instances"), int) else 0
+            failed = 0
+            for name, count in (failures or {}).items():
+                if isinstance(count, int):
+                    instances.setdefault(str(name), Counter())[purpose] += count
+                    failed += count
+            if n - failed > 0:
+                instances.setdefault("ok", Counter())[purpose] += n - failed
+        elif kind == "improver_run":
+            stream = str(e.get("stream") or "")
+            level = stream.split("/", 1)[0] if "/" in stream else str(e.get("level") or "other")
+            runs.setdefault(str(e.get("failure") or "ok"), Counter())[level] += 1
+
+    def plain(table: dict[str, Counter[str]]) -> dict[str, dict[str, int]]:
+        order = sorted(table, key=lambda k: (not k.startswith("ok"), k))
+        return {k: dict(sorted(table[k].items())) for k in order}
+
+    return {"evaluations": plain(evaluations), "instances": plain(instances), "improver_runs": plain(runs),
+            "cached_evaluations": cached}

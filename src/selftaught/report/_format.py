@@ -1,0 +1,47 @@
+"""Number and label formatting shared by the HTML and Markdown renderers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+OUTCOME_NOTE = ("ok: scored without failure; a failure kind (exception, timeout, bad_output, protocol, budget, "
+                "deadline, syntax, no_code, ...) names why an evaluation, or an instance, got the failure score")
+STRATEGY_NOTE = ("strategy tags are heuristic: a static read of each improver's code (names, strings, the shape of "
+                 "its LM calls), like the paper's section 5 reading by hand; they say what the code looks like, "
+                 "not that it works")
+
+
+def num(v: Any, places: int = 4) -> str:
+    return f"{v:.{places}f}" if isinstance(v, int | float) and not isinstance(v, bool) else "-"
+
+
+def interval(fig: dict[str, Any]) -> str:
+    if not isinstance(fig.get("mean"), int | float):
+        return "-"
+    return f"{num(fig['low'])} to {num(fig['high'])}"
+
+
+def hoeffding(fig: dict[str, Any]) -> str:
+    return f"±{num(fig['hoeffding'], 3)}" if isinstance(fig.get("hoeffding"), int | float) else "-"
+
+
+def runs_note(fig: dict[str, Any]) -> str:
+    text = f"{fig['runs']} runs, {fig['instances']} instances"
+    return text + (f", {fig['failed_runs']} failed" if fig.get("failed_runs") else "")
+
+
+def columns(table: dict[str, dict[str, int]]) -> list[str]:
+    """The purposes/levels of an outcome table, in a fixed order."""
+    return sorted({c for row in table.values() for c in row})
+
+
+def usage_cell(row: dict[str, Any], key: str) -> str:
+    v = row.get(key)
+    if key == "cost_usd":
+        return f"${v:.4f}" if isinstance(v, int | float) else "-"
+    return str(v) if v is not None else "-"
+
+#: The LM-usage columns the renderers show: (key in the usage record, column label).
+USAGE_COLUMNS = (("calls", "calls"), ("samples", "samples"), ("requests", "requests"),
+                 ("input_tokens", "input tokens"), ("output_tokens", "output tokens"), ("cost_usd", "dollars"),
+                 ("cache_hits", "cache hits"), ("refused_calls", "refused"))

@@ -1,0 +1,140 @@
+"""Renders report data as Markdown: tables, fenced code, and the plot as an embedded SVG data-URI image."""
+
+from __future__ import annotations
+
+import base64
+import re
+from html import escape
+from typing import Any
+
+from selftaught.report import _format as fmt
+from selftaught.report._svg import plot_svg
+
+
+def cell(value: Any) -> str:
+    """A table cell: HTML-escaped (no raw HTML reaches a renderer), pipes escaped, one line."""
+    text = escape(str(value), quote=False).replace("|", "\\|")
+    return " ".join(text.split())
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    """`rows` cells are already formatted with `cell` (or are trusted Markdown such as links)."""
+    return ["| " + " | ".join(cell(h) for h in head) + " |", "|" + "---|" * len(head),
+            *("| " + " | ".join(row) + " |" for row in rows), ""]
+
+
+def fence(code: str, lang: str = "") -> list[str]:
+    """A fenced block that nothing inside can close: the fence is longer than any backtick run in `code`."""
+    longest = max((len(m) for m in re.findall(r"`+", code)), default=0)
+    bar = "`" * max(3, longest + 1)
+    return [bar + lang, code.rstrip("\n"), bar, ""]
+
+
+def _prog(digest: Any) -> str:
+    return f"[{cell(digest)}](#prog-{cell(digest)})" if digest else "-"
+
+
+def _figures(r: dict[str, Any]) -> list[str]:
+    out = ["## Meta-utility of I_0..I_T", ""]
+    if not r["figures"]:
+        return [*out, "No iteration was recorded.", ""]
+    svg = base64.b64encode(plot_svg(r["figures"]).encode()).decode()
+    out += [f"![meta-utility of I_t, val and test with 95% intervals](data:image/svg+xml;base64,{svg})", ""]
+    rows = [[f"I_{int(f['iteration'])}", fmt.num(f["val"]["mean"]), cell(fmt.interval(f["val"])),
+             cell(fmt.hoeffding(f["val"])), fmt.num(f["test"]["mean"]), cell(fmt.interval(f["test"])),
+             cell(fmt.hoeffding(f["test"])), fmt.num(f["selection_score"]), cell(fmt.runs_note(f["val"])),
+             "kept previous" if f["kept_previous"] else ""] for f in r["figures"]]
+    out += _table(["iteration", "val", "val 95% CI", "val Hoeffding", "test", "test 95% CI", "test Hoeffding",
+                   "selection score (val)", "downstream runs", ""], rows)
+    iv = r["intervals"]
+    out += [f"Fresh measurements (purpose `measure`). 95% CI: {iv['method']} ({iv['resamples']} resamples, seeded). "
+            "Hoeffding: half-width for n values in [0, 1], n = downstream runs. The selection score is what the "
+            "improving improver saw (biased upward; for comparison only).", ""]
+    return out
+
+
+def _lineage(r: dict[str, Any]) -> list[str]:
+    out = ["## Improver lineage", "", f"_{fmt.STRATEGY_NOTE}._", ""]
+    for step in r["lineage"]:
+        t = int(step["iteration"])
+        out += [f"### I_{t}: {cell(step['status'])} ({cell(step['improver'])})", "", cell(step["reason"]), ""]
+        if step.get("candidate"):
+            out += [f"rejected candidate: {_prog(step['candidate'])}", ""]
+        out += ["strategies: " + (", ".join(cell(s) for s in step.get("strategies") or []) or "none found"), ""]
+        if step["diff"]:
+            out += [f"diff against I_{t - 1}:", "", *fence("\n".join(step["diff"]), "diff")]
+        if step["code"] is not None:
+            out += ["<details><summary>code</summary>", "", *fence(step["code"], "python"), "</details>", ""]
+    return out
+
+
+def _transfer(r: dict[str, Any]) -> list[str]:
+    tr = r["transfer"]
+    if tr is None:
+        return ["## Transfer", "", "No transfer results: make them with `selftaught transfer RUN/improvers/I_T.py "
+                "--json > transfer.json` and pass `--transfer transfer.json` (or save it as `RUN/transfer.json`).", ""]
+    rows = [[cell(row.get("task")), f"{fmt.num(row.get('seed_utility'))} ({fmt.num(row.get('seed_utility_val'))})",
+             f"{fmt.num(row.get('meta_utility_seed_improver'))} ({fmt.num(row.get('meta_utility_seed_improver_val'))})",
+             f"{fmt.num(row.get('meta_utility_improver'))} ({fmt.num(row.get('meta_utility_improver_val'))})"]
+            for row in tr["rows"]]
+    return ["## Transfer", "", f"from {cell(tr['source'])}; test (val in parentheses)", "",
+            *_table(["task", "u(seed solution)", "meta-utility I_0", "meta-utility improver"], rows)]
+
+
+def _usage(r: dict[str, Any]) -> list[str]:
+    u = r["usage"]
+    out = ["## LM usage", "", f"from {cell(u['source'])}", ""]
+    head = ["", *(label for _, label in fmt.USAGE_COLUMNS)]
+    for title, key in (("total", None), ("per level", "by_level"), ("per iteration", "by_iteration")):
+        src = {"all": u["total"]} if key is None else u.get(key) or {}
+        rows = [[cell(name if key != "by_iteration" else f"I_{name}"),
+                 *(cell(fmt.usage_cell(row, k)) for k, _ in fmt.USAGE_COLUMNS)] for name, row in src.items()]
+        out += [f"### {title}", "", *_table(head, rows)]
+    if isinstance(u.get("speculation"), dict):
+        out += ["### speculation", "", *_table(["", ""], [[cell(k), cell(v)] for k, v in u["speculation"].items()])]
+    return out
+
+
+def _outcomes(r: dict[str, Any]) -> list[str]:
+    o = r["outcomes"]
+    out = ["## Evaluations by outcome", "", f"{fmt.OUTCOME_NOTE}. Cached repeats ({o['cached_evaluations']}) are "
+           "not counted.", ""]
+    for title, key in (("utility evaluations", "evaluations"), ("instances", "instances"),
+                       ("improver runs", "improver_runs")):
+        cols = fmt.columns(o[key])
+        rows = [[cell(name), *(str(row.get(c, 0)) for c in cols), str(sum(row.values()))]
+                for name, row in o[key].items()]
+        out += [f"### {title}", "", *(_table(["outcome", *cols, "total"], rows) if rows else ["none", ""])]
+    return out
+
+
+def _safety(r: dict[str, Any]) -> list[str]:
+    s = r["safety"]
+    t = s["totals"]
+    out = ["## Safety", "", f"sandbox flag turned off: {t['sandbox_flag_off']}; programs with static flags: "
+           f"{t['programs_flagged']}; runtime audit flags: {sum(t['runtime'].values())}; reward-hacking flags: "
+           f"{sum(t['reward_hacking'].values())}", ""]
+    rows = [[cell(f["kind"]), cell(f["flag"]), str(f["count"]), cell(f["iteration"]), _prog(f["program"]),
+             cell(f["role"]), cell(f["note"])] for f in s["findings"]]
+    out += _table(["kind", "flag", "count", "iteration", "program", "role", "note"], rows) if rows else \
+        ["No safety finding.", ""]
+    if r["programs"]:
+        out += ["### Flagged programs", ""]
+        for digest, code in r["programs"].items():
+            out += [f'<a id="prog-{cell(digest)}"></a>', "", f"#### {cell(digest)}", "",
+                    *fence(code if code is not None else "(program file missing)", "python")]
+    return out
+
+
+def render_md(report: dict[str, Any]) -> str:
+    """The whole report as Markdown (GitHub-flavoured tables)."""
+    run = report["run"]
+    out = [f"# selftaught report: {cell(run['task'] or '?')}", "",
+           *_table(["", ""], [[cell(k), cell(v)] for k, v in (
+               ("run directory", run["dir"]), ("LM", run["lm"]), ("seed", run["seed"]),
+               ("complete", "yes" if run["complete"] else "no"), ("stopped", run.get("stopped") or "-"))])]
+    if report["warnings"]:
+        out += ["**What is missing or unusual:**", "", *(f"- {cell(w)}" for w in report["warnings"]), ""]
+    out += [*_figures(report), *_lineage(report), *_transfer(report), *_usage(report), *_outcomes(report),
+            *_safety(report)]
+    return "\n".join(out).rstrip("\n") + "\n"
