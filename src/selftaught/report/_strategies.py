@@ -23,6 +23,7 @@ class _Facts:
         self.best_by_utility = False
         self.varying_temperature = False
         self.top_k_in_loop = False
+        self.metropolis = False  # random() < exp(...): accepting a worse candidate with some probability
         self.parsed = True
         try:
             tree = ast.parse(code)
@@ -44,6 +45,9 @@ class _Facts:
                 self._call(node)
             elif isinstance(node, ast.For | ast.While):
                 self._loop(node)
+            elif isinstance(node, ast.Compare):
+                called = {_call_name(n) for n in ast.walk(node) if isinstance(n, ast.Call)}
+                self.metropolis |= "exp" in called and bool(called & {"random", "rand", "uniform"})
         self.words = " ".join(n.lower() for n in names)
 
     def _call(self, node: ast.Call) -> None:
@@ -92,7 +96,8 @@ RULES: dict[str, Callable[[_Facts], bool]] = {
     "beam search": lambda f: f.has_word(r"beam") or f.top_k_in_loop,
     "genetic algorithm": lambda f: f.has_word(r"crossover", r"genetic", r"offspring", r"\bpopulation", r"mutat")
     or f.has_text(r"genetic algorithm", r"crossover"),
-    "simulated annealing": lambda f: f.has_word(r"anneal", r"cooling") or f.has_text(r"simulated annealing"),
+    "simulated annealing": lambda f: f.metropolis or f.has_word(r"anneal", r"cooling")
+    or f.has_text(r"simulated annealing"),
     "bandit over prompts": lambda f: f.has_word(r"bandit", r"epsilon", r"thompson", r"\barms?\b", r"_arms?\b")
     or f.has_text(r"multi-armed", r"bandit"),
     "UCB selection": lambda f: f.has_word(r"\bucb", r"upper_confidence") or f.has_text(r"upper confidence", r"\bucb"),
