@@ -55,10 +55,11 @@ def candidates(files: RunFiles) -> dict[int, dict[str, Any]]:
 
 
 def unified_diff(parent: str | None, child: str | None, parent_name: str, child_name: str) -> list[str]:
+    """Line by line (a missing newline at the end of a file is not a change)."""
     if parent is None or child is None:
         return []
-    return [line.rstrip("\n") for line in difflib.unified_diff(
-        parent.splitlines(keepends=True), child.splitlines(keepends=True), parent_name, child_name, n=2)]
+    return list(difflib.unified_diff(parent.splitlines(), child.splitlines(), parent_name, child_name, n=2,
+                                     lineterm=""))
 
 
 def lineage(files: RunFiles, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
