@@ -10,7 +10,7 @@ import pytest
 from report.runs import IMPROVER, make_run
 from selftaught.cli import main
 from selftaught.errors import UserError
-from selftaught.report import build_report, render_md
+from selftaught.report import build_report, render_html, render_md
 
 
 def test_a_failed_downstream_run_counts_the_failure_score_and_the_figure_matches_the_summary(tmp_path: Path) -> None:
@@ -104,3 +104,23 @@ def test_transfer_results_are_read_from_an_option(tmp_path: Path) -> None:
     assert build_report(run)["transfer"] is None
     assert main(["report", str(run), "--transfer", str(tmp_path / "none.json"), "--format", "md"]) == 0
     assert "transfer results" in (run / "report.md").read_text()
+
+
+def test_a_kept_iteration_says_why_and_links_its_rejected_candidate(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run")
+    candidate = "c3" * 8
+    (run / "programs" / f"{candidate}.py").write_text("def improve_algorithm(:\n")
+    (run / "improvers" / "I_1.py").write_text((run / "improvers" / "I_0.py").read_text())
+    record = {"iteration": 1, "improver": IMPROVER, "meta_utility_val": 0.3, "meta_utility_test": 0.2,
+              "selection_score": None, "kept_previous": True, "failure": "no_code", "detail": "no improver returned"}
+    with open(run / "events.jsonl", "a") as f:
+        f.write(json.dumps({"kind": "improver_run", "iteration": 1, "stream": "stop/1", "level": "meta",
+                            "improver": IMPROVER, "failure": None, "solution": candidate, "audit": {}}) + "\n")
+        f.write(json.dumps({"kind": "iteration", **record}) + "\n")
+    (run / "summary.json").unlink()
+    report = build_report(run)
+    step = report["lineage"][1]
+    assert step["status"] == "kept previous" and step["reason"] == "no_code: no improver returned"
+    assert step["candidate"] == candidate and report["programs"][candidate] == "def improve_algorithm(:\n"
+    assert step["diff"] == [] and report["figures"][1]["val"]["mean"] == 0.3
+    assert f'href="#prog-{candidate}"' in render_html(report) and f'id="prog-{candidate}"' in render_html(report)

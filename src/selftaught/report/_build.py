@@ -66,6 +66,7 @@ def build_report(run_dir: Path, transfer_file: Path | None = None) -> dict[str, 
         step["strategies"] = strategy_tags(step["code"]) if step["code"] is not None else []
     found = safety(files)
     linked = {f["program"] for f in found["findings"] if f["program"]}
+    linked |= {step["candidate"] for step in lineage if step.get("candidate")}
     programs = {d: files.program(d) for d in sorted(linked)}
     task = files.manifest.get("task") if isinstance(files.manifest.get("task"), dict) else {}
     config = files.manifest.get("config") if isinstance(files.manifest.get("config"), dict) else {}

@@ -167,7 +167,7 @@ def _safety(r: dict[str, Any]) -> list[str]:
     out.append(_table(["kind", "flag", "count", "iteration", "program", "role", "note"], rows, "safety")
                if rows else "<p>No safety finding.</p>")
     if r["programs"]:
-        out.append('<h3 id="programs">Flagged programs</h3>')
+        out.append('<h3 id="programs">Flagged and rejected programs</h3>')
         for digest, code in r["programs"].items():
             body = e(code) if code is not None else "(program file missing from the run directory)"
             out.append(f'<section class="program" id="prog-{e(digest)}"><h4>{e(digest)}</h4>'

@@ -119,7 +119,7 @@ def _safety(r: dict[str, Any]) -> list[str]:
     out += _table(["kind", "flag", "count", "iteration", "program", "role", "note"], rows) if rows else \
         ["No safety finding.", ""]
     if r["programs"]:
-        out += ["### Flagged programs", ""]
+        out += ["### Flagged and rejected programs", ""]
         for digest, code in r["programs"].items():
             out += [f'<a id="prog-{cell(digest)}"></a>', "", f"#### {cell(digest)}", "",
                     *fence(code if code is not None else "(program file missing)", "python")]
