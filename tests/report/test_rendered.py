@@ -152,3 +152,8 @@ def test_markdown_has_the_figures_and_a_decodable_plot(run_dir: Path, tmp_path: 
     assert svg is not None
     tree = ET.fromstring(base64.b64decode(svg.group(1)))
     assert len(tree.findall(".//{http://www.w3.org/2000/svg}circle[@class]")) == 6
+
+
+def test_the_safety_totals_are_the_runs(run_dir: Path) -> None:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert build_report(run_dir)["safety"]["totals"] == summary["safety"]["run"]

@@ -124,3 +124,22 @@ def test_a_kept_iteration_says_why_and_links_its_rejected_candidate(tmp_path: Pa
     assert step["candidate"] == candidate and report["programs"][candidate] == "def improve_algorithm(:\n"
     assert step["diff"] == [] and report["figures"][1]["val"]["mean"] == 0.3
     assert f'href="#prog-{candidate}"' in render_html(report) and f'id="prog-{candidate}"' in render_html(report)
+
+
+def test_records_of_unexpected_shapes_still_give_a_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "manifest.json").write_text('{"format_version": "x", "task": 5, "config": []}')
+    (run / "summary.json").write_text('{"usage": {"by_level": [], "by_iteration": {"a": 1}}, "iterations": [5]}')
+    (run / "events.jsonl").write_text("\n".join([
+        '{"kind": "iteration", "iteration": 0, "improver": 7, "meta_utility_val": "a"}',
+        '{"kind": "utility_call", "purpose": "measure", "run": 0, "split": "val", "score": 0.5, "instance_scores": '
+        '"abc", "failures": "x", "instances": "3", "audit": [1], "flags": {"a": "b"}}',
+        '{"kind": "improver_run", "stream": "measure/7/t/0", "solution": "zz", "audit": {"x": 1}}',
+        '{"kind": "program", "static_flags": {"s": 2}, "program": "../../etc/passwd"}',
+        '{"kind": "reward_flag", "val": 1, "test": "q"}', "[1, 2]", '"str"']) + "\n")
+    for fmt in ("html", "md"):
+        assert main(["report", str(run), "--format", fmt]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    report = build_report(run)
+    assert report["programs"] == {"../../etc/passwd": None}  # not a hash: never read as a path

@@ -34,12 +34,15 @@ def _format(args: argparse.Namespace) -> str:
 
 def handle(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
-    report = build_report(run_dir, Path(args.transfer) if args.transfer else None)
-    if args.json:
-        sys.stdout.write(json.dumps(report_json(report), ensure_ascii=False, allow_nan=False, default=str) + "\n")
-        return 0
     kind = _format(args)
-    text = render_md(report) if kind == "md" else render_html(report)
+    try:
+        report = build_report(run_dir, Path(args.transfer) if args.transfer else None)
+        if args.json:
+            sys.stdout.write(json.dumps(report_json(report), ensure_ascii=False, default=str) + "\n")
+            return 0
+        text = render_md(report) if kind == "md" else render_html(report)
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:  # a record of an unexpected shape
+        raise UserError(f"cannot report on {run_dir}: malformed run data ({type(exc).__name__}: {exc})") from None
     out = Path(args.out) if args.out else run_dir / f"report.{kind}"
     tmp = out.with_name(f".{out.name}.tmp")
     try:

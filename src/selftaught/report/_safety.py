@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from selftaught.report._load import RunFiles
-from selftaught.safety.report import safety_summary
 
 
 def _flags(value: Any) -> dict[str, int]:
@@ -54,6 +54,23 @@ def merged(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(out.values())
 
 
+def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run's counts, as `selftaught.safety.report.safety_summary` makes them (from the checked rows)."""
+    count: dict[str, Counter[str]] = {"static": Counter(), "runtime audit": Counter(), "reward hacking": Counter()}
+    flagged: set[Any] = set()
+    sandbox_off = 0
+    for r in rows:
+        if r["kind"] == "sandbox flag":
+            sandbox_off += r["count"]
+            continue
+        count[r["kind"]][r["flag"]] += r["count"]
+        if r["kind"] == "static":
+            flagged.add(r["program"])
+    return {"static_flags": dict(count["static"]), "programs_flagged": len(flagged),
+            "runtime": dict(count["runtime audit"]), "sandbox_flag_off": sandbox_off,
+            "reward_hacking": dict(count["reward hacking"])}
+
+
 def safety(files: RunFiles) -> dict[str, Any]:
-    summary = safety_summary(files.events)["run"]
-    return {"totals": summary, "findings": merged(findings(files))}
+    rows = findings(files)
+    return {"totals": totals(rows), "findings": merged(rows)}
