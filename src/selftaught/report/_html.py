@@ -66,7 +66,7 @@ def _figures(r: dict[str, Any]) -> list[str]:
                      e(fmt.hoeffding(f["test"])), fmt.num(f["selection_score"]), e(fmt.runs_note(f["val"])),
                      "kept previous" if f["kept_previous"] else ""])
     out.append(_table(["iteration", "val", "val 95% CI", "val Hoeffding", "test", "test 95% CI", "test Hoeffding",
-                       "selection score (val)", "downstream runs", ""], rows, "figures"))
+                       "selection score (val)", "downstream runs (val)", ""], rows, "figures"))
     iv = r["intervals"]
     out.append(f'<p class="note">Each figure is a fresh measurement: the mean over downstream runs (purpose '
                f'<code>measure</code>) of their solutions\' scores. 95% CI: {e(iv["method"])} ({iv["resamples"]} '

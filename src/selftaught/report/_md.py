@@ -45,7 +45,7 @@ def _figures(r: dict[str, Any]) -> list[str]:
              cell(fmt.hoeffding(f["test"])), fmt.num(f["selection_score"]), cell(fmt.runs_note(f["val"])),
              "kept previous" if f["kept_previous"] else ""] for f in r["figures"]]
     out += _table(["iteration", "val", "val 95% CI", "val Hoeffding", "test", "test 95% CI", "test Hoeffding",
-                   "selection score (val)", "downstream runs", ""], rows)
+                   "selection score (val)", "downstream runs (val)", ""], rows)
     iv = r["intervals"]
     out += [f"Fresh measurements (purpose `measure`). 95% CI: {iv['method']} ({iv['resamples']} resamples, seeded). "
             "Hoeffding: half-width for n values in [0, 1], n = downstream runs. The selection score is what the "
