@@ -105,3 +105,6 @@ def test_a_failed_run_scores_its_failure_on_every_instance() -> None:
     assert "use --downstream-runs 6 or more" in result.verdict()
     with pytest.raises(ValueError):
         compare_scores("t", "test", score(failed), score(good[:1]))
+    many = compare_scores("t", "val", score([*failed] * 6), score([*good] * 6))  # 12 runs: p = 2 / 4096
+    assert many.p_value == pytest.approx(2 / 4096) and many.instances == 3
+    assert many.verdict().startswith("B is better than A: +1.000 [+1.000, +1.000], p < 0.001")

@@ -49,12 +49,12 @@ class Comparison:
     def verdict(self) -> str:
         """One line: which is better, by how much, how sure."""
         d = self.difference
-        figures = f"{d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}], p = {_p(self.p_value)}"
+        figures = f"{d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}], {_p(self.p_value)}"
         if self.significant:
             return f"{'B is better than A' if d.mean > 0 else 'A is better than B'}: {figures}"
         line = f"no significant difference: {figures}"
         if self.smallest_p >= ALPHA:
-            line += (f" (with {len(self.runs_a)} downstream runs p cannot go below {_p(self.smallest_p)}: "
+            line += (f" (with {len(self.runs_a)} downstream runs p cannot go below {self.smallest_p:.3g}: "
                      f"use --downstream-runs {_runs_needed()} or more)")
         return line
 
@@ -68,7 +68,7 @@ class Comparison:
 
 
 def _p(value: float) -> str:
-    return f"{value:.3g}" if value >= 0.001 else "< 0.001"
+    return f"p = {value:.3g}" if value >= 0.001 else "p < 0.001"
 
 
 def _runs_needed() -> int:
