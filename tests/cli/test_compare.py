@@ -73,6 +73,15 @@ def test_run_references_resolve_and_bring_their_runs_task(tmp_path: Path, capsys
     assert data["improvers"]["a"]["path"] == data["improvers"]["b"]["path"] == str(run / "improvers" / "I_1.py")
     assert data["p_value"] == 1.0
     assert compare_json(capsys, f"{run}:last", f"{run}:I_1", *TINY)["difference"]["mean"] == 0
+    assert data["warnings"] == []  # the fake run records no split secret
+
+
+def test_a_run_made_with_another_split_secret_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = fake_run(tmp_path / "run", "parity_noiseless", [IDENTITY])
+    manifest = json.loads((run / "manifest.json").read_text())
+    (run / "manifest.json").write_text(json.dumps({**manifest, "split_secret": {"fingerprint": "feedface"}}))
+    data = compare_json(capsys, f"{run}:I_0", str(tmp_path / "run"), *TINY)
+    assert len(data["warnings"]) == 2 and "another split secret (feedface" in data["warnings"][0]
 
 
 def test_bad_references_get_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -56,11 +56,18 @@ def handle(args: argparse.Namespace) -> int:
     data = {"improvers": {"a": _ref_record(refs[0]), "b": _ref_record(refs[1])}, **result.record(), "seed": config.seed,
             "counters": dict(services.counters), "sandbox": sandbox_record(services.sandbox_choice),
             "usage": services.usage_report(), "split_secret": services.secret.record(),
-            "warnings": backend_warnings(services.backend)}
+            "warnings": [*backend_warnings(services.backend), *_secret_warnings(refs, services.secret.fingerprint)]}
     for warning in data["warnings"]:
         reporter.warn(warning)
     emit(args.json, data, _table(result, refs))
     return 0
+
+
+def _secret_warnings(refs: list[ImproverRef], fingerprint: str) -> list[str]:
+    """A run measured on other instances than these (another split secret): the comparison still holds here."""
+    return [f"{ref.ref} comes from a run with another split secret ({ref.run_secret}; here {fingerprint}): both "
+            "improvers are compared on this secret's instances, not those the run measured on"
+            for ref in refs if ref.run_secret is not None and ref.run_secret != fingerprint]
 
 
 def _ref_record(ref: ImproverRef) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from selftaught.cli._common import read_program, require_entrypoint
 from selftaught.errors import UserError
@@ -16,12 +17,14 @@ _ITERATION = re.compile(r"I_(\d+)")
 
 @dataclass(frozen=True)
 class ImproverRef:
-    """A resolved improver: its code, where it came from, and the task of its run (None for a plain file)."""
+    """A resolved improver: its code, where it came from, and the task and split-secret fingerprint of its run
+    (None for a plain file)."""
 
     ref: str
     program: str
     path: Path
     run_task: str | None = None
+    run_secret: str | None = None
 
 
 def resolve(ref: str) -> ImproverRef:
@@ -55,24 +58,30 @@ def _from_run(ref: str, run: Path, which: str) -> ImproverRef:
         index = int(match.group(1))
         if index not in have:
             raise UserError(f"run {run} has no improver I_{index} (it has I_0..I_{have[-1]})")
-    return _program(ref, improvers / f"I_{index}.py", run_task(run))
+    manifest = _manifest(run)
+    secret = manifest.get("split_secret")
+    fingerprint = secret.get("fingerprint") if isinstance(secret, dict) else None
+    return _program(ref, improvers / f"I_{index}.py", run_task(manifest),
+                    fingerprint if isinstance(fingerprint, str) else None)
 
 
-def _program(ref: str, path: Path, task: str | None) -> ImproverRef:
+def _program(ref: str, path: Path, task: str | None = None, secret: str | None = None) -> ImproverRef:
     program = read_program(str(path), "improver")
     require_entrypoint(program, "improve_algorithm", str(path))
-    return ImproverRef(ref, program, path, task)
+    return ImproverRef(ref, program, path, task, secret)
 
 
-def run_task(run: Path) -> str | None:
-    """The task a run was made on, from its manifest: the task it was given (a name, or a task file still there),
-    else the task's name."""
+def _manifest(run: Path) -> dict[str, Any]:
     try:
         manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
-    if not isinstance(manifest, dict):
-        return None
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def run_task(manifest: dict[str, Any]) -> str | None:
+    """The task of a run's manifest: the task it was given (a name, or a task file still there), else the task's
+    name."""
     config, task = manifest.get("config"), manifest.get("task")
     spec = config.get("task") if isinstance(config, dict) else None
     name = task.get("name") if isinstance(task, dict) else None
