@@ -7,7 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from selftaught.stats import bootstrap_ci, hoeffding_halfwidth, nested_bootstrap_ci, paired_comparison
+from selftaught.stats import (
+    bootstrap_ci,
+    hoeffding_halfwidth,
+    nested_bootstrap_ci,
+    paired_comparison,
+    smallest_sign_flip_p,
+)
 
 
 def test_a_bootstrap_interval_is_seeded_and_covers_the_mean() -> None:
@@ -66,3 +72,13 @@ def test_a_paired_comparison_finds_a_real_difference_and_not_a_fake_one() -> Non
     assert paired_comparison([0.5] * 5, [0.5] * 5).p_value == 1.0
     with pytest.raises(ValueError):
         paired_comparison([1.0], [1.0, 2.0])
+
+
+def test_the_sign_flip_p_value_is_exact_for_few_pairs() -> None:
+    # six pairs all in favour of B: only the all-plus and all-minus patterns are as extreme, p = 2 / 64
+    result = paired_comparison([0.0] * 6, [0.1, 0.2, 0.3, 0.1, 0.2, 0.3])
+    assert result.p_value == pytest.approx(2 / 64) == smallest_sign_flip_p(6)
+    # five pairs can never be significant at 5%: the smallest p is 2 / 32
+    assert paired_comparison([0.0] * 5, [1.0] * 5).p_value == pytest.approx(0.0625) == smallest_sign_flip_p(5)
+    # opposite differences: every sign pattern is as extreme as the one seen
+    assert paired_comparison([0.0, 0.0], [0.5, -0.5]).p_value == 1.0

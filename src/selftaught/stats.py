@@ -11,6 +11,7 @@ import numpy as np
 
 LEVEL = 0.95
 RESAMPLES = 2000
+EXACT_SIGN_FLIPS = 16  # up to this many pairs, the sign-flip test enumerates all 2^n sign patterns (exact p)
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,12 @@ class PairedComparison:
 
 def paired_comparison(a: Sequence[float], b: Sequence[float], *, seed: int = 0, resamples: int = RESAMPLES,
                       level: float = LEVEL) -> PairedComparison:
-    """Compares paired values (the same instance, the same downstream seed): is B better than A?"""
+    """Compares paired values (the same instance, the same downstream seed): is B better than A?
+
+    The p-value is exact (every sign pattern) for up to EXACT_SIGN_FLIPS pairs, else from `resamples`
+    random sign patterns. Pass independent pairs: pairs that share a source of chance (the instances of
+    one downstream run share its solution) must be averaged into one pair first.
+    """
     if len(a) != len(b):
         raise ValueError(f"paired values must be as many on both sides ({len(a)} vs {len(b)})")
     diffs = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
@@ -100,7 +106,17 @@ def paired_comparison(a: Sequence[float], b: Sequence[float], *, seed: int = 0, 
     observed = abs(float(diffs.mean()))
     if not np.any(diffs):
         return PairedComparison(interval, 1.0, int(diffs.size))
+    if diffs.size <= EXACT_SIGN_FLIPS:  # every sign pattern: the exact p-value
+        bits = (np.arange(2 ** diffs.size)[:, None] >> np.arange(diffs.size)) & 1
+        signs = 1.0 - 2.0 * bits
+        extreme = int(np.sum(np.abs((signs * diffs).mean(axis=1)) >= observed - 1e-12))
+        return PairedComparison(interval, extreme / 2 ** diffs.size, int(diffs.size))
     rng = np.random.default_rng(seed + 1)
     signs = rng.choice(np.array([-1.0, 1.0]), size=(resamples, diffs.size))
     extreme = int(np.sum(np.abs((signs * diffs).mean(axis=1)) >= observed - 1e-12))
     return PairedComparison(interval, (extreme + 1) / (resamples + 1), int(diffs.size))
+
+
+def smallest_sign_flip_p(n: int) -> float:
+    """The smallest two-sided p-value the sign-flip test can give with `n` pairs (all of one sign): 2 / 2^n."""
+    return 1.0 if n <= 0 else min(1.0, 2.0 / 2 ** n)

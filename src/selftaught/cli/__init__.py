@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from selftaught.cli import _improve, _report, _run, _safety, _sandbox, _score, _tasks, _transfer
+from selftaught.cli import _compare, _improve, _report, _run, _safety, _sandbox, _score, _tasks, _transfer
 from selftaught.cli._common import Parser
 from selftaught.errors import RunLimitReached, SelftaughtError, UserError
 
-COMMANDS = (_tasks, _score, _improve, _run, _transfer, _sandbox, _safety, _report)
+COMMANDS = (_tasks, _score, _improve, _run, _transfer, _compare, _sandbox, _safety, _report)
 
 
 def build_parser() -> Parser:

@@ -10,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from selftaught.cli import _repeats
 from selftaught.cli._common import (
     Reporter,
     add_run_flags,
@@ -36,6 +37,8 @@ def register(sub: Any) -> None:
     p.add_argument("--meta-utility-budget", type=int, dest="meta_utility_budget",
                    help="meta-utility calls per self-improvement step (paper: 25)")
     p.add_argument("--runs-dir", dest="runs_dir", help="where run directories are created (default ./runs)")
+    p.add_argument("--repeats", type=int, default=1, metavar="K",
+                   help="K independent runs (seeds seed..seed+K-1) and their mean curve (default 1)")
     p.set_defaults(handler=handle)
 
 
@@ -57,6 +60,8 @@ def _ship_cache(backend: Backend, run_dir: Path, summary: dict[str, Any]) -> Non
 
 
 def handle(args: argparse.Namespace) -> int:
+    if getattr(args, "repeats", 1) != 1:
+        return _repeats.handle(args, handle)
     config = config_from(args)
     task = get_task(config.task)
     reporter = Reporter(args.json)
@@ -130,5 +135,8 @@ def handle(args: argparse.Namespace) -> int:
                  f"tokens, ${usage['cost_usd']:.4f}, {usage['cache_hits']} cache hits")
     if summary["stopped"]:
         lines.append(f"stopped early: {summary['stopped']}")
+    if getattr(args, "on_summary", None) is not None:  # one run of --repeats: that command reports
+        args.on_summary(summary, lines)
+        return 0
     emit(args.json, summary, "\n".join(lines))
     return 0

@@ -10,6 +10,7 @@ from functools import partial
 from typing import Any
 
 from selftaught.broker import Services, TaskUtility, note_sandbox_flag, run_improver
+from selftaught.evaluate import Evaluation
 from selftaught.improver import meta_utility_description
 from selftaught.speculate import code_candidates
 from selftaught.store import program_hash
@@ -17,13 +18,17 @@ from selftaught.tasks import Task
 
 VAL_TEST_GAP = 0.2  # a solution scoring this much higher on val than on test is flagged
 #: Why downstream runs are made; each purpose draws its own LM samples (its streams are named by it), so a
-#: reported figure never replays the samples an improver was selected with.
-PURPOSES = ("select", "measure", "transfer")
+#: reported figure never replays the samples an improver was selected with (`compare`: `selftaught compare`).
+PURPOSES = ("select", "measure", "transfer", "compare")
 
 
 @dataclass(frozen=True)
 class DownstreamRun:
-    """One run of an improver on a downstream task, and how its solution scored."""
+    """One run of an improver on a downstream task, and how its solution scored.
+
+    `val_instances`, `test_instances`: the solution's score on each instance of the split, in instance order
+    (empty when there was no solution, or it could not even be loaded: then every instance scored `val`/`test`).
+    """
 
     task: str
     index: int
@@ -33,6 +38,8 @@ class DownstreamRun:
     lm_calls: int
     utility_calls: int
     solution: str | None = field(repr=False, default=None)
+    val_instances: tuple[float, ...] = field(repr=False, default=())
+    test_instances: tuple[float, ...] = field(repr=False, default=())
 
 
 @dataclass(frozen=True)
@@ -139,13 +146,19 @@ class MetaUtility:
             fail = task.failure_score
             return DownstreamRun(task.name, index, fail, fail if with_test else None,
                                  outcome.failure or "no_code", outcome.lm_calls, outcome.utility_calls)
-        val = services.evaluate(task, outcome.solution, "val", **context).score
-        test = services.evaluate(task, outcome.solution, "test", **context).score if with_test else None
+        val_eval = services.evaluate(task, outcome.solution, "val", **context)
+        test_eval = services.evaluate(task, outcome.solution, "test", **context) if with_test else None
+        val, test = val_eval.score, None if test_eval is None else test_eval.score
         if test is not None and val - test > VAL_TEST_GAP:
             services.event("reward_flag", flag="val_test_gap", task=task.name, val=val, test=test,
                            program=program_hash(outcome.solution))
         return DownstreamRun(task.name, index, val, test, None, outcome.lm_calls, outcome.utility_calls,
-                             outcome.solution)
+                             outcome.solution, _instance_scores(val_eval),
+                             () if test_eval is None else _instance_scores(test_eval))
+
+
+def _instance_scores(evaluation: Evaluation) -> tuple[float, ...]:
+    return tuple(o.score for o in evaluation.outcomes)
 
 
 def _index_seed(stream: str) -> int:

@@ -1,0 +1,121 @@
+"""A paired comparison of two improvers: the same task instances, the same downstream run seeds."""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from selftaught.broker import Services
+from selftaught.stats import Interval, nested_bootstrap_ci, paired_comparison, smallest_sign_flip_p
+from selftaught.stop.meta_utility import DownstreamRun, MetaScore, MetaUtility
+from selftaught.tasks import Task
+
+ALPHA = 0.05  # the significance level of the verdict (the intervals are 95%)
+SPLITS = ("val", "test")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """B against A on one task split.
+
+    Attributes:
+      a, b: each improver's meta-utility with a nested-bootstrap interval (downstream runs x instances).
+      difference: B - A, with a paired nested-bootstrap interval: the same runs and the same instances are
+        resampled on both sides (run i of A with run i of B, instance j with instance j).
+      p_value: the exact sign-flip test over the run-level differences (one pair per downstream run).
+      runs_a, runs_b: each downstream run's score, in run order.
+      smallest_p: the smallest p-value the test can give with this many runs.
+    """
+
+    task: str
+    split: str
+    a: Interval
+    b: Interval
+    difference: Interval
+    p_value: float
+    runs_a: tuple[float, ...]
+    runs_b: tuple[float, ...]
+    instances: int
+    smallest_p: float
+
+    @property
+    def significant(self) -> bool:
+        """p below ALPHA and an interval that excludes 0 (both must agree)."""
+        d = self.difference
+        return self.p_value < ALPHA and (d.low > 0 or d.high < 0)
+
+    def verdict(self) -> str:
+        """One line: which is better, by how much, how sure."""
+        d = self.difference
+        figures = f"{d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}], {_p(self.p_value)}"
+        if self.significant:
+            return f"{'B is better than A' if d.mean > 0 else 'A is better than B'}: {figures}"
+        line = f"no significant difference: {figures}"
+        if self.smallest_p >= ALPHA:
+            line += (f" (with {len(self.runs_a)} downstream runs p cannot go below {self.smallest_p:.3g}: "
+                     f"use --downstream-runs {_runs_needed()} or more)")
+        return line
+
+    def record(self) -> dict[str, Any]:
+        return {"task": self.task, "split": self.split, "a": self.a.record(), "b": self.b.record(),
+                "difference": self.difference.record(), "p_value": round(self.p_value, 6),
+                "significant": self.significant, "alpha": ALPHA, "smallest_p": round(self.smallest_p, 6),
+                "downstream_runs": len(self.runs_a), "instances": self.instances,
+                "runs_a": [round(v, 6) for v in self.runs_a], "runs_b": [round(v, 6) for v in self.runs_b],
+                "verdict": self.verdict()}
+
+
+def _p(value: float) -> str:
+    return f"p = {value:.3g}" if value >= 0.001 else "p < 0.001"
+
+
+def _runs_needed() -> int:
+    return next(n for n in range(1, 64) if smallest_sign_flip_p(n) < ALPHA)
+
+
+def compare_improvers(services: Services, task: Task, a: str, b: str, *, split: str = "test") -> Comparison:
+    """Runs both improvers `downstream_runs` times on `task` (purpose `compare`: fresh LM samples, the run's seed,
+    the same run indices) and compares their solutions' scores on `split`, instance by instance."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}")
+    meta = MetaUtility(services, [task])
+    with_test = split == "test"
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(meta.score, improver, purpose="compare", with_test=with_test, label=f"[{name}] ")
+                   for name, improver in (("A", a), ("B", b))]
+        score_a, score_b = (f.result() for f in futures)
+    return compare_scores(task.name, split, score_a, score_b)
+
+
+def compare_scores(task: str, split: str, a: MetaScore, b: MetaScore, *, seed: int = 0) -> Comparison:
+    """The comparison of two improvers' downstream runs (paired by run index, then by instance)."""
+    runs_a, runs_b = sorted(a.runs, key=lambda r: r.index), sorted(b.runs, key=lambda r: r.index)
+    if [r.index for r in runs_a] != [r.index for r in runs_b]:
+        raise ValueError("the two improvers' downstream runs are not the same runs")
+    width = max([len(_instances(r, split, 1)) for r in (*runs_a, *runs_b)] or [1])
+    groups_a = [_instances(r, split, width) for r in runs_a]
+    groups_b = [_instances(r, split, width) for r in runs_b]
+    diffs = [[y - x for x, y in zip(ga, gb, strict=True)] for ga, gb in zip(groups_a, groups_b, strict=True)]
+    level_a = [sum(g) / len(g) for g in groups_a]
+    level_b = [sum(g) / len(g) for g in groups_b]
+    test = paired_comparison(level_a, level_b, seed=seed)
+    return Comparison(
+        task=task, split=split,
+        a=nested_bootstrap_ci(groups_a, seed=seed), b=nested_bootstrap_ci(groups_b, seed=seed),
+        difference=nested_bootstrap_ci(diffs, seed=seed),
+        p_value=test.p_value if not math.isnan(test.p_value) else 1.0,
+        runs_a=tuple(level_a), runs_b=tuple(level_b), instances=width,
+        smallest_p=smallest_sign_flip_p(len(level_a)),
+    )
+
+
+def _instances(run: DownstreamRun, split: str, width: int) -> list[float]:
+    """A run's per-instance scores on `split`; a run without them (no solution, or one that failed to load)
+    scored its split score on every instance."""
+    kept = run.test_instances if split == "test" else run.val_instances
+    if kept:
+        return list(kept)
+    score = run.test if split == "test" else run.val
+    return [0.0 if score is None else score] * width
