@@ -12,7 +12,15 @@ from typing import Any, Protocol
 
 from selftaught.config import Config
 from selftaught.errors import BudgetExceeded, LMRefused, RunLimitReached
-from selftaught.evaluate import AuditTotals, Evaluation, evaluate, evaluation_record, worker_seed
+from selftaught.evaluate import (
+    AuditTotals,
+    Evaluation,
+    evaluate,
+    evaluation_from_json,
+    evaluation_record,
+    evaluation_to_json,
+    worker_seed,
+)
 from selftaught.execute import Executor, make_executor
 from selftaught.lm import Backend
 from selftaught.lm.pricing import price_table
@@ -26,6 +34,7 @@ from selftaught.sandbox import (
     ProtocolError,
     Sandbox,
     SandboxChoice,
+    Worker,
     select_sandbox,
 )
 from selftaught.sandbox._guest import _wire
@@ -78,13 +87,49 @@ class Services:
         # Evaluations run vs served from the evaluation cache (LM calls and tokens are in `usage`).
         self.counters = {"evaluations": 0, "evaluations_cached": 0}
         self.usage = UsageMeter(price_table(config.prices))
+        self.stopping = threading.Event()  # set when the run is interrupted: its threads unwind, record nothing
+        self._workers: set[Worker] = set()
+
+    def stop(self) -> None:
+        """Interrupts the run's background work at once: nothing more is recorded, every improver's worker is
+        killed (the threads serving them unwind), and new LM calls, evaluations and workers are refused."""
+        self.stopping.set()
+        if self.store is not None:
+            self.store.freeze()
+        with self._lock:
+            workers = list(self._workers)
+        for worker in workers:
+            worker.kill()
+
+    def _check_stopping(self) -> None:
+        if self.stopping.is_set():
+            raise KeyboardInterrupt("the run is stopping")
+
+    def launch_worker(self, seed: int) -> Worker:
+        """A fresh sandboxed worker for an improver run, killed by `stop` if the run is interrupted meanwhile."""
+        self._check_stopping()
+        worker = self.sandbox.launch(seed)
+        with self._lock:
+            self._workers.add(worker)
+        if self.stopping.is_set():  # stopped while it started
+            worker.kill()
+            self._check_stopping()
+        return worker
+
+    def release_worker(self, worker: Worker) -> None:
+        """Kills an improver's worker once its run is over."""
+        with self._lock:
+            self._workers.discard(worker)
+        worker.kill()
 
     def close(self, wait: bool = True) -> None:
         """Ends what the services keep running (speculation, the executor's warm workers, its cluster connection).
 
         `wait`: let the speculative scorings already running finish (so the usage report is final); without
-        it (an interrupted run), they are left to end with the process.
+        it (an interrupted run: see `stop`), they are left to end with the process.
         """
+        if not wait:
+            self.stop()
         self.speculation.close(wait)
         self.executor.close()
 
@@ -122,6 +167,7 @@ class Services:
         is in flight in another thread waits for it. `speculative` (see `--speculate`): scored before
         any improver asked, so not recorded as a utility call; a later ask is served its result.
         """
+        self._check_stopping()
         digest = self.save_program(program, "solution")
         key = (task.name, split, program_hash(program) if isinstance(program, str) else "-")
         with self._lock:
@@ -147,8 +193,19 @@ class Services:
     def _run_evaluation(self, task: Task, program: str | None, split: str) -> Evaluation:
         if program is None:  # no code: a failure at once, no worker
             return evaluate(task, program, split, sandbox=self.sandbox, secret=self.secret)
-        return self.executor.evaluate(task, program, split, seed=worker_seed(self.config.seed, program),
-                                      secret=self.secret)
+        journal = self.store.evaluations if self.store is not None else None
+        key = (task.name, split, program_hash(program))
+        recorded = journal.get(key) if journal is not None else None
+        if recorded is not None:  # finished before the run was interrupted: the same result, no worker
+            try:
+                return evaluation_from_json(recorded)
+            except (KeyError, TypeError, ValueError):
+                pass
+        found = self.executor.evaluate(task, program, split, seed=worker_seed(self.config.seed, program),
+                                       secret=self.secret)
+        if journal is not None and not self.stopping.is_set():  # a stopping run's workers are being killed
+            journal.put(key, evaluation_to_json(found))
+        return found
 
     def language_model(self, stream: str, level: str) -> LanguageModel:
         """A fresh, budgeted language model for one improver run."""
@@ -166,6 +223,7 @@ class Services:
 
     def check_caps(self) -> None:
         """Stops the run (cleanly) once a run-wide cap is reached; called before every LM call."""
+        self._check_stopping()
         total = self.usage.report()
         cfg = self.config
         if cfg.max_calls is not None and total["calls"] >= cfg.max_calls:
@@ -268,7 +326,7 @@ def run_improver(
     """
     started = time.perf_counter()
     deadline = started + services.config.improver_timeout
-    worker = services.sandbox.launch(seed)
+    worker = services.launch_worker(seed)
 
     audit = AuditTotals()
 
@@ -313,7 +371,7 @@ def run_improver(
     except ChannelClosed as exc:
         return result(None, "crash", worker.stderr_tail() or str(exc))
     finally:
-        worker.kill()
+        services.release_worker(worker)
 
 
 def _finished(message: dict[str, Any], result: Callable[..., ImproverResult]) -> ImproverResult:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from selftaught.errors import WorkerError
@@ -497,3 +497,17 @@ def evaluation_record(evaluation: Evaluation) -> dict[str, Any]:
         "deadline_hit": evaluation.deadline_hit,
         "clock": evaluation.clock,
     }
+
+
+def evaluation_to_json(evaluation: Evaluation) -> dict[str, Any]:
+    """The whole evaluation, JSON-ready (what the run's evaluation journal keeps, to return it again on resume)."""
+    return asdict(evaluation)
+
+
+def evaluation_from_json(data: dict[str, Any]) -> Evaluation:
+    """The evaluation `evaluation_to_json` wrote (raises KeyError, TypeError or ValueError when it is not one)."""
+    fields = dict(data)
+    fields["outcomes"] = tuple(
+        InstanceOutcome(**{**o, "flags": tuple(o.get("flags") or ())}) for o in fields.get("outcomes") or ()
+    )
+    return Evaluation(**fields)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from selftaught.cli import _compare, _improve, _report, _run, _safety, _sandbox, _score, _tasks, _transfer
+from selftaught.cli import _compare, _improve, _report, _run, _runs, _safety, _sandbox, _score, _tasks, _transfer
 from selftaught.cli._common import Parser
+from selftaught.cli._signals import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, exit_now_if_stragglers
 from selftaught.errors import RunLimitReached, SelftaughtError, UserError
 
-COMMANDS = (_tasks, _score, _improve, _run, _transfer, _compare, _sandbox, _safety, _report)
+COMMANDS = (_tasks, _score, _improve, _run, _runs, _transfer, _compare, _sandbox, _safety, _report)
 
 
 def build_parser() -> Parser:
@@ -38,11 +39,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SelftaughtError as exc:  # an infrastructure fault, or e.g. a refusal outside any improver (a study)
         sys.stderr.write(f"selftaught: failure: {exc}\n")
         return 3
-    except KeyboardInterrupt:
-        sys.stderr.write("selftaught: interrupted\n")
-        return 130
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        sys.stderr.write(f"selftaught: {'terminated' if terminated else 'interrupted'}\n")
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
 
 
 def run() -> None:
     """Console-script entry point."""
-    raise SystemExit(main())
+    code = main()
+    exit_now_if_stragglers(code)
+    raise SystemExit(code)

@@ -14,6 +14,7 @@ from selftaught.broker import Services
 from selftaught.config import Config, build_config
 from selftaught.errors import UserError
 from selftaught.lm import AVAILABLE_SPECS, Backend, ScriptedBackend, parse_backend
+from selftaught.lm._journal import JournalBackend
 from selftaught.sandbox import MODES, Limits, LimitsTooSmall, SandboxChoice, select_sandbox
 from selftaught.store import RunStore
 from selftaught.tasks import Task
@@ -135,6 +136,8 @@ def backend_for(config: Config, reporter: Reporter) -> Backend:
 
 def backend_warnings(backend: Backend) -> list[str]:
     """What the user should know about how the backend answered (e.g. scripted replies that matched nothing)."""
+    while isinstance(getattr(backend, "inner", None), Backend):  # a journal or cache around it
+        backend = backend.inner  # type: ignore[attr-defined]
     if isinstance(backend, ScriptedBackend) and backend.unmatched:
         return [f"{backend.unmatched} LM request(s) matched no entry of {backend.source}: their replies only say so "
                 "(check the entries' \"match\" strings)"]
@@ -160,7 +163,11 @@ def sandbox_record(choice: SandboxChoice) -> dict[str, Any]:
 
 
 def services_for(config: Config, reporter: Reporter, store: RunStore | None = None) -> Services:
+    """The services of a command; with a run store, the backend is journaled into the run directory (see
+    `JournalBackend`: what `run --resume` replays)."""
     backend = backend_for(config, reporter)
+    if store is not None:
+        backend = JournalBackend(backend, store.root / "lm-cache.sqlite", {"max_tokens": config.max_tokens})
     choice = sandbox_for(config.sandbox, reporter, Limits(memory_mb=config.memory_mb))
     return Services(config, backend, store=store, sandbox=choice, progress=reporter)
 

@@ -20,10 +20,13 @@ from selftaught.cli._common import (
     sandbox_record,
     services_for,
 )
-from selftaught.errors import RunLimitReached, SelftaughtError
+from selftaught.cli._resume import check_secret, open_resumed, resume_command
+from selftaught.cli._runs import iteration_table, usage_line
+from selftaught.cli._signals import sigterm_interrupts
+from selftaught.errors import RunLimitReached, SelftaughtError, UserError
 from selftaught.improver import seed_improver
 from selftaught.lm import Backend
-from selftaught.lm._cached import CachedBackend
+from selftaught.lm._journal import JournalBackend
 from selftaught.safety.report import safety_summary
 from selftaught.stop import self_improve
 from selftaught.store import FORMAT_VERSION, RunStore, read_events
@@ -39,6 +42,9 @@ def register(sub: Any) -> None:
     p.add_argument("--runs-dir", dest="runs_dir", help="where run directories are created (default ./runs)")
     p.add_argument("--repeats", type=int, default=1, metavar="K",
                    help="K independent runs (seeds seed..seed+K-1) and their mean curve (default 1)")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue an interrupted run where it stopped, with the config in its manifest "
+                        "(replays its finished LM calls and evaluations: the same result as an uninterrupted run)")
     p.set_defaults(handler=handle)
 
 
@@ -52,39 +58,62 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _ship_cache(backend: Backend, run_dir: Path, summary: dict[str, Any]) -> None:
-    """Copies the LM samples this run used into the run directory, for an offline replay."""
-    if isinstance(backend, CachedBackend) and backend.used_keys:
-        count = backend.cache.export_keys(run_dir / "lm-cache.sqlite", backend.used_keys)
-        summary["lm_cache"] = {"path": str(run_dir / "lm-cache.sqlite"), "samples": count}
+def _ship_cache(backend: Backend, summary: dict[str, Any]) -> None:
+    """Where the LM samples this run used are (its journal, a cache file `--cache replay` can re-run it from)."""
+    if isinstance(backend, JournalBackend):
+        summary["lm_cache"] = {"path": str(backend.path), "samples": backend.samples()}
 
 
 def handle(args: argparse.Namespace) -> int:
     if getattr(args, "repeats", 1) != 1:
+        if args.resume:
+            raise UserError("--resume continues one run: it cannot be combined with --repeats")
         return _repeats.handle(args, handle)
-    config = config_from(args)
-    task = get_task(config.task)
+    with sigterm_interrupts():
+        return _handle(args)
+
+
+def _handle(args: argparse.Namespace) -> int:
     reporter = Reporter(args.json)
-    store = RunStore.create(Path(config.runs_dir), task.name)
+    manifest: dict[str, Any] | None = None
+    previous: dict[str, Any] | None = None
+    if args.resume:
+        config, store, manifest, previous = open_resumed(args)
+    else:
+        config = config_from(args)
+    task = get_task(config.task)
+    if manifest is None:
+        store = RunStore.create(Path(config.runs_dir), task.name)
     started = time.time()
     services = services_for(config, reporter, store)
-    store.write_json("manifest.json", {
-        "format_version": FORMAT_VERSION,
-        "command": ["selftaught", *sys.argv[1:]],
-        "config": config.to_dict(),
-        "task": {"name": task.name, "splits": dict(task.split_sizes), "time_limit": task.time_limit,
-                 "known_holes": list(task.known_holes)},
-        "seed": config.seed,
-        "lm": {"backend": services.backend.name, "notice": services.backend.notice},
-        "sandbox": sandbox_record(services.sandbox_choice),
-        "split_secret": services.secret.record(),
-        "versions": _versions(),
-        "started": started,
-    })
-    reporter(f"run directory: {store.root}")
+    sessions: list[dict[str, Any]] = list((previous or {}).get("sessions") or [])
+    if manifest is None:
+        store.write_json("manifest.json", {
+            "format_version": FORMAT_VERSION,
+            "command": ["selftaught", *sys.argv[1:]],
+            "config": config.to_dict(),
+            "task": {"name": task.name, "splits": dict(task.split_sizes), "time_limit": task.time_limit,
+                     "known_holes": list(task.known_holes)},
+            "seed": config.seed,
+            "lm": {"backend": services.backend.name, "notice": services.backend.notice},
+            "sandbox": sandbox_record(services.sandbox_choice),
+            "split_secret": services.secret.record(),
+            "versions": _versions(),
+            "started": started,
+        })
+        reporter(f"run directory: {store.root}")
+    else:
+        check_secret(manifest, services.secret.record(), store.root)
+        store.event("resumed", session=len(sessions) + 1, events_recorded=store.events_recorded,
+                    evaluations_recorded=store.evaluations.loaded)
+        reporter(f"resuming {store.root}: replaying {store.events_recorded} recorded events, "
+                 f"{store.evaluations.loaded} finished evaluations and the LM journal")
+    session: dict[str, Any] = {"started": started, "resumed": manifest is not None}
+    sessions.append(session)
+    earlier = sum(float(s.get("duration") or 0) for s in sessions[:-1])
     summary: dict[str, Any] = {"run_dir": str(store.root), "task": task.name, "iterations": [], "complete": False,
-                               "known_holes": list(task.known_holes),
-                               "sandbox": sandbox_record(services.sandbox_choice)}
+                               "status": "running", "known_holes": list(task.known_holes),
+                               "sandbox": sandbox_record(services.sandbox_choice), "sessions": sessions}
 
     history: list[Any] = []
 
@@ -94,7 +123,10 @@ def handle(args: argparse.Namespace) -> int:
         summary["counters"] = dict(services.counters)
         summary["usage"] = services.usage_report()
         summary["safety"] = safety_summary(read_events(store.root))
-        summary["duration"] = round(time.time() - started, 2)
+        session["duration"] = round(time.time() - started, 2)
+        session["replayed_lm_calls"] = getattr(services.backend, "replayed", 0)
+        session["reused_evaluations"] = store.evaluations.reused
+        summary["duration"] = round(earlier + session["duration"], 2)
         store.write_json("summary.json", summary)
 
     summary["stopped"] = None
@@ -102,14 +134,20 @@ def handle(args: argparse.Namespace) -> int:
     try:
         done = self_improve(services, task, seed_improver(), config.iterations, on_iteration=save_summary)
         summary["complete"] = True
+        summary["status"] = "complete"
+        if manifest is not None:
+            session["unmatched_events"] = store.unmatched_events()
         save_summary(done)
     except RunLimitReached as exc:  # a cap: stop cleanly, keep every finished iteration
         summary["stopped"] = str(exc)
+        summary["status"] = "capped"
         save_summary(history)
         reporter.warn(f"run stopped: {exc}; everything so far is saved in {store.root}")
     except (SelftaughtError, KeyboardInterrupt) as exc:  # a task's bug, a fatal LM fault, Ctrl-C: say so, keep all
-        summary["stopped"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
         interrupted = True
+        services.stop()  # kill the improvers' workers, record nothing more: what is recorded is what finished
+        summary["stopped"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+        summary["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         save_summary(history)
         reporter.warn(f"run stopped; everything so far is saved in {store.root}")
         raise
@@ -119,20 +157,16 @@ def handle(args: argparse.Namespace) -> int:
         summary["warnings"] = backend_warnings(services.backend)
         for warning in summary["warnings"]:
             reporter.warn(warning)
-        _ship_cache(services.backend, store.root, summary)
+        _ship_cache(services.backend, summary)
+        session["stopped"] = summary["stopped"]
+        if not summary["complete"]:
+            summary["resume"] = resume_command(store.root)
+            reporter.warn(f"to continue it: {summary['resume']}")
         store.write_json("summary.json", summary)
         store.close()
-    lines = [f"run directory: {store.root}",
-             f"{'iteration':<10} {'meta-utility val':>17} {'test':>8} {'selected with (val)':>20}"]
-    for item in history:
-        note = "  (kept previous)" if item.kept_previous else ""
-        seen = "-" if item.selection_score is None else f"{item.selection_score:.4f}"
-        lines.append(f"I_{item.index:<8} {item.meta_utility_val:>17.4f} {item.meta_utility_test:>8.4f} "
-                     f"{seen:>20}{note}")
-    lines.append("meta-utility: fresh downstream runs the improver never saw; selected with: what it saw")
-    usage = summary["usage"]
-    lines.append(f"LM usage: {usage['calls']} calls, {usage['input_tokens']} input and {usage['output_tokens']} output "
-                 f"tokens, ${usage['cost_usd']:.4f}, {usage['cache_hits']} cache hits")
+        if isinstance(services.backend, JournalBackend):
+            services.backend.close()
+    lines = [f"run directory: {store.root}", *iteration_table(summary["iterations"]), usage_line(summary["usage"])]
     if summary["stopped"]:
         lines.append(f"stopped early: {summary['stopped']}")
     if getattr(args, "on_summary", None) is not None:  # one run of --repeats: that command reports

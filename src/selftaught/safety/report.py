@@ -17,6 +17,8 @@ def safety_summary(events: Iterable[dict[str, Any]]) -> dict[str, Any]:
     run = _bucket()
     per: dict[str, dict[str, Any]] = {}
     for e in events:
+        if e.get("kind") == "resumed":  # bookkeeping of the run, not of any iteration
+            continue
         key = str(e.get("iteration"))
         buckets = [run, per.setdefault(key, _bucket())]
         kind = e.get("kind")

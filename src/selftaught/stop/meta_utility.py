@@ -125,8 +125,13 @@ class MetaUtility:
                 self.services.progress(f"{label}downstream run {done[0]}/{len(jobs)}: {run.task} val={run.val:.3f}")
             return run
 
-        with ThreadPoolExecutor(max_workers=min(len(jobs), self.services.config.concurrency)) as pool:
+        pool = ThreadPoolExecutor(max_workers=min(len(jobs), self.services.config.concurrency))
+        try:
             runs = tuple(pool.map(one, jobs))
+        except BaseException:  # interrupted (or a fault): do not wait for the other downstream runs
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
         val = sum(r.val for r in runs) / len(runs)
         test = sum(r.test or 0.0 for r in runs) / len(runs) if with_test else None
         return MetaScore(val, test, runs)

@@ -1,0 +1,164 @@
+"""`selftaught runs list` and `selftaught runs show RUN`: what the run directories hold, and how each run ended."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from selftaught.cli._common import add_output_flags, emit
+from selftaught.cli._resume import resume_command
+from selftaught.config import build_config
+from selftaught.errors import UserError
+from selftaught.safety.report import safety_summary
+from selftaught.store import read_events
+from selftaught.store._status import RESUMABLE, RunInfo, read_run
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("runs", help="list the run directories, or show one run")
+    runs = p.add_subparsers(dest="runs_command", required=True, parser_class=type(p))
+    listing = runs.add_parser("list", help="a table of the runs under --runs-dir and how each ended")
+    listing.add_argument("--runs-dir", dest="runs_dir", help="where the run directories are (default ./runs)")
+    listing.add_argument("--config", metavar="FILE", help="TOML config file (for its runs_dir)")
+    add_output_flags(listing)
+    listing.set_defaults(handler=handle_list)
+    show = runs.add_parser("show", help="one run: its config, iterations, usage, safety counts")
+    show.add_argument("run", metavar="RUN", help="a run directory, or the id of one under --runs-dir")
+    show.add_argument("--runs-dir", dest="runs_dir", help="where run ids are looked up (default ./runs)")
+    show.add_argument("--config", metavar="FILE", help="TOML config file (for its runs_dir)")
+    add_output_flags(show)
+    show.set_defaults(handler=handle_show)
+
+
+def _runs_dir(args: argparse.Namespace) -> Path:
+    return Path(args.runs_dir or build_config({}, args.config).runs_dir)
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _done(info: RunInfo) -> str:
+    done = "-" if info.iterations_done is None else str(info.iterations_done)
+    total = "?" if info.total_iterations is None else str(info.total_iterations)
+    return f"{done}/{total}"
+
+
+def _row(info: RunInfo) -> dict[str, Any]:
+    if info.status == "unreadable":
+        return {"id": info.id, "path": str(info.path), "status": "unreadable", "reason": info.reason}
+    return {"id": info.id, "path": str(info.path), "status": info.status, "reason": info.reason or None,
+            "task": info.task, "lm": info.lm, "iterations_done": info.iterations_done,
+            "iterations": info.total_iterations, "best_meta_utility_test": info.best_test, "cost_usd": info.cost_usd}
+
+
+def handle_list(args: argparse.Namespace) -> int:
+    root = _runs_dir(args)
+    if not root.is_dir():
+        raise UserError(f"no runs directory {root} (name one with --runs-dir)")
+    infos = [read_run(path) for path in sorted(root.iterdir()) if path.is_dir() and not path.name.startswith(".")]
+    rows = [_row(info) for info in infos]
+    lines = [f"{'id':<36} {'status':<12} {'task':<20} {'lm':<18} {'iters':>6} {'best test':>10} {'cost':>9}"]
+    for info in infos:
+        if info.status == "unreadable":
+            lines.append(f"{info.id:<36} {'unreadable':<12} {info.reason}")
+            continue
+        cost = "-" if info.cost_usd is None else f"${info.cost_usd:.4f}"
+        lines.append(f"{info.id:<36} {info.status:<12} {info.task[:20]:<20} {info.lm[:18]:<18} {_done(info):>6} "
+                     f"{_fmt(info.best_test):>10} {cost:>9}")
+    if not infos:
+        lines.append(f"(no run directories under {root})")
+    emit(args.json, {"runs_dir": str(root), "runs": rows}, "\n".join(lines))
+    return 0
+
+
+def iteration_table(records: list[dict[str, Any]]) -> list[str]:
+    """The per-iteration table `run` prints, from iteration records (summary.json's `iterations`)."""
+    lines = [f"{'iteration':<10} {'meta-utility val':>17} {'test':>8} {'selected with (val)':>20}"]
+    for item in records:
+        note = "  (kept previous)" if item.get("kept_previous") else ""
+        seen = _fmt(item.get("selection_score"))
+        lines.append(f"I_{item['iteration']:<8} {float(item['meta_utility_val']):>17.4f} "
+                     f"{float(item['meta_utility_test']):>8.4f} {seen:>20}{note}")
+    lines.append("meta-utility: fresh downstream runs the improver never saw; selected with: what it saw")
+    return lines
+
+
+def usage_line(usage: dict[str, Any]) -> str:
+    return (f"LM usage: {usage.get('calls', 0)} calls, {usage.get('input_tokens', 0)} input and "
+            f"{usage.get('output_tokens', 0)} output tokens, ${float(usage.get('cost_usd', 0)):.4f}, "
+            f"{usage.get('cache_hits', 0)} cache hits")
+
+
+def _resolve(args: argparse.Namespace) -> Path:
+    path = Path(args.run)
+    if path.is_dir():
+        return path
+    candidate = _runs_dir(args) / str(args.run)
+    if candidate.is_dir():
+        return candidate
+    raise UserError(f"no run directory {args.run} (neither a path nor an id under {_runs_dir(args)})")
+
+
+def _safety(info: RunInfo) -> dict[str, Any]:
+    recorded = (info.summary or {}).get("safety")
+    if isinstance(recorded, dict) and isinstance(recorded.get("run"), dict) and not info.stale:
+        return dict(recorded["run"])
+    try:
+        return dict(safety_summary(read_events(info.path))["run"])
+    except OSError:
+        return {}
+
+
+def handle_show(args: argparse.Namespace) -> int:
+    info = read_run(_resolve(args))
+    if info.status == "unreadable":
+        raise UserError(info.reason)
+    manifest, summary = info.manifest, info.summary or {}
+    config = manifest.get("config", {})
+    usage = summary.get("usage") if isinstance(summary.get("usage"), dict) else {}
+    safety = _safety(info)
+    resume = resume_command(info.path) if info.status in RESUMABLE else None
+    data = {**_row(info), "seed": manifest.get("seed"), "format_version": manifest.get("format_version"),
+            "started": manifest.get("started"), "command": manifest.get("command"), "config": config,
+            "sandbox": manifest.get("sandbox"), "iteration_records": info.iterations, "usage": usage,
+            "safety": safety, "sessions": summary.get("sessions", []), "resume": resume}
+    started = manifest.get("started")
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)) if isinstance(started, (int, float)) else "?"
+    sandbox = manifest.get("sandbox") or {}
+    lines = [f"run {info.id} ({info.path})",
+             f"status: {info.status}" + (f" ({info.reason})" if info.reason else ""),
+             f"task {info.task}, LM {info.lm}, seed {manifest.get('seed')}, started {when}, "
+             f"run format {manifest.get('format_version')}",
+             f"budgets: {config.get('iterations')} iterations, {config.get('downstream_runs')} downstream runs, "
+             f"LM {config.get('lm_budget')} calls x {config.get('max_responses_per_call')} responses, utility "
+             f"{config.get('utility_budget')}, meta-utility {config.get('meta_utility_budget')}",
+             f"sandbox: {sandbox.get('name', '?')}" + ("" if sandbox.get("isolated") else " (reduced isolation)"),
+             f"command: {' '.join(str(a) for a in manifest.get('command') or [])}",
+             ""]
+    lines += iteration_table(info.iterations) if info.iterations else ["no iteration finished"]
+    if usage:
+        lines.append(usage_line(usage) + (" (as of the last finished iteration)" if info.stale else ""))
+    lines.append("safety: " + _safety_line(safety))
+    if resume:
+        lines.append(f"resume with: {resume}")
+    emit(args.json, data, "\n".join(lines))
+    return 0
+
+
+def _safety_line(safety: dict[str, Any]) -> str:
+    if not safety:
+        return "no events"
+    parts = [f"{safety.get('programs_flagged', 0)} programs statically flagged",
+             f"runtime attempts {_counts(safety.get('runtime'))}",
+             f"use_sandbox turned off {safety.get('sandbox_flag_off', 0)} times",
+             f"reward hacking {_counts(safety.get('reward_hacking'))}"]
+    return "; ".join(parts)
+
+
+def _counts(counts: object) -> str:
+    if not isinstance(counts, dict) or not counts:
+        return "none"
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))

@@ -1,0 +1,113 @@
+"""The run's LM journal: every call's generation kept in the run directory, replayed as it was when a run resumes."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from selftaught.errors import LMRefused
+from selftaught.lm._base import Backend, CompletionRequest, Generation
+from selftaught.lm._cached import REFUSED, CachedBackend
+from selftaught.lm.cache import CachedSample, LMCache, sample_key
+
+_TABLE = """CREATE TABLE IF NOT EXISTS run_generations (
+    key TEXT PRIMARY KEY,
+    generation_json TEXT NOT NULL
+)"""
+
+
+class JournalBackend(Backend):
+    """Wraps the run's backend: a request answered before (in this run, before an interruption) is answered again
+    from the journal, with the same replies AND the same accounting (tokens, requests, cache hits), so a resumed
+    run's usage, caps and results are those of an uninterrupted one; a new request goes to `inner` and is journaled.
+
+    The journal is an LM cache file (`lm-cache.sqlite`: its samples are keyed as `--cache` keys them, so
+    `--cache replay --cache-path RUN/lm-cache.sqlite` re-runs the run offline) with one more table, the
+    generation of each request (keyed by request, stream seed, first sample and count). A request's samples are
+    committed before its generation, which is the commit point: SQLite commits survive the process being killed.
+    """
+
+    def __init__(self, inner: Backend, path: Path, params: dict[str, Any]) -> None:
+        self.inner = inner
+        self.path = path
+        self.params = dict(params)
+        self.name = inner.name
+        self.model = inner.model
+        self.notice = inner.notice
+        self.cache = LMCache(path)
+        self.replayed = 0  # requests answered from the journal by this process
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA busy_timeout = 30000")
+        self._conn.execute(_TABLE)
+
+    def generate(self, request: CompletionRequest) -> Generation:
+        key = self._request_key(request)
+        with self._lock:
+            row = self._conn.execute("SELECT generation_json FROM run_generations WHERE key = ?", (key,)).fetchone()
+        if row is not None:
+            data = json.loads(row[0])
+            with self._lock:
+                self.replayed += 1
+            if "refused" in data:
+                raise LMRefused(str(data["refused"]), data.get("status"))
+            return Generation(**data)
+        try:
+            generation = self.inner.generate(request)
+        except LMRefused as refused:
+            self._record(request, key, {"refused": str(refused), "status": refused.status}, None)
+            raise
+        self._record(request, key, dataclasses.asdict(generation), generation)
+        return generation
+
+    def samples(self) -> int:
+        """Samples in the journal (what `--cache replay` can serve from it)."""
+        return len(self.cache)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+        self.cache.close()
+        close = getattr(self.inner, "close", None)
+        if callable(close):
+            close()
+
+    def _request_key(self, request: CompletionRequest) -> str:
+        blob = json.dumps({"provider": self.inner.name, "model": self.inner.model, "params": self.params,
+                           "request": dataclasses.asdict(request)}, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def _sample_key(self, request: CompletionRequest, sample: int) -> str:
+        if isinstance(self.inner, CachedBackend):
+            return self.inner.key(request, sample)
+        return sample_key(provider=self.inner.name, model=self.inner.model, system=request.system,
+                          message=request.message, temperature=request.temperature, params=self.params,
+                          seed=request.seed, sample=sample)
+
+    def _record(self, request: CompletionRequest, key: str, data: dict[str, Any], fresh: Generation | None) -> None:
+        record = {"system": request.system, "message": request.message, "temperature": request.temperature,
+                  "params": self.params, "seed": request.seed}
+        for j in range(request.n):
+            i = request.first_sample + j
+            if fresh is None:
+                marker = REFUSED if data.get("status") is None else f"{REFUSED}:{data['status']}"
+                sample = CachedSample(str(data["refused"]), 0, 0, marker)
+            else:
+                reason = fresh.finish_reasons[j] if j < len(fresh.finish_reasons) else None
+                sample = CachedSample(fresh.replies[j], _share(fresh.input_tokens, request.n, j),
+                                      _share(fresh.output_tokens, request.n, j), reason)
+            self.cache.put(self._sample_key(request, i), sample, provider=self.inner.name, model=self.inner.model,
+                           request={**record, "sample": i})
+        with self._lock:
+            self._conn.execute("INSERT OR IGNORE INTO run_generations (key, generation_json) VALUES (?, ?)",
+                               (key, json.dumps(data, ensure_ascii=False)))
+
+
+def _share(total: int, parts: int, index: int) -> int:
+    base, extra = divmod(total, parts)
+    return base + (1 if index < extra else 0)
