@@ -75,15 +75,28 @@ def handle_list(args: argparse.Namespace) -> int:
 
 
 def iteration_table(records: list[dict[str, Any]]) -> list[str]:
-    """The per-iteration table `run` prints, from iteration records (summary.json's `iterations`)."""
-    lines = [f"{'iteration':<10} {'meta-utility val':>17} {'test':>8} {'selected with (val)':>20}"]
+    """The per-iteration table `run` prints, from iteration records (summary.json's `iterations`), each figure
+    with its 95% interval when the record has one."""
+    lines = [f"{'iteration':<10} {'meta-utility val [95% CI]':>27} {'test [95% CI]':>27} {'selected with (val)':>20}"]
     for item in records:
         note = "  (kept previous)" if item.get("kept_previous") else ""
         seen = _fmt(item.get("selection_score"))
-        lines.append(f"I_{item['iteration']:<8} {float(item['meta_utility_val']):>17.4f} "
-                     f"{float(item['meta_utility_test']):>8.4f} {seen:>20}{note}")
+        val = _with_interval(item["meta_utility_val"], item.get("meta_utility_val_ci"))
+        test = _with_interval(item["meta_utility_test"], item.get("meta_utility_test_ci"))
+        lines.append(f"I_{item['iteration']:<8} {val:>27} {test:>27} {seen:>20}{note}")
     lines.append("meta-utility: fresh downstream runs the improver never saw; selected with: what it saw")
+    halfwidths = {float(h) for item in records if isinstance(h := item.get("hoeffding_halfwidth"), (int, float))}
+    if halfwidths:
+        lines.append("intervals: bootstrap over downstream runs and instances; Hoeffding's bound over the runs: "
+                     + ", ".join(f"±{h:.3f}" for h in sorted(halfwidths)))
     return lines
+
+
+def _with_interval(value: Any, bounds: Any) -> str:
+    text = f"{float(value):.4f}"
+    if isinstance(bounds, list) and len(bounds) == 2:
+        text += f" [{float(bounds[0]):.4f}, {float(bounds[1]):.4f}]"
+    return text
 
 
 def usage_line(usage: dict[str, Any]) -> str:

@@ -19,6 +19,7 @@ from selftaught.cli._common import (
 )
 from selftaught.config import build_config
 from selftaught.evaluate import Evaluation, evaluate, evaluation_record, worker_seed
+from selftaught.stats import bootstrap_ci, hoeffding_halfwidth
 from selftaught.tasks import get_task, load_split_secret
 
 
@@ -48,19 +49,35 @@ def handle(args: argparse.Namespace) -> int:
     reporter(f"scoring {args.solution} on {task.name} ({args.split}, {len(instances)} instances)")
     result = evaluate(task, program, args.split, sandbox=choice.sandbox, seed=worker_seed(args.seed, program),
                       secret=secret)
-    record = {**evaluation_record(result), "split_secret": secret.record(), "sandbox": sandbox_record(choice)}
-    emit(args.json, record, describe_evaluation(result))
+    bounds = score_interval(result, task.max_score - task.failure_score)
+    record = {**evaluation_record(result), **bounds, "split_secret": secret.record(), "sandbox": sandbox_record(choice)}
+    emit(args.json, record, describe_evaluation(result, bounds))
     return 0
 
 
-def describe_evaluation(result: Evaluation) -> str:
+def score_interval(result: Evaluation, value_range: float = 1.0) -> dict[str, Any]:
+    """The score's 95% bootstrap interval over its instances (seeded), and the paper's Hoeffding half-width for
+    that many instances of a score within a range of `value_range` (the task's max_score - failure_score)."""
+    if not result.outcomes:
+        return {"score_ci": None, "hoeffding_halfwidth": None}
+    interval = bootstrap_ci([o.score for o in result.outcomes])
+    return {"score_ci": [round(interval.low, 6), round(interval.high, 6)],
+            "hoeffding_halfwidth": round(hoeffding_halfwidth(len(result.outcomes), value_range=value_range), 6)}
+
+
+def describe_evaluation(result: Evaluation, bounds: dict[str, Any] | None = None) -> str:
     """Two or three lines for people: the score, what failed (by kind), the first failure's message."""
     head = f"{result.task} [{result.split}] score {result.score:.4f}"
     if result.failure:
         return (f"{head}: the program failed before any instance ran ({result.failure}, {result.duration:.2f}s)\n"
                 f"  {last_line(result.detail) or result.failure}")
     failures = ", ".join(f"{k}: {v}" for k, v in sorted(result.failures.items())) or "none"
-    lines = [f"{head}  ({result.n_instances} instances, failures: {failures}, {result.duration:.2f}s)"]
+    bounds = bounds or score_interval(result)
+    interval = ""
+    if bounds["score_ci"] is not None:
+        interval = (f" [95% CI {bounds['score_ci'][0]:.4f}, {bounds['score_ci'][1]:.4f}; Hoeffding "
+                    f"±{bounds['hoeffding_halfwidth']:.3f}]")
+    lines = [f"{head}{interval}  ({result.n_instances} instances, failures: {failures}, {result.duration:.2f}s)"]
     if result.failures:
         lines.append(f"  first failure: {last_line(result.detail) or '(no message)'}")
     if result.flags:

@@ -9,7 +9,7 @@ from typing import Any
 
 from selftaught.broker import Services
 from selftaught.stats import Interval, nested_bootstrap_ci, paired_comparison, smallest_sign_flip_p
-from selftaught.stop.meta_utility import DownstreamRun, MetaScore, MetaUtility
+from selftaught.stop.meta_utility import MetaScore, MetaUtility
 from selftaught.tasks import Task
 
 ALPHA = 0.05  # the significance level of the verdict (the intervals are 95%)
@@ -94,9 +94,9 @@ def compare_scores(task: str, split: str, a: MetaScore, b: MetaScore, *, seed: i
     runs_a, runs_b = sorted(a.runs, key=lambda r: r.index), sorted(b.runs, key=lambda r: r.index)
     if [r.index for r in runs_a] != [r.index for r in runs_b]:
         raise ValueError("the two improvers' downstream runs are not the same runs")
-    width = max([len(_instances(r, split, 1)) for r in (*runs_a, *runs_b)] or [1])
-    groups_a = [_instances(r, split, width) for r in runs_a]
-    groups_b = [_instances(r, split, width) for r in runs_b]
+    width = max([len(r.instance_scores(split, 1)) for r in (*runs_a, *runs_b)] or [1])
+    groups_a = [r.instance_scores(split, width) for r in runs_a]
+    groups_b = [r.instance_scores(split, width) for r in runs_b]
     diffs = [[y - x for x, y in zip(ga, gb, strict=True)] for ga, gb in zip(groups_a, groups_b, strict=True)]
     level_a = [sum(g) / len(g) for g in groups_a]
     level_b = [sum(g) / len(g) for g in groups_b]
@@ -110,12 +110,3 @@ def compare_scores(task: str, split: str, a: MetaScore, b: MetaScore, *, seed: i
         smallest_p=smallest_sign_flip_p(len(level_a)),
     )
 
-
-def _instances(run: DownstreamRun, split: str, width: int) -> list[float]:
-    """A run's per-instance scores on `split`; a run without them (no solution, or one that failed to load)
-    scored its split score on every instance."""
-    kept = run.test_instances if split == "test" else run.val_instances
-    if kept:
-        return list(kept)
-    score = run.test if split == "test" else run.val
-    return [0.0 if score is None else score] * width

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from selftaught.broker import Services, run_improver
+from selftaught.stats import Interval, hoeffding_halfwidth
 from selftaught.stop.meta_utility import MetaScore, MetaUtility, MetaUtilityService
 from selftaught.store import program_hash
 from selftaught.tasks import Task
@@ -24,6 +25,9 @@ class Iteration:
         It is what I_t was chosen with, so it is biased upwards: compare, do not report it.
       kept_previous: the step's output failed (crashed, no improver, or meta-utility 0), so
         I_t is I_{t-1}, as in the paper.
+      val_interval, test_interval: the measurement's 95% nested-bootstrap intervals (over its `runs`
+        downstream runs and their instances, seeded); the record adds the paper's Hoeffding half-width
+        for `runs` values in [0, 1] (the runs, not the instances, are what is independent).
     """
 
     index: int
@@ -34,6 +38,9 @@ class Iteration:
     failure: str | None = None
     detail: str = ""
     selection_score: float | None = None
+    val_interval: Interval | None = None
+    test_interval: Interval | None = None
+    runs: int = 0
 
     def record(self) -> dict[str, Any]:
         return {
@@ -42,6 +49,9 @@ class Iteration:
             "meta_utility_val": self.meta_utility_val,
             "meta_utility_test": self.meta_utility_test,
             "selection_score": self.selection_score,
+            "meta_utility_val_ci": _bounds(self.val_interval),
+            "meta_utility_test_ci": _bounds(self.test_interval),
+            "hoeffding_halfwidth": None if self.val_interval is None else round(hoeffding_halfwidth(self.runs), 6),
             "kept_previous": self.kept_previous,
             "failure": self.failure,
             "detail": self.detail[-500:],
@@ -83,7 +93,7 @@ def self_improve(
 
     services.iteration = 0
     first = measure(0, seed_improver)
-    commit(Iteration(0, seed_improver, first.val, first.test or 0.0))
+    commit(Iteration(0, seed_improver, first.val, first.test or 0.0, **_intervals(first)))
     for t in range(1, iterations + 1):
         previous = history[-1]
         services.iteration = t
@@ -98,7 +108,18 @@ def self_improve(
             failure = failure or ("no_code" if not candidate else "scored_zero")
             detail = outcome.detail or "the new improver failed; keeping the previous one"
             commit(Iteration(t, previous.improver, previous.meta_utility_val, previous.meta_utility_test,
+                             val_interval=previous.val_interval, test_interval=previous.test_interval,
+                             runs=previous.runs,
                              kept_previous=True, failure=failure, detail=detail))
         else:
-            commit(Iteration(t, candidate, score.val, score.test or 0.0, selection_score=utility.seen(candidate)))
+            commit(Iteration(t, candidate, score.val, score.test or 0.0, selection_score=utility.seen(candidate),
+                             **_intervals(score)))
     return history
+
+
+def _intervals(score: MetaScore) -> dict[str, Any]:
+    return {"val_interval": score.interval("val"), "test_interval": score.interval("test"), "runs": len(score.runs)}
+
+
+def _bounds(interval: Interval | None) -> list[float] | None:
+    return None if interval is None else [round(interval.low, 6), round(interval.high, 6)]

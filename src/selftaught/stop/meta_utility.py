@@ -13,6 +13,7 @@ from selftaught.broker import Services, TaskUtility, note_sandbox_flag, run_impr
 from selftaught.evaluate import Evaluation
 from selftaught.improver import meta_utility_description
 from selftaught.speculate import code_candidates
+from selftaught.stats import Interval, nested_bootstrap_ci
 from selftaught.store import program_hash
 from selftaught.tasks import Task
 
@@ -41,6 +42,15 @@ class DownstreamRun:
     val_instances: tuple[float, ...] = field(repr=False, default=())
     test_instances: tuple[float, ...] = field(repr=False, default=())
 
+    def instance_scores(self, split: str, width: int) -> list[float]:
+        """The per-instance scores on `split`; a run without them (no solution, or one that failed to load)
+        scored its split score on every one of `width` instances."""
+        kept = self.test_instances if split == "test" else self.val_instances
+        if kept:
+            return list(kept)
+        score = self.test if split == "test" else self.val
+        return [0.0 if score is None else score] * width
+
 
 @dataclass(frozen=True)
 class MetaScore:
@@ -49,6 +59,11 @@ class MetaScore:
     val: float
     test: float | None
     runs: tuple[DownstreamRun, ...]
+
+    def interval(self, split: str, *, seed: int = 0) -> Interval:
+        """The meta-utility on `split` with its 95% nested-bootstrap interval (downstream runs x instances; a run
+        without a solution is its one failure score). `selftaught report` recomputes it alike from the events."""
+        return nested_bootstrap_ci([r.instance_scores(split, 1) for r in self.runs], seed=seed)
 
     @property
     def failed(self) -> bool:
