@@ -116,7 +116,7 @@ def test_score_names_each_failure_kind_and_the_first_failures_message(
     hack.write_text("import numpy as np\ndef algorithm(x, y, t):\n    return np.zeros((20, 1))\n")
     assert main(["score", "lpn", str(hack)]) == 0
     out = capsys.readouterr().out
-    assert "score 0.0000  (20 instances, failures: bad_output: 20," in out
+    assert "score 0.0000 [95% CI 0.0000, 0.0000; Hoeffding ±0.304]  (20 instances, failures: bad_output: 20," in out
     assert "first failure: expected 20 predictions, each 0 or 1 (a list or a 1-D array); got a numpy float64 " \
            "array of shape (20, 1)" in out
     assert "reward-hacking flags: lax_would_accept: 20" in out

@@ -104,6 +104,9 @@ def test_transfer_results_are_read_from_an_option(tmp_path: Path) -> None:
     assert build_report(run)["transfer"] is None
     assert main(["report", str(run), "--transfer", str(tmp_path / "none.json"), "--format", "md"]) == 0
     assert "transfer results" in (run / "report.md").read_text()
+    transfer.write_text(json.dumps({"improver": "I_1.py", "rows": [{**row, "meta_utility_improver_ci": [0.25, 0.35]}]}))
+    assert main(["report", str(run), "--transfer", str(transfer), "--format", "md"]) == 0
+    assert "0.3000 [0.2500, 0.3500] (0.3000)" in (run / "report.md").read_text()  # the interval beside the figure
 
 
 def test_a_kept_iteration_says_why_and_links_its_rejected_candidate(tmp_path: Path) -> None:

@@ -55,4 +55,9 @@ def test_transfer_figures_are_drawn_apart_from_selection_and_measurement(tmp_pat
     store.close()
     events = read_events(tmp_path / "run")
     assert len(rows) == 1 and draws(tmp_path / "run", "transfer")
+    row = rows[0]  # each test figure with its interval
+    for value, bounds in ((row.seed_utility, row.seed_utility_ci),
+                          (row.meta_utility_improver, row.meta_utility_improver_ci),
+                          (row.meta_utility_seed_improver, row.meta_utility_seed_improver_ci)):
+        assert bounds is not None and bounds[0] <= value <= bounds[1]
     assert {str(e["stream"]).split("/")[0] for e in events if e["kind"] == "lm_call"} == {"transfer"}

@@ -45,3 +45,11 @@ def usage_cell(row: dict[str, Any], key: str) -> str:
 USAGE_COLUMNS = (("calls", "calls"), ("samples", "samples"), ("requests", "requests"),
                  ("input_tokens", "input tokens"), ("output_tokens", "output tokens"), ("cost_usd", "dollars"),
                  ("cache_hits", "cache hits"), ("refused_calls", "refused"))
+
+
+def with_ci(value: Any, bounds: Any) -> str:
+    """A figure, with its interval `[low, high]` after it when there is one."""
+    text = num(value)
+    if isinstance(bounds, list) and len(bounds) == 2 and all(isinstance(b, int | float) for b in bounds):
+        text += f" [{num(bounds[0])}, {num(bounds[1])}]"
+    return text

@@ -8,13 +8,16 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from selftaught.broker import Services
+from selftaught.stats import Interval, bootstrap_ci
 from selftaught.stop.meta_utility import MetaUtility
 from selftaught.tasks import Task
 
 
 @dataclass(frozen=True)
 class TransferRow:
-    """The paper's transfer table row for one task (test split, as the paper reports)."""
+    """The paper's transfer table row for one task (test split, as the paper reports), with the test figures'
+    95% intervals: a bootstrap over instances for u(seed), the nested bootstrap over downstream runs and
+    instances for the meta-utilities (see `selftaught.stats`)."""
 
     task: str
     seed_utility: float
@@ -23,6 +26,9 @@ class TransferRow:
     seed_utility_val: float
     meta_utility_seed_improver_val: float
     meta_utility_improver_val: float
+    seed_utility_ci: list[float] | None = None
+    meta_utility_seed_improver_ci: list[float] | None = None
+    meta_utility_improver_ci: list[float] | None = None
 
     def record(self) -> dict[str, Any]:
         return asdict(self)
@@ -39,7 +45,7 @@ def transfer(services: Services, improver: str, seed_improver: str, tasks: Seque
     def row(task: Task) -> TransferRow:
         services.progress(f"[{task.name}] scoring the seed solution")
         seed_val = services.evaluate(task, task.seed_solution, "val", purpose="transfer").score
-        seed_test = services.evaluate(task, task.seed_solution, "test", purpose="transfer").score
+        seed_eval = services.evaluate(task, task.seed_solution, "test", purpose="transfer")
         meta = MetaUtility(services, [task])
         with ThreadPoolExecutor(max_workers=2) as pool:
             base_f = pool.submit(meta.score, seed_improver, purpose="transfer", with_test=True,
@@ -47,7 +53,13 @@ def transfer(services: Services, improver: str, seed_improver: str, tasks: Seque
             new_f = pool.submit(meta.score, improver, purpose="transfer", with_test=True,
                                 label=f"[{task.name}] improver ")
             base, new = base_f.result(), new_f.result()
-        return TransferRow(task.name, seed_test, base.test or 0.0, new.test or 0.0, seed_val, base.val, new.val)
+        seed_ci = bootstrap_ci([o.score for o in seed_eval.outcomes]) if seed_eval.outcomes else None
+        return TransferRow(task.name, seed_eval.score, base.test or 0.0, new.test or 0.0, seed_val, base.val, new.val,
+                           _bounds(seed_ci), _bounds(base.interval("test")), _bounds(new.interval("test")))
 
     with ThreadPoolExecutor(max_workers=max(1, len(tasks))) as pool:
         return list(pool.map(row, tasks))
+
+
+def _bounds(interval: Interval | None) -> list[float] | None:
+    return None if interval is None else [round(interval.low, 6), round(interval.high, 6)]
