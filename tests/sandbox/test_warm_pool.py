@@ -3,6 +3,7 @@ next child of the same zygote; a child that may have been altered costs its zygo
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -361,6 +362,28 @@ def test_zygotes_outlive_the_threads_that_asked_for_them(bwrap: BwrapSandbox) ->
         assert warm.discarded == [] and warm.started <= 2
         assert evaluate(SumTask(), ANSWER, "val", sandbox=warm, secret=TEST_SECRET).score == 1.0
         assert warm.discarded == []
+
+
+def test_a_pool_collected_while_its_sandbox_hands_out_a_uid_does_not_deadlock(bwrap: BwrapSandbox) -> None:
+    # The garbage collector may finalize an abandoned pool at any point of any thread: here, in the middle of the
+    # sandbox's uid pool handing out a uid (it holds that pool's lock), as a test's next worker start did in CI.
+    warm = WarmPool(bwrap, size=1)
+    warm.warm()
+    zygote = warm.idle()[0]
+    finished = threading.Event()
+
+    def collect_while_holding_the_uid_lock() -> None:
+        nonlocal warm
+        with bwrap.uids._lock:
+            del warm
+            gc.collect()  # finalizes the pool (its zygote's end releases a uid: the same lock)
+        finished.set()
+
+    worker = threading.Thread(target=collect_while_holding_the_uid_lock, daemon=True)
+    worker.start()
+    assert finished.wait(10), "finalizing a pool deadlocked on the uid pool's lock"
+    wait_until(lambda: not alive(zygote), 10)
+    assert not alive(zygote)  # and the abandoned zygote is gone all the same
 
 
 def test_closing_the_pool_ends_every_idle_zygote(bwrap: BwrapSandbox) -> None:

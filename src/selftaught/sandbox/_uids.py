@@ -29,7 +29,7 @@ class UidPool:
         self.lock_dir = Path(lock_dir or os.path.join(tempfile.gettempdir(), "selftaught-sandbox-uids"))
         self._held: dict[int, int] = {}
         self._next_shared = 0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a garbage-collected worker may release its uid mid-acquire
 
     def acquire(self) -> tuple[int, bool]:
         """A uid and whether it is exclusive."""

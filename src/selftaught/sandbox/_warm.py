@@ -432,7 +432,7 @@ class WarmPool:
         self.sandbox = sandbox
         self.limits = sandbox.limits
         self._pool = _Pool(sandbox, size)
-        self._finalizer = weakref.finalize(self, self._pool.close)
+        self._finalizer = weakref.finalize(self, _close_later, self._pool)
 
     @property
     def started(self) -> int:
@@ -473,10 +473,18 @@ class WarmPool:
 
     def close(self) -> None:
         """Destroys the idle zygotes; later launches fail."""
-        self._finalizer()
+        if self._finalizer.detach() is not None:
+            self._pool.close()
 
     def __enter__(self) -> WarmPool:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _close_later(pool: _Pool) -> None:
+    """A pool collected without `close()`: its zygotes are destroyed on a thread of their own. The collector may
+    run this at any point of any thread, holding whatever locks that thread holds (the sandbox's uid pool's,
+    for one), so destroying them here could deadlock."""
+    threading.Thread(target=pool.close, name="selftaught-zygote-close", daemon=True).start()
