@@ -348,3 +348,23 @@ def test_default_cache_path_follows_xdg_then_home(tmp_path: Path, monkeypatch: p
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert default_cache_path() == tmp_path / "home" / ".cache" / "selftaught" / "lm-cache.sqlite"
+
+
+def test_the_key_of_a_sample_is_pinned_so_recorded_caches_stay_valid() -> None:
+    # Every recorded cache (a shipped run's lm-cache.sqlite included) is looked up by these keys: a change of the
+    # key's format (or of KEY_VERSION) orphans them all, so it must be deliberate: update this value with a note.
+    assert key() == "195aa98baf0683b48b320bb184429711d1afd5737db682e7b2a65954475dde79"
+
+
+def test_export_keys_ships_exactly_the_samples_asked_for(tmp_path: Path) -> None:
+    with LMCache(tmp_path / "all.sqlite") as cache:
+        keys = [key(sample=i) for i in range(5)]
+        for i, k in enumerate(keys):
+            put(cache, k, sample(f"reply {i}"))
+        assert cache.export_keys(tmp_path / "shipped.sqlite", [keys[1], keys[3], keys[3], key(sample=99)]) == 2
+    with LMCache(tmp_path / "shipped.sqlite") as shipped:
+        assert len(shipped) == 2
+        assert shipped.get(keys[1]) == sample("reply 1") and shipped.get(keys[3]) == sample("reply 3")
+        assert shipped.get(keys[0]) is None  # what was not asked for stays behind
+        with LMCache(tmp_path / "all.sqlite") as source:
+            assert shipped.schema_version == source.schema_version
