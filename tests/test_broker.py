@@ -277,3 +277,50 @@ def test_an_evaluation_that_raised_is_tried_again_on_the_next_ask() -> None:
     with pytest.raises(ScorerError):
         services.evaluate(SumTask(), BAD_SUM, "val")
     assert services.evaluate(SumTask(), BAD_SUM, "val").score == 0.5
+
+
+class RecordingLM:
+    """Stands in for the run's LanguageModel in `_serve`: records what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[Any, ...]] = []
+        self.times_used = 0
+
+    def prompt(self, expertise: Any, message: Any, n_responses: Any, temperature: Any) -> list[str]:
+        self.asked.append(("prompt", expertise, message, n_responses, temperature))
+        self.times_used += 1
+        return ["reply"]
+
+    def batch_prompt(self, expertise: Any, messages: Any, temperature: Any) -> list[str]:
+        self.asked.append(("batch_prompt", expertise, messages, temperature))
+        self.times_used += 1
+        return ["reply"] * len(messages)
+
+
+def serve(message: dict[str, Any], lm: RecordingLM | None = None) -> dict[str, Any]:
+    from selftaught.broker import _serve
+
+    services = make_services([GOOD_SUM])
+    utility = TaskUtility(services, SumTask(), "val", 5)
+    return _serve(message, utility, lm or RecordingLM())  # type: ignore[arg-type]
+
+
+def test_an_omitted_n_or_temperature_is_the_papers_default() -> None:
+    lm = RecordingLM()
+    assert serve({"op": "call", "service": "lm.prompt", "args": {"expertise": "e", "message": "m"}}, lm)["ok"]
+    assert serve({"op": "call", "service": "lm.batch_prompt", "args": {"expertise": "e", "messages": ["a", "b"]}},
+                 lm)["value"] == ["reply", "reply"]
+    assert lm.asked == [("prompt", "e", "m", 1, 0.7), ("batch_prompt", "e", ["a", "b"], 0.7)]
+
+
+@pytest.mark.parametrize("message, said", [
+    ({"op": "call", "service": "lm.delete_budget", "args": {}}, "unknown service"),
+    ({"op": "call", "service": None, "args": {}}, "unknown service"),
+    ({"op": "call", "service": "utility", "args": [1, 2]}, "malformed call"),
+    ({"op": "call", "service": "lm.prompt", "args": "text"}, "malformed call"),
+])
+def test_a_malformed_or_unknown_call_is_the_improvers_error_not_the_hosts(message: dict[str, Any], said: str) -> None:
+    lm = RecordingLM()
+    reply = serve(message, lm)
+    assert reply["ok"] is False and reply["error_kind"] == "invalid" and said in reply["error"]
+    assert lm.asked == []  # nothing was asked of the model
