@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         payload = [{**{k: v for k, v in asdict(r).items() if k != "mutants"}, "score": r.score,
                     "tried": len(r.mutants), "killed": r.count("killed"), "survived": r.count("survived"),
-                    "timeout": r.count("timeout"), "equivalent": r.count("equivalent"),
+                    "timed_out": r.count("timeout"), "equivalent": r.count("equivalent"),
                     "mutants": [asdict(m) for m in r.mutants]} for r in results]
         args.json.write_text(json.dumps({"seconds": round(elapsed, 1), "modules": payload}, indent=2) + "\n")
     return 0
