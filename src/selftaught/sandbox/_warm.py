@@ -26,18 +26,15 @@ from typing import Any
 from selftaught.errors import UserError, WorkerError
 from selftaught.sandbox._bwrap import BwrapSandbox
 from selftaught.sandbox._cputime import children
-from selftaught.sandbox._guest import _wire
 from selftaught.sandbox._process import user_process_count
 from selftaught.sandbox._worker_process import (
-    INTERRUPT_GRACE,
-    STDERR_TAIL,
     ChannelClosed,
     ChannelTimeout,
     Limits,
     LineReader,
+    MessageChannel,
     WorkerProcess,
     _find_descendant,
-    stop,
 )
 
 ZYGOTE_MARK = b"guest/zygote.py"
@@ -259,7 +256,7 @@ class _Pool:
         self.launcher.shutdown(wait=False)
 
 
-class ForkedWorker:
+class ForkedWorker(MessageChannel):
     """A worker forked by a zygote: the interface of `WorkerProcess` (send, receive, cpu_time, interrupt, kill...),
     plus `retire()`, which returns a clean zygote to its pool."""
 
@@ -285,7 +282,7 @@ class ForkedWorker:
             os.close(in_read)
             os.close(out_write)
         self.closed = False
-        self._stdin = os.fdopen(in_write, "wb")
+        self._writer = os.fdopen(in_write, "wb")
         self._stdout = out_read
         self._reader = LineReader(out_read)
         try:
@@ -306,25 +303,6 @@ class ForkedWorker:
     def zygote_pid(self) -> int:
         """The host pid of the zygote that forked this worker."""
         return self.zygote.pid
-
-    def send(self, message: dict[str, Any]) -> None:
-        """Sends one message; a dead worker shows up as ChannelClosed."""
-        try:
-            self._stdin.write(_wire.encode(message))
-            self._stdin.flush()
-        except (OSError, ValueError) as exc:
-            raise ChannelClosed(str(exc)) from None
-
-    def receive(self, timeout: float) -> dict[str, Any]:
-        """The next message, waiting at most `timeout` seconds (see LineReader for what it raises)."""
-        return self._reader.receive(timeout)
-
-    def receive_or_stop(self, timeout: float, grace: float = INTERRUPT_GRACE) -> tuple[dict[str, Any] | None, bool]:
-        """As `WorkerProcess.receive_or_stop`."""
-        try:
-            return self.receive(timeout), False
-        except ChannelTimeout:
-            return stop(self, grace), True
 
     def cpu_time(self) -> float:
         """Seconds of CPU the zygote's sandbox has used (its cgroup or process tree, read by the host); the
@@ -347,16 +325,6 @@ class ForkedWorker:
                 signal.pidfd_send_signal(self._pidfd, signum)
             else:
                 os.kill(self.pid, signum)
-
-    def stderr_tail(self, limit: int = STDERR_TAIL) -> str:
-        """The last `limit` bytes the program printed."""
-        try:
-            self._stderr.flush()
-            size = self._stderr.seek(0, os.SEEK_END)
-            self._stderr.seek(max(0, size - limit))
-            return self._stderr.read().decode("utf-8", "replace")
-        except (OSError, ValueError):
-            return ""
 
     def kill(self) -> None:
         """The worker may have been altered (a timeout, a crash, a protocol break): kills it and destroys its
@@ -390,7 +358,7 @@ class ForkedWorker:
 
     def _close_channel(self) -> None:
         with contextlib.suppress(OSError, ValueError):
-            self._stdin.close()
+            self._writer.close()
         with contextlib.suppress(OSError):
             os.close(self._stdout)
         if self._pidfd is not None:

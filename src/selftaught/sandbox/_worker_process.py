@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NoReturn, Protocol
+from typing import IO, Any, NoReturn, Protocol
 
 from selftaught.errors import WorkerError
 from selftaught.sandbox._cgroup import WorkerCgroup
@@ -247,7 +247,51 @@ def _find_descendant(pid: int, mark: bytes, depth: int = 5) -> int | None:
     return None
 
 
-class WorkerProcess:
+class MessageChannel:
+    """What every kind of worker shares: messages out on `_writer`, in from `_reader`, the program's prints in
+    `_stderr` (a host file, out of the program's reach)."""
+
+    _writer: IO[bytes]
+    _reader: LineReader
+    _stderr: IO[bytes]
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Sends one message; a dead worker shows up as ChannelClosed."""
+        try:
+            self._writer.write(_wire.encode(message))
+            self._writer.flush()
+        except (OSError, ValueError) as exc:  # a broken pipe, or a channel already closed here
+            raise ChannelClosed(str(exc)) from None
+
+    def receive(self, timeout: float) -> dict[str, Any]:
+        """The next message, waiting at most `timeout` seconds (see LineReader for what it raises)."""
+        return self._reader.receive(timeout)
+
+    def interrupt(self) -> None:
+        """Asks the program to stop (raises inside it); it may refuse, so follow with kill()."""
+        raise NotImplementedError
+
+    def receive_or_stop(self, timeout: float, grace: float = INTERRUPT_GRACE) -> tuple[dict[str, Any] | None, bool]:
+        """The next message within `timeout`; past it, the program is stopped (`stop`). Returns
+        (message, timed out); a None message means the program did not stop: the caller kills the
+        worker (after reading its output, if it wants it)."""
+        try:
+            return self.receive(timeout), False
+        except ChannelTimeout:
+            return stop(self, grace), True
+
+    def stderr_tail(self, limit: int = STDERR_TAIL) -> str:
+        """The last `limit` bytes the program printed."""
+        try:
+            self._stderr.flush()
+            size = self._stderr.seek(0, os.SEEK_END)
+            self._stderr.seek(max(0, size - limit))
+            return self._stderr.read().decode("utf-8", "replace")
+        except (OSError, ValueError):
+            return ""
+
+
+class WorkerProcess(MessageChannel):
     """One running worker: a child process in its own process group, and a message channel."""
 
     def __init__(self, launch: Launch, limits: Limits, seed: int) -> None:
@@ -302,6 +346,8 @@ class WorkerProcess:
         else:
             self._cpu, self.cpu_source = wall_clock, "wall clock"
         assert self.proc.stdout is not None
+        assert self.proc.stdin is not None
+        self._writer = self.proc.stdin
         self._reader = LineReader(self.proc.stdout.fileno())
         self._worker_pid: int | None = None
         self.closed = False
@@ -312,28 +358,6 @@ class WorkerProcess:
         except ChannelClosed:
             self.kill()  # it died at once: reap it, remove its directory, return its uid
             raise
-
-    def send(self, message: dict[str, Any]) -> None:
-        """Sends one message; a dead worker shows up as ChannelClosed."""
-        assert self.proc.stdin is not None
-        try:
-            self.proc.stdin.write(_wire.encode(message))
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError) as exc:
-            raise ChannelClosed(str(exc)) from None
-
-    def receive(self, timeout: float) -> dict[str, Any]:
-        """The next message, waiting at most `timeout` seconds (see LineReader for what it raises)."""
-        return self._reader.receive(timeout)
-
-    def receive_or_stop(self, timeout: float, grace: float = INTERRUPT_GRACE) -> tuple[dict[str, Any] | None, bool]:
-        """The next message within `timeout`; past it, the program is stopped (`stop`). Returns
-        (message, timed out); a None message means the program did not stop: the caller kills the
-        worker (after reading its output, if it wants it)."""
-        try:
-            return self.receive(timeout), False
-        except ChannelTimeout:
-            return stop(self, grace), True
 
     def cpu_time(self) -> float:
         """Seconds of CPU the worker's processes have used so far, read by the host (see `cpu_source`).
@@ -358,16 +382,6 @@ class WorkerProcess:
         """Asks the program to stop (raises inside it); it may refuse, so follow with kill()."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(self.worker_pid(), signal.SIGUSR1)
-
-    def stderr_tail(self, limit: int = STDERR_TAIL) -> str:
-        """The last `limit` bytes the program printed."""
-        try:
-            self._stderr.flush()
-            size = self._stderr.seek(0, os.SEEK_END)
-            self._stderr.seek(max(0, size - limit))
-            return self._stderr.read().decode("utf-8", "replace")
-        except (OSError, ValueError):
-            return ""
 
     def kill(self) -> None:
         """Kills the worker and every process it started (its process group), and reaps it."""
