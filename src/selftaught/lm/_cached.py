@@ -13,6 +13,12 @@ from selftaught.lm.cache import CachedSample, CacheMiss, LMCache, sample_key
 REFUSED = "selftaught:refused"
 
 
+def request_sample_key(backend: Backend, params: dict[str, Any], request: CompletionRequest, sample: int) -> str:
+    """The cache key of sample `sample` of `request` as `backend` (with request `params`) answers it."""
+    return sample_key(provider=backend.name, model=backend.model, system=request.system, message=request.message,
+                      temperature=request.temperature, params=params, seed=request.seed, sample=sample)
+
+
 class CachedBackend(Backend):
     """Serves samples from the cache; in `record` mode fetches and stores the missing ones.
 
@@ -34,9 +40,7 @@ class CachedBackend(Backend):
         self.used_keys: set[str] = set()  # every sample this process served or stored (to ship with a run)
 
     def key(self, request: CompletionRequest, sample: int) -> str:
-        return sample_key(provider=self.inner.name, model=self.inner.model, system=request.system,
-                          message=request.message, temperature=request.temperature, params=self.params,
-                          seed=request.seed, sample=sample)
+        return request_sample_key(self.inner, self.params, request, sample)
 
     def generate(self, request: CompletionRequest) -> Generation:
         indices = list(range(request.first_sample, request.first_sample + request.n))

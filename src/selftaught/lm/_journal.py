@@ -12,8 +12,8 @@ from typing import Any
 
 from selftaught.errors import LMRefused
 from selftaught.lm._base import Backend, CompletionRequest, Generation
-from selftaught.lm._cached import REFUSED, CachedBackend
-from selftaught.lm.cache import CachedSample, LMCache, sample_key
+from selftaught.lm._cached import REFUSED, CachedBackend, request_sample_key
+from selftaught.lm.cache import CachedSample, LMCache
 
 _TABLE = """CREATE TABLE IF NOT EXISTS run_generations (
     key TEXT PRIMARY KEY,
@@ -85,9 +85,7 @@ class JournalBackend(Backend):
     def _sample_key(self, request: CompletionRequest, sample: int) -> str:
         if isinstance(self.inner, CachedBackend):
             return self.inner.key(request, sample)
-        return sample_key(provider=self.inner.name, model=self.inner.model, system=request.system,
-                          message=request.message, temperature=request.temperature, params=self.params,
-                          seed=request.seed, sample=sample)
+        return request_sample_key(self.inner, self.params, request, sample)
 
     def _record(self, request: CompletionRequest, key: str, data: dict[str, Any], fresh: Generation | None) -> None:
         record = {"system": request.system, "message": request.message, "temperature": request.temperature,
