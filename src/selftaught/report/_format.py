@@ -53,3 +53,9 @@ def with_ci(value: Any, bounds: Any) -> str:
     if isinstance(bounds, list) and len(bounds) == 2 and all(isinstance(b, int | float) for b in bounds):
         text += f" [{num(bounds[0])}, {num(bounds[1])}]"
     return text
+
+
+def transfer_figures(row: dict[str, Any]) -> list[str]:
+    """A transfer row's three figures (u(seed), I_0, the improver): test with its interval, val in parentheses."""
+    return [f"{with_ci(row.get(key), row.get(f'{key}_ci'))} ({num(row.get(f'{key}_val'))})"
+            for key in ("seed_utility", "meta_utility_seed_improver", "meta_utility_improver")]

@@ -117,13 +117,7 @@ def _transfer(r: dict[str, Any]) -> list[str]:
                 'them). Make them with <code>selftaught transfer RUN/improvers/I_T.py --json &gt; transfer.json</code> '
                 'and pass <code>--transfer transfer.json</code>, or save the file as <code>RUN/transfer.json</code>.'
                 '</p>']
-    rows = [[e(row.get("task")), f"{fmt.with_ci(row.get('seed_utility'), row.get('seed_utility_ci'))} "
-             f"({fmt.num(row.get('seed_utility_val'))})",
-             f"{fmt.with_ci(row.get('meta_utility_seed_improver'), row.get('meta_utility_seed_improver_ci'))} "
-             f"({fmt.num(row.get('meta_utility_seed_improver_val'))})",
-             f"{fmt.with_ci(row.get('meta_utility_improver'), row.get('meta_utility_improver_ci'))} "
-             f"({fmt.num(row.get('meta_utility_improver_val'))})"]
-            for row in tr["rows"]]
+    rows = [[e(row.get("task")), *fmt.transfer_figures(row)] for row in tr["rows"]]
     out.append(f"<p>from {e(tr['source'])}, improver {e(tr.get('improver'))}; test with its 95% interval "
                "(val in parentheses)</p>")
     out.append(_table(["task", "u(seed solution)", "meta-utility I_0", "meta-utility improver"], rows, "transfer"))

@@ -73,13 +73,7 @@ def _transfer(r: dict[str, Any]) -> list[str]:
     if tr is None:
         return ["## Transfer", "", "No transfer results: make them with `selftaught transfer RUN/improvers/I_T.py "
                 "--json > transfer.json` and pass `--transfer transfer.json` (or save it as `RUN/transfer.json`).", ""]
-    rows = [[cell(row.get("task")), f"{fmt.with_ci(row.get('seed_utility'), row.get('seed_utility_ci'))} "
-             f"({fmt.num(row.get('seed_utility_val'))})",
-             f"{fmt.with_ci(row.get('meta_utility_seed_improver'), row.get('meta_utility_seed_improver_ci'))} "
-             f"({fmt.num(row.get('meta_utility_seed_improver_val'))})",
-             f"{fmt.with_ci(row.get('meta_utility_improver'), row.get('meta_utility_improver_ci'))} "
-             f"({fmt.num(row.get('meta_utility_improver_val'))})"]
-            for row in tr["rows"]]
+    rows = [[cell(row.get("task")), *fmt.transfer_figures(row)] for row in tr["rows"]]
     return ["## Transfer", "", f"from {cell(tr['source'])}; test with its 95% interval (val in parentheses)", "",
             *_table(["task", "u(seed solution)", "meta-utility I_0", "meta-utility improver"], rows)]
 
