@@ -28,6 +28,11 @@ class Interval:
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
+def bounds(interval: Interval | None) -> list[float] | None:
+    """`[low, high]` as records write an interval (rounded), or None."""
+    return None if interval is None else [round(interval.low, 6), round(interval.high, 6)]
+
+
 def _percentiles(stats: np.ndarray, level: float) -> tuple[float, float]:
     tail = (1.0 - level) / 2 * 100
     low, high = np.percentile(stats, [tail, 100 - tail])

@@ -19,7 +19,7 @@ from selftaught.cli._common import (
 )
 from selftaught.config import build_config
 from selftaught.evaluate import Evaluation, evaluate, evaluation_record, worker_seed
-from selftaught.stats import bootstrap_ci, hoeffding_halfwidth
+from selftaught.stats import bootstrap_ci, bounds, hoeffding_halfwidth
 from selftaught.tasks import get_task, load_split_secret
 
 
@@ -61,7 +61,7 @@ def score_interval(result: Evaluation, value_range: float = 1.0) -> dict[str, An
     if not result.outcomes:
         return {"score_ci": None, "hoeffding_halfwidth": None}
     interval = bootstrap_ci([o.score for o in result.outcomes])
-    return {"score_ci": [round(interval.low, 6), round(interval.high, 6)],
+    return {"score_ci": bounds(interval),
             "hoeffding_halfwidth": round(hoeffding_halfwidth(len(result.outcomes), value_range=value_range), 6)}
 
 

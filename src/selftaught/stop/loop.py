@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from selftaught.broker import Services, run_improver
-from selftaught.stats import Interval, hoeffding_halfwidth
+from selftaught.stats import Interval, bounds, hoeffding_halfwidth
 from selftaught.stop.meta_utility import MetaScore, MetaUtility, MetaUtilityService
 from selftaught.store import program_hash
 from selftaught.tasks import Task
@@ -49,8 +49,8 @@ class Iteration:
             "meta_utility_val": self.meta_utility_val,
             "meta_utility_test": self.meta_utility_test,
             "selection_score": self.selection_score,
-            "meta_utility_val_ci": _bounds(self.val_interval),
-            "meta_utility_test_ci": _bounds(self.test_interval),
+            "meta_utility_val_ci": bounds(self.val_interval),
+            "meta_utility_test_ci": bounds(self.test_interval),
             "hoeffding_halfwidth": None if self.val_interval is None else round(hoeffding_halfwidth(self.runs), 6),
             "kept_previous": self.kept_previous,
             "failure": self.failure,
@@ -119,7 +119,3 @@ def self_improve(
 
 def _intervals(score: MetaScore) -> dict[str, Any]:
     return {"val_interval": score.interval("val"), "test_interval": score.interval("test"), "runs": len(score.runs)}
-
-
-def _bounds(interval: Interval | None) -> list[float] | None:
-    return None if interval is None else [round(interval.low, 6), round(interval.high, 6)]

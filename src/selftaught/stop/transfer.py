@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from selftaught.broker import Services
-from selftaught.stats import Interval, bootstrap_ci
+from selftaught.stats import bootstrap_ci, bounds
 from selftaught.stop.meta_utility import MetaUtility
 from selftaught.tasks import Task
 
@@ -55,11 +55,7 @@ def transfer(services: Services, improver: str, seed_improver: str, tasks: Seque
             base, new = base_f.result(), new_f.result()
         seed_ci = bootstrap_ci([o.score for o in seed_eval.outcomes]) if seed_eval.outcomes else None
         return TransferRow(task.name, seed_eval.score, base.test or 0.0, new.test or 0.0, seed_val, base.val, new.val,
-                           _bounds(seed_ci), _bounds(base.interval("test")), _bounds(new.interval("test")))
+                           bounds(seed_ci), bounds(base.interval("test")), bounds(new.interval("test")))
 
     with ThreadPoolExecutor(max_workers=max(1, len(tasks))) as pool:
         return list(pool.map(row, tasks))
-
-
-def _bounds(interval: Interval | None) -> list[float] | None:
-    return None if interval is None else [round(interval.low, 6), round(interval.high, 6)]
