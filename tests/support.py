@@ -82,3 +82,21 @@ class NumberedBackend(OfflineBackend):
             return [f"```python\n{better}\n```"] * request.n
         return [f"```python\n# sample {request.seed}:{k}\ndef algorithm(x, y, t):\n    return [{k % 2}] * 20\n```"
                 for k in range(request.first_sample, request.first_sample + request.n)]
+
+
+#: A user task file: algorithm(x) must return x + 1 (for tests of task files, locally and on Ray nodes).
+ADDER_TASK_FILE = """
+DESCRIPTION = "def utility(s): ... algorithm(x) returns x + 1"
+SEED_SOLUTION = "def algorithm(x):\\n    return x\\n"
+SPLITS = {"val": 3, "test": 5}
+TIME_LIMIT = 0.2
+
+
+def make_instance(rng, index):
+    x = int(rng.integers(0, 100))
+    return (x,), x + 1
+
+
+def score(args, hidden, output, elapsed):
+    return 1.0 if output == hidden else 0.0
+"""

@@ -31,25 +31,11 @@ from selftaught.lm import ScriptedBackend, parse_backend
 from selftaught.sandbox import Limits, select_sandbox
 from selftaught.stop import self_improve
 from selftaught.tasks import get_task
-from support import GOOD_SUM, TEST_SECRET, SumTask
+from support import ADDER_TASK_FILE, GOOD_SUM, TEST_SECRET, SumTask
 
 ROOT = Path(__file__).resolve().parents[2]
 
-TASK_FILE = """
-DESCRIPTION = "def utility(s): ... algorithm(x) returns x + 1"
-SEED_SOLUTION = "def algorithm(x):\\n    return x\\n"
-SPLITS = {"val": 3, "test": 5}
-TIME_LIMIT = 0.2
-
-
-def make_instance(rng, index):
-    x = int(rng.integers(0, 100))
-    return (x,), x + 1
-
-
-def score(args, hidden, output, elapsed):
-    return 1.0 if output == hidden else 0.0
-"""
+TASK_FILE = ADDER_TASK_FILE
 
 # maxcut: 50 val instances of 50..200 nodes, 0.1 s of CPU each (programs far from the limit, or far over it)
 MAXCUT_PROGRAMS = {

@@ -12,25 +12,11 @@ import pytest
 from selftaught.errors import ScorerError, TaskError
 from selftaught.tasks import BadOutput, Task
 from selftaught.tasks._user import load_task_file
-from support import TEST_SECRET
+from support import ADDER_TASK_FILE, TEST_SECRET
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mytask.py"
 
-VALID = """
-DESCRIPTION = "def utility(s): ... algorithm(x) returns x + 1"
-SEED_SOLUTION = "def algorithm(x):\\n    return x\\n"
-SPLITS = {"val": 3, "test": 5}
-TIME_LIMIT = 0.2
-
-
-def make_instance(rng, index):
-    x = int(rng.integers(0, 100))
-    return (x,), x + 1
-
-
-def score(args, hidden, output, elapsed):
-    return 1.0 if output == hidden else 0.0
-"""
+VALID = ADDER_TASK_FILE
 
 
 def write(tmp_path: Path, text: str, name: str = "adder.py") -> Path:
