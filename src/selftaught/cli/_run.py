@@ -130,7 +130,7 @@ def _handle(args: argparse.Namespace) -> int:
         store.write_json("summary.json", summary)
 
     summary["stopped"] = None
-    interrupted = False
+    abandoned = False  # stopped by Ctrl-C, SIGTERM or an error: speculative work is not waited for
     try:
         done = self_improve(services, task, seed_improver(), config.iterations, on_iteration=save_summary)
         summary["complete"] = True
@@ -144,7 +144,7 @@ def _handle(args: argparse.Namespace) -> int:
         save_summary(history)
         reporter.warn(f"run stopped: {exc}; everything so far is saved in {store.root}")
     except (SelftaughtError, KeyboardInterrupt) as exc:  # a task's bug, a fatal LM fault, Ctrl-C: say so, keep all
-        interrupted = True
+        abandoned = True
         services.stop()  # kill the improvers' workers, record nothing more: what is recorded is what finished
         summary["stopped"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
         summary["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
@@ -152,7 +152,7 @@ def _handle(args: argparse.Namespace) -> int:
         reporter.warn(f"run stopped; everything so far is saved in {store.root}")
         raise
     finally:
-        services.close(wait=not interrupted)  # speculation finished or dropped: the usage below is final
+        services.close(wait=not abandoned)  # speculation finished or dropped: the usage below is final
         summary["usage"] = services.usage_report()
         summary["warnings"] = backend_warnings(services.backend)
         for warning in summary["warnings"]:

@@ -49,9 +49,9 @@ def handle(args: argparse.Namespace) -> int:
     reporter(f"scoring {args.solution} on {task.name} ({args.split}, {len(instances)} instances)")
     result = evaluate(task, program, args.split, sandbox=choice.sandbox, seed=worker_seed(args.seed, program),
                       secret=secret)
-    bounds = score_interval(result, task.max_score - task.failure_score)
-    record = {**evaluation_record(result), **bounds, "split_secret": secret.record(), "sandbox": sandbox_record(choice)}
-    emit(args.json, record, describe_evaluation(result, bounds))
+    spread = score_interval(result, task.max_score - task.failure_score)
+    record = {**evaluation_record(result), **spread, "split_secret": secret.record(), "sandbox": sandbox_record(choice)}
+    emit(args.json, record, describe_evaluation(result, spread))
     return 0
 
 
@@ -65,18 +65,18 @@ def score_interval(result: Evaluation, value_range: float = 1.0) -> dict[str, An
             "hoeffding_halfwidth": round(hoeffding_halfwidth(len(result.outcomes), value_range=value_range), 6)}
 
 
-def describe_evaluation(result: Evaluation, bounds: dict[str, Any] | None = None) -> str:
+def describe_evaluation(result: Evaluation, spread: dict[str, Any] | None = None) -> str:
     """Two or three lines for people: the score, what failed (by kind), the first failure's message."""
     head = f"{result.task} [{result.split}] score {result.score:.4f}"
     if result.failure:
         return (f"{head}: the program failed before any instance ran ({result.failure}, {result.duration:.2f}s)\n"
                 f"  {last_line(result.detail) or result.failure}")
     failures = ", ".join(f"{k}: {v}" for k, v in sorted(result.failures.items())) or "none"
-    bounds = bounds or score_interval(result)
+    spread = spread or score_interval(result)
     interval = ""
-    if bounds["score_ci"] is not None:
-        interval = (f" [95% CI {bounds['score_ci'][0]:.4f}, {bounds['score_ci'][1]:.4f}; Hoeffding "
-                    f"±{bounds['hoeffding_halfwidth']:.3f}]")
+    if spread["score_ci"] is not None:
+        interval = (f" [95% CI {spread['score_ci'][0]:.4f}, {spread['score_ci'][1]:.4f}; Hoeffding "
+                    f"±{spread['hoeffding_halfwidth']:.3f}]")
     lines = [f"{head}{interval}  ({result.n_instances} instances, failures: {failures}, {result.duration:.2f}s)"]
     if result.failures:
         lines.append(f"  first failure: {last_line(result.detail) or '(no message)'}")
