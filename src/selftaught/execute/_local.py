@@ -8,7 +8,7 @@ from typing import Protocol
 from selftaught.config import Config
 from selftaught.errors import UserError
 from selftaught.evaluate import Evaluation, evaluate
-from selftaught.sandbox import BwrapSandbox, Sandbox, WarmPool
+from selftaught.sandbox import Sandbox, warmed
 from selftaught.tasks import SplitSecret, Task
 
 
@@ -61,6 +61,4 @@ def make_executor(config: Config, sandbox: Sandbox) -> Executor:
                 raise
             raise UserError("--executor ray needs Ray: pip install 'selftaught[ray]'") from None
         return RayExecutor(config)
-    if config.warm_workers and isinstance(sandbox, BwrapSandbox):
-        return LocalExecutor(WarmPool(sandbox, size=config.workers), config.workers)
-    return LocalExecutor(sandbox, config.workers)
+    return LocalExecutor(warmed(sandbox, config.workers) if config.warm_workers else sandbox, config.workers)

@@ -19,7 +19,7 @@ from selftaught.config import Config
 from selftaught.errors import InfrastructureError, SelftaughtError, TaskError, UserError, WorkerError
 from selftaught.evaluate import Evaluation, evaluate
 from selftaught.execute._taskref import TaskCache, TaskRef, task_ref
-from selftaught.sandbox import BwrapSandbox, Limits, Sandbox, SandboxChoice, WarmPool, select_sandbox
+from selftaught.sandbox import Limits, Sandbox, SandboxChoice, select_sandbox, warmed
 from selftaught.tasks import SplitSecret, Task
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach a cluster's address before Ray is asked to (it retries for minutes)
@@ -34,17 +34,17 @@ def _version() -> str:
         return "unknown"
 
 
-_warm_pools: dict[tuple[str, int], WarmPool] = {}  # per Ray worker process: (sandbox mode, memory) -> its pool
+_warm_pools: dict[tuple[str, int], Sandbox] = {}  # per Ray worker process: (sandbox mode, memory) -> its pool
 
 
 def _node_sandbox(choice: SandboxChoice, mode: str, memory_mb: int, warm: bool) -> Sandbox:
     """The sandbox this Ray worker process evaluates in: warm workers of the node's bubblewrap sandbox (one
     zygote: a Ray worker runs one evaluation at a time), else the selected sandbox itself."""
-    if not warm or not isinstance(choice.sandbox, BwrapSandbox):
+    if not warm:
         return choice.sandbox
     key = (mode, memory_mb)
     if key not in _warm_pools:
-        _warm_pools[key] = WarmPool(choice.sandbox, size=1)
+        _warm_pools[key] = warmed(choice.sandbox, size=1)
     return _warm_pools[key]
 
 

@@ -3,7 +3,7 @@
 from selftaught.sandbox._bwrap import BwrapSandbox
 from selftaught.sandbox._process import ProcessSandbox
 from selftaught.sandbox._select import MIN_MEMORY_MB, MODES, LimitsTooSmall, Sandbox, SandboxChoice, select_sandbox
-from selftaught.sandbox._warm import ForkedWorker, WarmPool
+from selftaught.sandbox._warm import ForkedWorker, WarmPool, warmed
 from selftaught.sandbox._worker_process import (
     ChannelClosed,
     ChannelTimeout,
@@ -34,4 +34,5 @@ __all__ = [
     "Worker",
     "WorkerProcess",
     "select_sandbox",
+    "warmed",
 ]

@@ -21,7 +21,7 @@ import threading
 import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from selftaught.errors import UserError, WorkerError
 from selftaught.sandbox._bwrap import BwrapSandbox
@@ -36,6 +36,9 @@ from selftaught.sandbox._worker_process import (
     WorkerProcess,
     _find_descendant,
 )
+
+if TYPE_CHECKING:
+    from selftaught.sandbox._select import Sandbox
 
 ZYGOTE_MARK = b"guest/zygote.py"
 # A POSIX message-queue filesystem of the sandbox's IPC namespace, so the sweep can see (and empty) the
@@ -449,6 +452,11 @@ class WarmPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def warmed(sandbox: Sandbox, size: int) -> Sandbox:
+    """`sandbox` with warm workers (a WarmPool of `size` zygotes) where it can have them (bubblewrap), else itself."""
+    return WarmPool(sandbox, size=size) if isinstance(sandbox, BwrapSandbox) else sandbox
 
 
 def _close_later(pool: _Pool) -> None:
