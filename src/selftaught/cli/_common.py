@@ -9,6 +9,7 @@ import sys
 import time
 from typing import Any
 
+from selftaught._ast import parse_python
 from selftaught._files import read_capped
 from selftaught.broker import Services
 from selftaught.config import Config, build_config
@@ -178,7 +179,7 @@ def read_program(path: str, what: str) -> str:
     if "\x00" in text:
         raise UserError(f"{what} file {path} is not valid Python (it holds a NUL byte)")
     try:
-        ast.parse(text)
+        parse_python(text)
     except SyntaxError as exc:
         raise UserError(f"{what} file {path} is not valid Python (line {exc.lineno}: {exc.msg})") from None
     except (ValueError, RecursionError, MemoryError) as exc:
@@ -188,7 +189,7 @@ def read_program(path: str, what: str) -> str:
 
 def require_entrypoint(program: str, name: str, path: str) -> None:
     """Refuses a program that does not define `name` at top level (checked by parsing, not running)."""
-    tree = ast.parse(program)
+    tree = parse_python(program)
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
             return

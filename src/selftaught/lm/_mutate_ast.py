@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 
+from selftaught._ast import parse_python
+
 DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
 DEF_LIKE = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _SHARED = (ast.expr_context, ast.operator, ast.cmpop, ast.unaryop, ast.boolop)
@@ -11,7 +13,7 @@ _SHARED = (ast.expr_context, ast.operator, ast.cmpop, ast.unaryop, ast.boolop)
 
 def parse(source: str) -> ast.Module | None:
     try:
-        return ast.parse(source)
+        return parse_python(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
 

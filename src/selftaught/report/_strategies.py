@@ -6,6 +6,8 @@ import ast
 import re
 from collections.abc import Callable
 
+from selftaught._ast import parse_python
+
 TAGS = ("sampling + best-of-n", "iterative refinement", "beam search", "genetic algorithm", "simulated annealing",
         "bandit over prompts", "UCB selection", "temperature schedule", "decomposition")
 LM_METHODS = {"batch_prompt", "prompt", "language_model", "complete", "generate"}
@@ -26,7 +28,7 @@ class _Facts:
         self.metropolis = False  # random() < exp(...): accepting a worse candidate with some probability
         self.parsed = True
         try:
-            tree = ast.parse(code)
+            tree = parse_python(code)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             self.parsed = False
             self.words = " ".join(re.findall(r"[a-z_][a-z0-9_]*", self.text))

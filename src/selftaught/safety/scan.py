@@ -10,6 +10,7 @@ import ast
 from collections import Counter
 from collections.abc import Iterable
 
+from selftaught._ast import parse_python
 from selftaught.safety._scan_detectors import Scanner
 from selftaught.safety._scan_facts import facts_of
 from selftaught.safety._scan_kinds import KINDS, Flag
@@ -22,7 +23,7 @@ def scan_program(source: str | None) -> list[Flag]:
     if source is None:
         return []
     try:
-        tree = ast.parse(source)
+        tree = parse_python(source)
     except SyntaxError as exc:
         return [Flag("unparsable", exc.lineno or 0, exc.msg)]
     except (ValueError, RecursionError, MemoryError) as exc:
