@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
+import hashlib
 import json
 import os
 import random
@@ -20,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-EQUIVALENTS = ROOT / "bench" / "mutation_equivalents.toml"
+EQUIVALENTS = ROOT / "bench" / "mutation_equivalents"
+TARGETS = ROOT / "bench" / "mutation_targets.toml"
 
 _FLIP: dict[type[ast.cmpop], type[ast.cmpop]] = {
     ast.Lt: ast.GtE, ast.GtE: ast.Lt, ast.LtE: ast.Gt, ast.Gt: ast.LtE,
@@ -55,6 +58,7 @@ class ModuleResult:
     tests: list[str]
     timeout: float
     baseline_seconds: float
+    source_sha256: str = ""
     mutants: list[Mutant] = field(default_factory=list)
 
     def count(self, status: str) -> int:
@@ -93,19 +97,19 @@ def _candidates(parent: ast.AST, name: str, index: int | None,
         for i, op in enumerate(node.ops):
             flipped = _FLIP[type(op)]
             yield (f"`{_SYMBOL[type(op)]}` -> `{_SYMBOL[flipped]}`",
-                   lambda i=i, flipped=flipped: node.ops.__setitem__(i, flipped()))
+                   functools.partial(node.ops.__setitem__, i, flipped()))
     elif isinstance(node, ast.BoolOp):
         old, new = ("and", ast.Or) if isinstance(node.op, ast.And) else ("or", ast.And)
         yield f"`{old}` -> `{'or' if old == 'and' else 'and'}`", lambda: setattr(node, "op", new())
-    elif (isinstance(node, ast.Constant) and type(node.value) in (int, float)):
-        value = node.value
+    elif isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        value: float = node.value  # type: ignore[assignment]  # an int or a float, as just checked
         seen = {value}
         for new_value in (value + 1, value - 1, 0):
             new_value = round(new_value, 12) if isinstance(new_value, float) else new_value
             if new_value in seen:
                 continue
             seen.add(new_value)
-            yield f"{value!r} -> {new_value!r}", lambda v=new_value: setattr(node, "value", v)
+            yield f"{value!r} -> {new_value!r}", functools.partial(setattr, node, "value", new_value)
     if isinstance(node, ast.If | ast.While):
         keyword = "if" if isinstance(node, ast.If) else "while"
         yield (f"negate `{keyword} {_short(node.test, 30)}`",
@@ -208,9 +212,24 @@ def run_tests(copy: Path, tests: list[str], timeout: float) -> tuple[str, float]
 
 
 def load_equivalents(path: Path) -> list[dict[str, Any]]:
+    """The `[[equivalent]]` tables of a TOML file, or of every `*.toml` file in a directory."""
     if not path.exists():
         return []
-    return list(tomllib.loads(path.read_text()).get("equivalent", []))
+    files = sorted(path.glob("*.toml")) if path.is_dir() else [path]
+    return [entry for f in files for entry in tomllib.loads(f.read_text()).get("equivalent", [])]
+
+
+def load_targets(path: Path) -> list[tuple[Path, list[Path]]]:
+    """The trust-critical modules and the tests that guard each, from `[[target]]` tables."""
+    return [(ROOT / t["module"], [ROOT / test for test in t["tests"]])
+            for t in tomllib.loads(path.read_text()).get("target", [])]
+
+
+def load_previous(path: Path | None) -> dict[str, dict[str, Any]]:
+    """Module name -> its result in an earlier `--json` file, for `--rerun`."""
+    if path is None:
+        return {}
+    return {m["module"]: m for m in json.loads(path.read_text())["modules"]}
 
 
 def is_equivalent(mutant: Mutant, equivalents: list[dict[str, Any]]) -> str | None:
@@ -230,28 +249,51 @@ def make_copy(destination: Path) -> Path:
     return destination
 
 
+def carried_over(mutants: list[Mutant], previous: dict[str, Any] | None, source: str) -> set[int]:
+    """Marks the mutants an earlier run of the same source killed (or timed out) and returns their indexes.
+
+    Tests are only ever added, so a kill stands; survivors and unrun mutants run again."""
+    if previous is None:
+        return set()
+    if previous.get("source_sha256") != hashlib.sha256(source.encode()).hexdigest():
+        sys.exit(f"error: {previous['module']} changed since the run given to --rerun; run it in full")
+    done = {m["index"]: m["status"] for m in previous["mutants"] if m["status"] in ("killed", "timeout")}
+    for m in mutants:
+        if m.index in done:
+            m.status = done[m.index]
+    return set(done)
+
+
 def run_module(module: Path, tests: list[Path], copy: Path, args: argparse.Namespace,
-               equivalents: list[dict[str, Any]]) -> ModuleResult:
+               equivalents: list[dict[str, Any]], previous: dict[str, Any] | None = None) -> ModuleResult:
     name = module.resolve().relative_to(ROOT).as_posix()
     test_names = [t.resolve().relative_to(ROOT).as_posix() for t in tests]
     source = module.read_text()
     mutants = list_mutants(name, source)
     if args.max is not None and len(mutants) > args.max:
         mutants = sorted(random.Random(f"{args.seed}:{name}").sample(mutants, args.max), key=lambda m: m.index)
-    print(f"{name}: {len(mutants)} mutants, tests: {' '.join(test_names)}", flush=True)
+    if previous is not None:
+        ran = {m["index"] for m in previous["mutants"]}
+        mutants = [m for m in mutants if m.index in ran]
+    skip = carried_over(mutants, previous, source)
+    print(f"{name}: {len(mutants)} mutants ({len(skip)} killed before), tests: {' '.join(test_names)}",
+          flush=True)
     if args.list:
         for m in mutants:
             print(f"  {name}:{m.line}:{m.col}: {m.description}")
-        return ModuleResult(name, test_names, 0.0, 0.0, mutants)
+        return ModuleResult(name, test_names, 0.0, 0.0, mutants=mutants)
 
     status, seconds = run_tests(copy, test_names, timeout=max(600.0, args.timeout or 0.0))
     if status != "passed":
         sys.exit(f"error: the unmutated tests {status} for {name} ({' '.join(test_names)}); a kill would mean nothing")
     timeout = args.timeout or max(30.0, 10 * seconds)
-    result = ModuleResult(name, test_names, timeout, round(seconds, 2), mutants)
+    result = ModuleResult(name, test_names, timeout, round(seconds, 2),
+                          hashlib.sha256(source.encode()).hexdigest(), mutants)
     target = copy / name
     try:
         for done, m in enumerate(mutants, 1):
+            if m.index in skip:
+                continue
             target.write_text(mutate(source, m.index))
             outcome, took = run_tests(copy, test_names, timeout)
             m.status = {"failed": "killed", "passed": "survived", "timeout": "timeout"}[outcome]
@@ -277,12 +319,17 @@ def print_table(results: list[ModuleResult]) -> None:
         if survivors:
             print(f"\nsurvivors in {r.module}:")
             for m in survivors:
-                print(f"  {r.module}:{m.line}: {m.description}")
+                print(f"  {r.module}:{m.line}:{m.col}: {m.description}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("modules", nargs="+", type=Path, help="source files under src/selftaught")
+    parser.add_argument("modules", nargs="*", type=Path,
+                        help="source files under src/selftaught (default: every module in --targets)")
+    parser.add_argument("--targets", type=Path, default=TARGETS,
+                        help="TOML file naming the trust-critical modules and their tests")
+    parser.add_argument("--rerun", type=Path, metavar="JSON",
+                        help="run again only what survived in this earlier --json result; its kills stand")
     parser.add_argument("--tests", nargs="+", type=Path, help="test files to run (default: mapped by module name)")
     parser.add_argument("--max", type=int, help="sample at most N mutants per module (seeded)")
     parser.add_argument("--seed", type=int, default=0)
@@ -293,15 +340,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     equivalents = load_equivalents(args.equivalents)
+    targets = {module.resolve(): tests for module, tests in load_targets(args.targets)} if args.targets.exists() else {}
+    modules = args.modules or list(targets)
+    if not modules:
+        sys.exit(f"error: no modules given and no targets in {args.targets}")
+    previous = load_previous(args.rerun)
     started = time.monotonic()
     results: list[ModuleResult] = []
     with tempfile.TemporaryDirectory(prefix="selftaught-mutation-") as temp:
         copy = make_copy(Path(temp)) if not args.list else Path(temp)
-        for module in args.modules:
-            tests = args.tests or default_tests(module)
+        for module in modules:
+            tests = args.tests or targets.get(module.resolve()) or default_tests(module)
             if not tests:
                 sys.exit(f"error: no tests found for {module}; pass --tests")
-            results.append(run_module(module, tests, copy, args, equivalents))
+            name = module.resolve().relative_to(ROOT).as_posix()
+            if args.rerun is not None and name not in previous:
+                sys.exit(f"error: {name} is not in {args.rerun}")
+            results.append(run_module(module, tests, copy, args, equivalents, previous.get(name)))
     elapsed = time.monotonic() - started
     if not args.list:
         print_table(results)
