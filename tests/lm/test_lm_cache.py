@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
+import os
 import pickle
 import runpy
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +52,30 @@ def all_rows(path: Path) -> list[tuple[Any, ...]]:
         conn.close()
 
 
+@contextmanager
+def no_garbage_collection() -> Iterator[None]:
+    """A connection nobody closed is only closed when the cycle collector runs: keep it from hiding a leak."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def open_handles(path: Path) -> int:
+    """How many of this process's file descriptors are open on `path` (Linux)."""
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("needs /proc/self/fd")
+    count = 0
+    for fd in fds.iterdir():
+        with suppress(OSError):  # closed since the listing
+            count += os.readlink(fd) == str(path)
+    return count
+
+
 # ---- keys ---------------------------------------------------------------------------------------
 
 
@@ -83,6 +111,25 @@ def test_changing_any_one_input_changes_the_key(change: dict[str, Any]) -> None:
 def test_fields_cannot_bleed_into_each_other() -> None:
     # A naive concatenation would map both to "ab" + "c".
     assert key(system="ab", message="c") != key(system="a", message="bc")
+
+
+def test_list_params_key_by_their_contents_and_a_tuple_keys_like_the_equal_list() -> None:
+    stop = {"max_tokens": 1024, "stop": ["\n", "```"]}
+    assert key(params={**stop, "stop": ["\n"]}) != key(params=stop)
+    assert key(params={**stop, "stop": ["```", "\n"]}) != key(params=stop)  # the order of a list matters
+    assert key(params={**stop, "stop": ("\n", "```")}) == key(params=stop)
+
+
+def test_a_null_param_is_a_key_value_of_its_own() -> None:
+    params = BASE["params"]
+    with_null = key(params={**params, "stop": None})
+    assert with_null == key(params={"stop": None, **params})
+    assert with_null not in (key(), key(params={**params, "stop": ""}), key(params={**params, "stop": 0}))
+
+
+def test_negative_zero_keys_like_zero() -> None:
+    assert key(temperature=-0.0) == key(temperature=0.0) == key(temperature=0)
+    assert key(params={"top_p": -0.0}) == key(params={"top_p": 0.0})
 
 
 @pytest.mark.parametrize("bad", [{"x": float("nan")}, {"x": object()}, {1: 2}])
@@ -138,6 +185,27 @@ def test_samples_persist_across_reopening(tmp_path: Path) -> None:
     with LMCache(path) as cache:
         assert cache.get("k") == sample("kept")
         assert len(cache) == 1
+
+
+def test_leaving_the_with_block_closes_the_cache(tmp_path: Path) -> None:
+    with LMCache(tmp_path / "c.sqlite") as cache:
+        put(cache, "k", sample())
+    with pytest.raises(ValueError, match="closed"):
+        cache.get("k")
+
+
+def test_closing_leaves_one_self_contained_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    with no_garbage_collection():
+        cache = LMCache(path)
+        put(cache, "k", sample("kept"))
+        cache.close()
+        assert [p.name for p in tmp_path.iterdir()] == ["c.sqlite"]  # the write-ahead log is folded in
+    moved = tmp_path / "moved" / "c.sqlite"
+    moved.parent.mkdir()
+    path.rename(moved)
+    with LMCache(moved) as cache:
+        assert cache.get("k") == sample("kept")
 
 
 def test_a_closed_cache_refuses_use_and_close_is_idempotent(tmp_path: Path) -> None:
@@ -196,12 +264,56 @@ def test_an_old_cache_is_upgraded_by_the_missing_migrations_only(
     assert [v for v, _ in schema_rows(path)] == list(range(1, n + 2))
 
 
+def test_a_failing_migration_is_reported_and_leaves_the_cache_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "c.sqlite"
+    with LMCache(path) as cache:
+        put(cache, "k", sample("old"))
+    before = schema_rows(path)
+    broken = "ALTER TABLE samples ADD COLUMN note TEXT; SELECT missing FROM nowhere;"
+    monkeypatch.setattr(cache_mod, "MIGRATIONS", [*cache_mod.MIGRATIONS, broken])
+    with pytest.raises(sqlite3.OperationalError, match="no such table: nowhere"):
+        LMCache(path)
+    monkeypatch.undo()
+    assert schema_rows(path) == before
+    with LMCache(path) as cache:
+        assert cache.get("k") == sample("old")
+    conn = sqlite3.connect(path)
+    try:
+        assert "note" not in [c[1] for c in conn.execute("PRAGMA table_info(samples)")]  # not half applied
+    finally:
+        conn.close()
+
+
+def test_a_migration_error_after_sqlite_ended_the_transaction_is_reported_as_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite may roll a transaction back by itself (an I/O error, a full disk); the error must not then be
+    # replaced by a failed ROLLBACK's "no transaction is active". A migration that ends it stands in for that.
+    path = tmp_path / "c.sqlite"
+    LMCache(path).close()
+    monkeypatch.setattr(cache_mod, "MIGRATIONS", [*cache_mod.MIGRATIONS, "ROLLBACK; SELECT missing FROM nowhere;"])
+    with pytest.raises(sqlite3.OperationalError, match="no such table: nowhere"):
+        LMCache(path)
+
+
 def test_a_cache_from_a_newer_selftaught_is_a_user_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "c.sqlite"
     LMCache(path).close()
     monkeypatch.setattr(cache_mod, "MIGRATIONS", [])
     with pytest.raises(UserError, match="newer than this selftaught supports"):
         LMCache(path)
+
+
+def test_a_cache_that_cannot_be_opened_lets_go_of_its_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "c.sqlite"
+    LMCache(path).close()
+    monkeypatch.setattr(cache_mod, "MIGRATIONS", [])
+    with pytest.raises(UserError) as info:
+        LMCache(path)
+    assert info.value.__traceback__ is not None  # the failed opener is still referenced from here...
+    assert [p.name for p in tmp_path.iterdir()] == ["c.sqlite"]  # ...but no open connection keeps a -wal file
 
 
 def test_the_database_is_in_wal_mode(tmp_path: Path) -> None:
@@ -237,6 +349,25 @@ def test_export_writes_a_self_contained_readable_copy_with_the_same_rows(tmp_pat
     with LMCache(dest) as copy:
         assert copy.get("k4") == sample("text 4", None)
         assert copy.schema_version == len(cache_mod.MIGRATIONS)
+
+
+def test_export_replaces_the_contents_of_an_existing_file(tmp_path: Path) -> None:
+    dest = tmp_path / "old.sqlite"
+    with LMCache(dest) as old:
+        put(old, "stale", sample("stale"))
+    with LMCache(tmp_path / "c.sqlite") as cache:
+        put(cache, "k", sample("fresh"))
+        assert cache.export(dest) == dest
+    with LMCache(dest) as copy:
+        assert len(copy) == 1 and copy.get("k") == sample("fresh") and copy.get("stale") is None
+
+
+def test_export_leaves_no_handle_open_on_the_copy(tmp_path: Path) -> None:
+    dest = tmp_path / "copy.sqlite"
+    with no_garbage_collection(), LMCache(tmp_path / "c.sqlite") as cache:
+        put(cache, "k", sample())
+        cache.export(dest)
+        assert open_handles(dest) == 0
 
 
 def test_export_onto_the_cache_itself_is_refused(tmp_path: Path) -> None:
@@ -368,3 +499,46 @@ def test_export_keys_ships_exactly_the_samples_asked_for(tmp_path: Path) -> None
         assert shipped.get(keys[0]) is None  # what was not asked for stays behind
         with LMCache(tmp_path / "all.sqlite") as source:
             assert shipped.schema_version == source.schema_version
+
+
+def record_many(path: Path, keys: list[str]) -> None:
+    """Records a sample "reply i" under each keys[i] in one transaction (put commits each, too slow for many)."""
+    LMCache(path).close()
+    conn = sqlite3.connect(path)
+    try:
+        with conn:
+            conn.executemany(
+                "INSERT INTO samples VALUES (?, 'openai', 'gpt-4o', ?, 11, 7, 'stop', 0.0, '{}')",
+                [(k, f"reply {i}") for i, k in enumerate(keys)],
+            )
+    finally:
+        conn.close()
+
+
+def test_export_keys_ships_one_sample_none_or_more_than_one_query_holds(tmp_path: Path) -> None:
+    keys = [key(sample=i) for i in range(501)]  # one more than a query takes (each shipped row is a commit)
+    record_many(tmp_path / "all.sqlite", keys)
+    with LMCache(tmp_path / "all.sqlite") as cache:
+        assert len(cache) == 501
+        assert cache.export_keys(tmp_path / "one.sqlite", [keys[7]]) == 1
+        assert cache.export_keys(tmp_path / "none.sqlite", [key(sample=5000)]) == 0
+        assert cache.export_keys(tmp_path / "many.sqlite", keys) == 501
+        rows = all_rows(tmp_path / "all.sqlite")
+    with LMCache(tmp_path / "one.sqlite") as one:
+        assert len(one) == 1 and one.get(keys[7]) == sample("reply 7")
+    with LMCache(tmp_path / "none.sqlite") as none:
+        assert len(none) == 0 and none.schema_version == len(cache_mod.MIGRATIONS)
+    assert all_rows(tmp_path / "many.sqlite") == rows  # every row whole, the recording time included
+
+
+def test_export_keys_leaves_one_self_contained_file(tmp_path: Path) -> None:
+    shipped = tmp_path / "ship" / "run.sqlite"
+    with no_garbage_collection():
+        with LMCache(tmp_path / "all.sqlite") as cache:
+            put(cache, "k", sample("used"))
+            assert cache.export_keys(shipped, ["k"]) == 1
+        assert [p.name for p in shipped.parent.iterdir()] == ["run.sqlite"]  # no -wal holding the rows
+    moved = tmp_path / "moved.sqlite"
+    shipped.rename(moved)
+    with LMCache(moved) as cache:
+        assert cache.get("k") == sample("used")
