@@ -161,6 +161,24 @@ def test_get_many_returns_only_recorded_keys_even_beyond_sqlite_parameter_limits
         assert cache.get_many([]) == {}
 
 
+def test_a_writer_waits_for_a_lock_another_run_holds_up_to_thirty_seconds(tmp_path: Path) -> None:
+    """Runs sharing one cache file take turns: a write blocked by another process's transaction waits
+    (here 0.3 s) instead of failing with "database is locked", and gives up only after 30 s."""
+    path = tmp_path / "c.sqlite"
+    with LMCache(path) as cache:
+        assert cache._connection().execute("PRAGMA busy_timeout").fetchone()[0] == 30_000
+        other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")
+        release = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+        release.start()
+        try:
+            put(cache, "k", sample("written once the other run let go"))
+        finally:
+            release.join()
+            other.close()
+        assert cache.get("k") == CachedSample("written once the other run let go", 11, 7, "stop")
+
+
 def test_the_first_recorded_sample_wins(tmp_path: Path) -> None:
     with LMCache(tmp_path / "c.sqlite") as cache:
         put(cache, "k", sample("first"))
