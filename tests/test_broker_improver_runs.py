@@ -21,6 +21,7 @@ from test_broker_services import PROGRAM, RecordingExecutor
 
 IMPROVER = "def improve_algorithm(s, utility, language_model):\n    return s\n"
 SOLUTION = "def algorithm(a):\n    return 7\n"
+BETTER = IMPROVER + "# better\n"
 
 
 def done(**fields: Any) -> dict[str, Any]:
@@ -172,7 +173,7 @@ def test_the_run_reports_what_the_worker_audited() -> None:
 def test_an_improver_run_is_recorded_with_its_programs_and_what_it_used(tmp_path: Path) -> None:
     call = {"op": "call", "service": "utility", "args": to_wire({"solution": PROGRAM})}
     scripts = [[call, done(ok=True, solution=SOLUTION, audit={"counts": {"network": 1}})],
-               [done(ok=True, solution=IMPROVER)], [done(ok=False, kind="syntax", error="bad")]]
+               [done(ok=True, solution=BETTER)], [done(ok=False, kind="syntax", error="bad")]]
     services = services_for([], tmp_path, sandbox=ScriptedSandbox(scripts, pause=0.0123))  # runs of some ms
     results = [run(services, level="task", run=0), run(services, level="meta", run=1),
                run(services, level="task", run=2)]
@@ -180,13 +181,13 @@ def test_an_improver_run_is_recorded_with_its_programs_and_what_it_used(tmp_path
     assert [(e["stream"], e["level"], e["improver"], e["solution"], e["failure"], e["detail"], e["lm_calls"],
              e["utility_calls"], e["audit"], e["run"]) for e in runs] == [
         ("s", "task", program_hash(IMPROVER), program_hash(SOLUTION), None, "", 0, 1, {"network": 1}, 0),
-        ("s", "meta", program_hash(IMPROVER), program_hash(IMPROVER), None, "", 0, 0, {}, 1),
+        ("s", "meta", program_hash(IMPROVER), program_hash(BETTER), None, "", 0, 0, {}, 1),
         ("s", "task", program_hash(IMPROVER), None, "syntax", "bad", 0, 0, {}, 2),
     ]
     assert [e["duration"] for e in runs] == [round(r.duration, 3) for r in results]  # to the millisecond
     roles = {e["program"]: e["role"] for e in read_events(tmp_path / "run") if e["kind"] == "program"}
     assert roles == {program_hash(IMPROVER): "improver", program_hash(PROGRAM): "solution",
-                     program_hash(SOLUTION): "solution"}
+                     program_hash(SOLUTION): "solution", program_hash(BETTER): "improver"}
 
 
 def test_utility_calls_past_the_budget_score_the_failure_score_and_are_recorded(tmp_path: Path) -> None:
