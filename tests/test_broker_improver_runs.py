@@ -122,11 +122,11 @@ def test_an_improver_runs_with_seed_zero_unless_told_otherwise() -> None:
     assert sandbox.seeds == [0, 0, 5]
 
 
-class SlowToAnswerWorker(ScriptedWorker):
-    """Its `done` comes `delay` seconds after it is asked for; a shorter wait times out, as a real channel does."""
+class PacedWorker(ScriptedWorker):
+    """Each message comes `delay` seconds after it is asked for; a shorter wait times out, as a real channel does."""
 
-    def __init__(self, delay: float) -> None:
-        super().__init__([done(ok=True, solution=SOLUTION)])
+    def __init__(self, script: list[Any], delay: float) -> None:
+        super().__init__(script)
         self.delay = delay
 
     def receive(self, timeout: float) -> dict[str, Any]:
@@ -138,10 +138,19 @@ class SlowToAnswerWorker(ScriptedWorker):
 
 
 def test_an_improver_gets_no_more_time_than_its_timeout() -> None:
-    late = run(services_for([], sandbox=OneWorkerSandbox(SlowToAnswerWorker(0.5)), improver_timeout=0.2))
+    answer = [done(ok=True, solution=SOLUTION)]
+    late = run(services_for([], sandbox=OneWorkerSandbox(PacedWorker(answer, 0.5)), improver_timeout=0.2))
     assert late.failure == "timeout" and late.solution is None
-    in_time = run(services_for([], sandbox=OneWorkerSandbox(SlowToAnswerWorker(0.05)), improver_timeout=5))
+    in_time = run(services_for([], sandbox=OneWorkerSandbox(PacedWorker(answer, 0.05)), improver_timeout=5))
     assert in_time.failure is None and in_time.solution == SOLUTION
+
+
+def test_time_spent_serving_the_improvers_calls_is_not_charged_to_it() -> None:
+    call = {"op": "call", "service": "utility", "args": to_wire({"solution": PROGRAM})}
+    worker = PacedWorker([call, done(ok=True, solution=SOLUTION)], 0.01)
+    executor = RecordingExecutor(before=lambda _program: time.sleep(0.5))  # scoring takes longer than the timeout
+    result = run(services_for([], sandbox=OneWorkerSandbox(worker), executor=executor, improver_timeout=0.3))
+    assert result.failure is None and result.solution == SOLUTION and result.utility_calls == 1
 
 
 def test_a_done_message_is_a_solution_or_a_failure_of_a_known_kind() -> None:
