@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from scripted_worker import ScriptedSandbox, ScriptedWorker
 from selftaught.broker import ImproverResult, Services, TaskUtility, _serve, run_improver
@@ -239,6 +240,19 @@ def test_a_hostile_sandbox_flag_value_is_recorded_cut_to_40_characters(tmp_path:
     assert _serve(message, utility, services.language_model("s", "task"))["ok"]
     flags = [e for e in read_events(tmp_path / "run") if e["kind"] == "sandbox_flag_off"]
     assert [e["value"] for e in flags] == [repr(off)[:40]] and len(repr(off)) > 40
+
+
+@pytest.mark.parametrize("off", [np.zeros(0), np.zeros(3)], ids=["empty array", "array of three"])
+def test_a_sandbox_flag_whose_truth_cannot_be_told_is_recorded_not_an_error(tmp_path: Path, off: Any) -> None:
+    """`not value` raises for these arrays; the call must still be served and the attempt recorded."""
+    services = services_for([], tmp_path, executor=RecordingExecutor(score=0.5))
+    utility = TaskUtility(services, SumTask(), "val", 5)
+    message = {"op": "call", "service": "utility",
+               "args": to_wire({"solution": PROGRAM, "kwargs": {"use_sandbox": off}})}
+    reply = _serve(message, utility, services.language_model("s", "task"))
+    assert reply["ok"] and reply["value"] == 0.5
+    flags = [e for e in read_events(tmp_path / "run") if e["kind"] == "sandbox_flag_off"]
+    assert [e["value"] for e in flags] == [repr(off)[:40]]
 
 
 def test_speculation_scores_the_code_of_lm_replies_only_when_enabled() -> None:
