@@ -266,12 +266,12 @@ def test_with_python_int_limit_lifted_integers_decode_up_to_1000_digits_and_no_m
 
 @pytest.mark.usefixtures("int_conversion_unlimited")
 def test_with_python_int_limit_lifted_a_huge_literal_is_refused_before_any_conversion() -> None:
-    # Converting two million digits costs CPU-seconds (quadratic); refusing them by length costs microseconds.
-    line = forged("7" * 2_000_000)
+    # Converting a million digits costs CPU-seconds (quadratic); refusing them by length costs milliseconds.
+    line = forged("7" * 1_000_000)
     start = time.process_time()
     with pytest.raises(_wire.WireError, match="digits"):
         _wire.decode(line)
-    assert time.process_time() - start < 1.0
+    assert time.process_time() - start < 0.5
 
 
 # ---- tagged arrays ----------------------------------------------------------------------------
