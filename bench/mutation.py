@@ -272,7 +272,7 @@ def run_module(module: Path, tests: list[Path], copy: Path, args: argparse.Names
     mutants = list_mutants(name, source)
     if args.max is not None and len(mutants) > args.max:
         mutants = sorted(random.Random(f"{args.seed}:{name}").sample(mutants, args.max), key=lambda m: m.index)
-    if previous is not None:
+    if previous is not None and not args.extend:
         ran = {m["index"] for m in previous["mutants"]}
         mutants = [m for m in mutants if m.index in ran]
     skip = carried_over(mutants, previous, source)
@@ -330,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="TOML file naming the trust-critical modules and their tests")
     parser.add_argument("--rerun", type=Path, metavar="JSON",
                         help="run again only what survived in this earlier --json result; its kills stand")
+    parser.add_argument("--extend", action="store_true",
+                        help="with --rerun: also run the mutants the earlier (sampled) run did not try")
     parser.add_argument("--tests", nargs="+", type=Path, help="test files to run (default: mapped by module name)")
     parser.add_argument("--max", type=int, help="sample at most N mutants per module (seeded)")
     parser.add_argument("--seed", type=int, default=0)
