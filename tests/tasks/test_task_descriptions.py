@@ -100,3 +100,9 @@ def test_parity_shows_the_papers_broadcasting_line_and_its_lax_scorer_computes_e
             lax = None
         assert lax == expected
     assert task.lax_score_output(instance, truth.reshape(-1, 1)) > 1.0  # the hack the paper reported
+
+
+def test_each_task_has_its_own_one_line_summary_for_the_task_listing() -> None:
+    summaries = [task.summary for task in TASKS.values()]
+    assert all(summary and "\n" not in summary for summary in summaries)
+    assert len(set(summaries)) == len(TASKS)
