@@ -106,3 +106,9 @@ def test_each_task_has_its_own_one_line_summary_for_the_task_listing() -> None:
     summaries = [task.summary for task in TASKS.values()]
     assert all(summary and "\n" not in summary for summary in summaries)
     assert len(set(summaries)) == len(TASKS)
+
+
+@pytest.mark.parametrize("task", TASKS.values(), ids=list(TASKS))
+def test_the_seed_solution_shown_defines_the_entrypoint(task: Task) -> None:
+    functions = {node.name for node in ast.parse(task.seed_solution).body if isinstance(node, ast.FunctionDef)}
+    assert task.entrypoint in functions
