@@ -85,6 +85,8 @@ def test_only_numeric_arrays_count_as_assignments(task: ThreeSatTask) -> None:
     for array in (np.array(planted, dtype=object), np.array([str(int(v)) for v in planted])):
         with pytest.raises(BadOutput, match=r"expected an assignment .*; got a numpy"):
             task.score_output(instance, array, 0.01)
+    with pytest.raises(BadOutput, match=r"expected an assignment .*; got other values$"):
+        task.score_output(instance, [None, *[np.array(int(v)) for v in planted[1:]]], 0.01)  # 0-d arrays in a list
 
 
 def test_a_solved_formula_keeps_its_full_score_after_clipping(task: ThreeSatTask) -> None:
