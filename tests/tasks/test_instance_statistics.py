@@ -124,11 +124,20 @@ def test_maxcut_graphs_have_50_to_200_nodes_edge_density_04_and_weights_1_to_10(
     assert set(weights) == set(range(1, 11)) and abs(float(np.mean(weights)) - 5.5) <= 0.1
 
 
-def test_maxcut_draws_graph_sizes_from_exactly_50_to_200() -> None:
-    # This secret's 150 graphs miss the low end (52..200), so draw 1,500 more: each end is hit about 10 times.
-    task, rng = get_task("maxcut"), np.random.default_rng(2024)
-    sizes = [task.make_instance(rng, i).args[0].shape[0] for i in range(1500)]
-    assert (min(sizes), max(sizes)) == (50, 200)
+SIZE_OF = {
+    "maxcut": lambda instance: instance.args[0].shape[0],
+    "three_sat": lambda instance: len(instance.hidden) - 1,
+    "str_grid_dist": lambda instance: len(instance.args[0]),
+}
+
+
+@pytest.mark.parametrize("name, low, high", [("maxcut", 50, 200), ("three_sat", 5, 50), ("str_grid_dist", 1, 30)])
+def test_sizes_are_drawn_from_exactly_the_papers_range(name: str, low: int, high: int) -> None:
+    # A split's instances need not reach both ends (this secret's maxcut graphs have 52..200 nodes), so draw
+    # 1,500 more: each end of a range of at most 151 sizes comes up about 10 times, a size beyond it as often.
+    task, rng = get_task(name), np.random.default_rng(2024)
+    sizes = [SIZE_OF[name](task.make_instance(rng, i)) for i in range(1500)]
+    assert (min(sizes), max(sizes)) == (low, high)
 
 
 def test_quadratic_assignment_instances_are_three_uniform_15x15_matrices() -> None:
