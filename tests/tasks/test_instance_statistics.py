@@ -87,8 +87,23 @@ def test_three_sat_formulas_are_planted_3sat_with_4n_clauses_over_5_to_50_variab
     assert 0.47 <= negated / literals <= 0.53, negated / literals  # about 14,000 literals, sd 0.004
 
 
+def test_three_sat_draws_its_variables_uniformly_from_1_to_n() -> None:
+    # 12n literals over n variables: each variable appears 12 times per formula on average, the first and
+    # the last too (80 formulas: 960 each, sd about 30), and every variable of 1..n is used in nearly all.
+    first, last, unused = 0, 0, 0
+    for instance in instances("three_sat"):
+        (formula,) = instance.args
+        n = len(instance.hidden) - 1
+        used = [abs(lit) for clause in formula for lit in clause]
+        first += used.count(1)
+        last += used.count(n)
+        unused += n - len(set(used))
+    assert 800 <= first <= 1120 and 800 <= last <= 1120, (first, last)
+    assert unused <= 2, unused  # about e^-12 of some 2,200 variables go unused
+
+
 def test_maxcut_graphs_have_50_to_200_nodes_edge_density_04_and_weights_1_to_10() -> None:
-    sizes, edges, pairs, weights = [], 0, 0, []
+    sizes, edges, pairs, weights, neighbours = [], 0, 0, [], 0
     for instance in instances("maxcut"):
         (adjacency,) = instance.args
         n = adjacency.shape[0]
@@ -100,10 +115,29 @@ def test_maxcut_graphs_have_50_to_200_nodes_edge_density_04_and_weights_1_to_10(
         edges += len(present)
         pairs += len(upper)
         weights.extend(present.tolist())
+        neighbours += int(np.count_nonzero(np.diag(adjacency, k=1)))
         assert instance.hidden == pytest.approx(float(upper.sum()))  # the total weight, which scores normalise by
     assert min(sizes) >= 50 and max(sizes) == 200 and min(sizes) <= 60  # this secret draws 52..200
     assert abs(edges / pairs - 0.4) <= 0.01, edges / pairs
+    # every pair can be joined, neighbours in node order too: pairs (i, i + 1), 18,600 of them, sd 0.004
+    assert abs(neighbours / (sum(sizes) - len(sizes)) - 0.4) <= 0.02, neighbours / (sum(sizes) - len(sizes))
     assert set(weights) == set(range(1, 11)) and abs(float(np.mean(weights)) - 5.5) <= 0.1
+
+
+SIZE_OF = {
+    "maxcut": lambda instance: instance.args[0].shape[0],
+    "three_sat": lambda instance: len(instance.hidden) - 1,
+    "str_grid_dist": lambda instance: len(instance.args[0]),
+}
+
+
+@pytest.mark.parametrize("name, low, high", [("maxcut", 50, 200), ("three_sat", 5, 50), ("str_grid_dist", 1, 30)])
+def test_sizes_are_drawn_from_exactly_the_papers_range(name: str, low: int, high: int) -> None:
+    # A split's instances need not reach both ends (this secret's maxcut graphs have 52..200 nodes), so draw
+    # 1,500 more: each end of a range of at most 151 sizes comes up about 10 times, a size beyond it as often.
+    task, rng = get_task(name), np.random.default_rng(2024)
+    sizes = [SIZE_OF[name](task.make_instance(rng, i)) for i in range(1500)]
+    assert (min(sizes), max(sizes)) == (low, high)
 
 
 def test_quadratic_assignment_instances_are_three_uniform_15x15_matrices() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from selftaught.tasks import BadOutput
+from selftaught.tasks import BadOutput, Instance
 from selftaught.tasks.maxcut import MaxCutTask
 from support import TEST_SECRET
 
@@ -73,3 +73,21 @@ def test_malformed_partitions_are_bad_output(task: MaxCutTask, bad: object) -> N
     n = instance.args[0].shape[0]
     with pytest.raises(BadOutput, match="sides"):
         task.score_output(instance, bad(n), 0.01)  # type: ignore[operator]
+
+
+def test_any_graph_with_edges_scores_its_cut_share_and_one_without_edges_scores_full(task: MaxCutTask) -> None:
+    single = np.zeros((4, 4))
+    single[0, 1] = single[1, 0] = 1.0  # one edge of the lightest weight: total 1
+    light = Instance(args=(single,), hidden=1.0)
+    assert task.score_output(light, [0, 0, 1, 1], 0.01) == 0.0
+    assert task.score_output(light, [0, 1, 1, 1], 0.01) == 1.0
+    edgeless = Instance(args=(np.zeros((4, 4)),), hidden=0.0)
+    assert task.score_output(edgeless, [0, 1, 0, 1], 0.01) == task.max_score == 1.0
+
+
+def test_a_cut_keeps_its_share_after_clipping(task: MaxCutTask) -> None:
+    instance = task.instances("val", TEST_SECRET)[0]
+    n = instance.args[0].shape[0]
+    sides = [i % 2 for i in range(n)]
+    assert task.clip(task.score_output(instance, sides, 0.01)) == task.score_output(instance, sides, 0.01) > 0.4
+    assert task.clip(float("nan")) == 0.01

@@ -111,3 +111,10 @@ def test_instances_are_deterministic_and_splits_differ() -> None:
     for x, y in zip(first.args, again.args, strict=True):
         assert np.array_equal(x, y)
     assert not np.array_equal(a.instances("test", TEST_SECRET)[0].args[0], first.args[0])
+
+
+def test_scores_are_clipped_to_zero_to_one_and_a_failure_scores_zero(lpn: ParityNoiseTask) -> None:
+    instance = lpn.instances("val", TEST_SECRET)[0]
+    assert lpn.clip(lpn.score_output(instance, instance.hidden.copy(), 0.0)) == 1.0
+    assert lpn.clip(lpn.score_output(instance, 1 - instance.hidden, 0.0)) == 0.0
+    assert lpn.clip(float("nan")) == 0.0 and lpn.clip(-3.0) == 0.0

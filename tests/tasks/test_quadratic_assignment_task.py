@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from selftaught.tasks import BadOutput
+from selftaught.tasks import BadOutput, Instance
 from selftaught.tasks.quadratic_assignment import ModifiedQuadraticAssignmentTask
 from support import TEST_SECRET
 
@@ -64,3 +64,17 @@ def test_elapsed_time_raises_the_score_as_in_the_paper(task: ModifiedQuadraticAs
 def test_non_permutations_are_bad_output(task: ModifiedQuadraticAssignmentTask, bad: object) -> None:
     with pytest.raises(BadOutput, match=r"permutation of 0\.\.14"):
         task.score_output(task.instances("test", TEST_SECRET)[1], bad, 0.1)
+
+
+def test_the_elapsed_time_hole_is_reported_as_known(task: ModifiedQuadraticAssignmentTask) -> None:
+    assert len(task.known_holes) == 1 and "elapsed time" in task.known_holes[0]
+
+
+def test_scores_are_clipped_to_the_failure_score_and_one(task: ModifiedQuadraticAssignmentTask) -> None:
+    instance = task.instances("val", TEST_SECRET)[0]
+    a = list(range(15))
+    assert task.clip(task.score_output(instance, a, 0.1)) == task.score_output(instance, a, 0.1) > 0.1
+    ones, zeros = np.ones((15, 15)), np.zeros((15, 15))
+    heavy = Instance(args=(ones, ones, zeros))  # every flow over every distance: the objective is 225
+    assert task.score_output(heavy, a, 0.5) > 1.0 and task.clip(task.score_output(heavy, a, 0.5)) == 1.0
+    assert task.clip(float("nan")) == 0.01

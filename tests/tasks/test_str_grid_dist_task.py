@@ -62,3 +62,9 @@ def test_malformed_strings_are_bad_output(task: StrGridDistTask, bad: object) ->
     instance = task.instances("test", TEST_SECRET)[4]
     with pytest.raises(BadOutput, match="letters A and B"):
         task.score_output(instance, bad(instance.args[0]), 0.0)  # type: ignore[operator]
+
+
+def test_scores_are_clipped_to_zero_to_one_and_a_failure_scores_zero(task: StrGridDistTask) -> None:
+    instance = task.instances("val", TEST_SECRET)[0]
+    assert task.clip(task.score_output(instance, instance.hidden, 0.01)) == 1.0
+    assert task.clip(float("nan")) == 0.0 and task.clip(-3.0) == 0.0

@@ -100,3 +100,15 @@ def test_parity_shows_the_papers_broadcasting_line_and_its_lax_scorer_computes_e
             lax = None
         assert lax == expected
     assert task.lax_score_output(instance, truth.reshape(-1, 1)) > 1.0  # the hack the paper reported
+
+
+def test_each_task_has_its_own_one_line_summary_for_the_task_listing() -> None:
+    summaries = [task.summary for task in TASKS.values()]
+    assert all(summary and "\n" not in summary for summary in summaries)
+    assert len(set(summaries)) == len(TASKS)
+
+
+@pytest.mark.parametrize("task", TASKS.values(), ids=list(TASKS))
+def test_the_seed_solution_shown_defines_the_entrypoint(task: Task) -> None:
+    functions = {node.name for node in ast.parse(task.seed_solution).body if isinstance(node, ast.FunctionDef)}
+    assert task.entrypoint in functions

@@ -63,3 +63,33 @@ def test_malformed_assignments_are_bad_output(task: ThreeSatTask, bad: object) -
     instance = task.instances("test", TEST_SECRET)[0]
     with pytest.raises(BadOutput, match="expected an assignment"):
         task.score_output(instance, bad(list(instance.hidden)), 0.01)  # type: ignore[operator]
+
+
+def test_bad_output_states_the_expected_length_and_what_came(task: ThreeSatTask) -> None:
+    instance = task.instances("test", TEST_SECRET)[0]
+    planted = list(instance.hidden)
+    n = len(planted) - 1
+    expected = rf"^expected an assignment of length {n + 1} \(entry 0 ignored, entries 1\.\.{n} each 0/1 or a bool\); "
+    with pytest.raises(BadOutput, match=expected + rf"got a numpy bool array of shape \({n + 1}, 1\)$"):
+        task.score_output(instance, np.array(planted).reshape(-1, 1), 0.01)
+    with pytest.raises(BadOutput, match=expected + rf"got a list of {n} items"):
+        task.score_output(instance, planted[1:], 0.01)
+    with pytest.raises(BadOutput, match=expected + "got other values$"):
+        task.score_output(instance, [None, *[2 if v else 0 for v in planted[1:]]], 0.01)
+
+
+def test_only_numeric_arrays_count_as_assignments(task: ThreeSatTask) -> None:
+    instance = task.instances("test", TEST_SECRET)[0]
+    planted = list(instance.hidden)
+    assert task.score_output(instance, np.array(planted, dtype=float), 0.01) == 1.0
+    for array in (np.array(planted, dtype=object), np.array([str(int(v)) for v in planted])):
+        with pytest.raises(BadOutput, match=r"expected an assignment .*; got a numpy"):
+            task.score_output(instance, array, 0.01)
+    with pytest.raises(BadOutput, match=r"expected an assignment .*; got other values$"):
+        task.score_output(instance, [None, *[np.array(int(v)) for v in planted[1:]]], 0.01)  # 0-d arrays in a list
+
+
+def test_a_solved_formula_keeps_its_full_score_after_clipping(task: ThreeSatTask) -> None:
+    instance = task.instances("val", TEST_SECRET)[0]
+    assert task.clip(task.score_output(instance, instance.hidden, 0.01)) == 1.0
+    assert task.clip(float("nan")) == 0.01
