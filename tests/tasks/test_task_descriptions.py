@@ -112,3 +112,11 @@ def test_each_task_has_its_own_one_line_summary_for_the_task_listing() -> None:
 def test_the_seed_solution_shown_defines_the_entrypoint(task: Task) -> None:
     functions = {node.name for node in ast.parse(task.seed_solution).body if isinstance(node, ast.FunctionDef)}
     assert task.entrypoint in functions
+
+
+@pytest.mark.parametrize("task", TASKS.values(), ids=list(TASKS))
+def test_every_builtin_task_scores_in_a_range_whose_top_is_one(task: Task) -> None:
+    """The paper's utilities lie in [failure score, 1]; max_score is that top, and it sets the value range of
+    every score interval (Hoeffding's half-width scales with it) and what `selftaught tasks` shows."""
+    assert task.max_score == 1.0
+    assert task.clip(5.0) == 1.0 and task.clip(-5.0) == task.failure_score
