@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import random
 import threading
 import time
@@ -19,6 +20,7 @@ from selftaught.store import program_hash, read_events
 from selftaught.tasks import Instance
 from support import TEST_SECRET, SumTask, make_services
 
+HANG_SECONDS = 180  # each test takes a few seconds, even on a loaded machine
 RIGHT_SUM = "def algorithm(a):\n    return int(sum(int(x) for x in a))\n"
 
 
@@ -65,6 +67,14 @@ class BrokenOnceTask(SumTask):
                 call()
             raise RuntimeError("scorer bug")
         return super().score_output(instance, output, elapsed)
+
+
+@pytest.fixture(autouse=True)
+def no_test_hangs() -> Iterator[None]:
+    """An ask that waits on a score nobody will give ends the test process (with a traceback) instead of hanging."""
+    faulthandler.dump_traceback_later(HANG_SECONDS, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture
@@ -240,9 +250,10 @@ def test_a_downstream_runs_improver_sees_random_seeded_from_its_stream(services:
     """Golden: the worker seed of a downstream run is derived from its stream name alone (the sha256-based
     program hash of `purpose/improver/task/index`, mod 2**31), so a recorded run reproduces across versions."""
     draws = improver("import random\nreturn f'def algorithm(a):\\n    return {random.getrandbits(60)}\\n'")
-    score = MetaUtility(services, [SumTask()]).score(draws, purpose="transfer")
+    # (these two streams' hashes have bit 31 set, so a seed taken mod 2**32 instead would show)
+    score = MetaUtility(services, [SumTask()]).score(draws, purpose="compare")
     for r in score.runs:
-        stream = f"transfer/{program_hash(draws)}/sum/{r.index}"
+        stream = f"compare/{program_hash(draws)}/sum/{r.index}"
         expected = random.Random(int(program_hash(stream), 16) % 2**31).getrandbits(60)
         assert r.solution == f"def algorithm(a):\n    return {expected}\n"
 
