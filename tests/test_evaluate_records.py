@@ -45,9 +45,9 @@ def test_the_cpu_budget_is_every_limit_plus_five_hundredths_per_instance_and_a_s
 
 
 def test_the_recorded_limits_are_the_applied_ones_to_the_millisecond() -> None:
-    assert limits_of(OddLimitsTask(), 12.34567, 5.20049) == {
+    assert limits_of(OddLimitsTask(), 12.34567, 5.20449) == {
         "time_limit": 0.1234, "load_time_limit": 2.0004, "backstop": 1.123, "load_backstop": 6.001,
-        "deadline": 12.346, "cpu_budget": 5.2,
+        "deadline": 12.346, "cpu_budget": 5.204,
     }
 
 

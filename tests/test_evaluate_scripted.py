@@ -268,6 +268,20 @@ def test_a_worker_whose_first_message_is_not_loading_breaks_the_protocol() -> No
     assert result.failure == "protocol" and result.n_instances == 0 and worker.closed
 
 
+@pytest.mark.parametrize(("reply", "detail"), [
+    ({"op": "loaded", "ok": 1}, "expected the `loaded` message"),
+    ({"op": "result", "ok": True}, "expected the `loaded` message"),
+    ({"op": "loaded", "ok": False, "kind": "scorer_error", "error": "blame the task"},
+     "unknown load failure 'scorer_error'"),
+])
+def test_a_load_reply_off_the_protocol_is_a_protocol_failure(reply: dict[str, Any], detail: str) -> None:
+    # Had it been taken as loaded, the rest of the script would have scored full marks.
+    worker = Worker([{"op": "loading"}, reply, *answers()])
+    result = run(Sandbox(worker))
+    assert result.failure == "protocol" and result.detail == detail and result.n_instances == 0
+    assert result.audit["counts"] == {"protocol_violation": 1} and worker.closed
+
+
 @pytest.mark.parametrize("when", ["loading", "answering"])
 def test_an_undecodable_message_is_a_protocol_failure(when: str) -> None:
     garbled = ProtocolError("a line that is not a message")
