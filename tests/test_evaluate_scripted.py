@@ -15,7 +15,7 @@ from scripted_worker import Burn, ScriptedWorker
 from selftaught.errors import WorkerError
 from selftaught.evaluate import Evaluation, evaluate
 from selftaught.sandbox import ChannelClosed, ChannelTimeout, Limits, ProtocolError
-from selftaught.tasks import Instance
+from selftaught.tasks import BadOutput, Instance
 from support import TEST_SECRET, SumTask
 
 CORRECT = "def algorithm(a):\n    return int(a.sum())\n"
@@ -404,6 +404,44 @@ def test_the_evaluations_cpu_budget_counts_the_load_and_every_instance(burnt: fl
         assert [o.failure for o in result.outcomes[1:]] == ["deadline"] * 3 and result.deadline_hit
         assert result.outcomes[1].detail == "the program used the evaluation's CPU budget (8.70s of 8.2s)"
         assert [(o.elapsed, o.wall) for o in result.outcomes[1:]] == [(0.0, 0.0)] * 3
+
+
+class SlowScorerTask(SumTask):
+    """SumTask whose scorer takes half a second (the evaluation's time runs on meanwhile)."""
+
+    name = "slow_scorer"
+
+    def score_output(self, instance: Instance, output: Any, elapsed: float) -> float:
+        time.sleep(0.5)
+        return super().score_output(instance, output, elapsed)
+
+
+def test_no_instance_starts_past_the_deadline_even_when_the_scorer_made_it_late() -> None:
+    task = SlowScorerTask()
+    worker = Worker([*LOADED, *answers(task)])
+    result = run(Sandbox(worker), task, deadline=0.3)
+    assert [o.failure for o in result.outcomes] == [None, "deadline", "deadline", "deadline"]
+    assert result.outcomes[0].score == 1.0 and [m["op"] for m in worker.sent].count("call") == 1
+
+
+class StrictTask(LaxTask):
+    """Takes only an int as an answer (anything else is malformed); its lax scorer takes anything."""
+
+    name = "strict"
+
+    def score_output(self, instance: Instance, output: Any, elapsed: float) -> float:
+        if type(output) is not int:
+            raise BadOutput(f"expected an int, got {type(output).__name__}")
+        return super().score_output(instance, output, elapsed)
+
+
+def test_a_malformed_answer_is_bad_output_and_flagged_when_the_lax_scorer_would_take_it() -> None:
+    task = StrictTask()
+    malformed = [{"op": "ready"}, {"op": "result", "ok": True, "output": "12"}]
+    result = run(Sandbox(Worker([*LOADED, *malformed, *answers(task)[2:]])), task)
+    assert [(o.score, o.failure, o.flags) for o in result.outcomes] == [
+        (0.0, "bad_output", ("lax_would_accept",)), (1.0, None, ())]
+    assert result.detail == "expected an int, got str"
 
 
 @pytest.mark.parametrize("program", [None, "", "  \n\t\n"])
