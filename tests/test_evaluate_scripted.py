@@ -444,6 +444,24 @@ def test_a_malformed_answer_is_bad_output_and_flagged_when_the_lax_scorer_would_
     assert result.detail == "expected an int, got str"
 
 
+class RoundingTask(LaxTask):
+    """Scores 0.3 for any int; its lax scorer computes the same 0.3 as 0.1 + 0.2 (a float rounding above it)."""
+
+    name = "rounding"
+
+    def score_output(self, instance: Instance, output: Any, elapsed: float) -> float:
+        return 0.3
+
+    def lax_score_output(self, instance: Instance, output: Any) -> float | None:
+        return 0.1 + 0.2
+
+
+def test_a_lax_score_above_the_earned_one_only_by_float_rounding_is_not_flagged() -> None:
+    task = RoundingTask()
+    result = run(Sandbox(Worker([*LOADED, *answers(task)])), task)
+    assert result.score == pytest.approx(0.3) and result.flags == {}
+
+
 @pytest.mark.parametrize("program", [None, "", "  \n\t\n"])
 def test_no_program_is_no_code_and_starts_no_worker(program: str | None) -> None:
     sandbox = Sandbox()
