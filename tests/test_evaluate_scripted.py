@@ -214,6 +214,17 @@ def test_a_worker_that_exits_right_after_answering_is_charged_what_its_clock_las
     assert result.outcomes[1].failure == "crash"
 
 
+def test_a_cpu_clock_that_runs_backwards_is_never_charged_as_negative_time() -> None:
+    # The /proc clock sums the live process tree: a child that exits and is reaped leaves it, and the sum drops.
+    # A negative charge would hand the program CPU budget back; the drop is charged as nothing instead.
+    instances = SumTask().instances("val", TEST_SECRET)
+    reply = {"op": "result", "ok": True, "output": instances[0].hidden}
+    worker = Worker([*LOADED, {"op": "ready"}, Burn(-0.3), reply, *answers()[2:]])
+    result = run(Sandbox(worker))
+    assert [o.failure for o in result.outcomes] == [None] * len(instances)
+    assert result.outcomes[0].elapsed == 0.0
+
+
 @pytest.mark.parametrize("early", ["result", "loaded"])
 def test_a_worker_that_answers_before_it_is_told_to_go_breaks_the_protocol_and_is_charged_nothing(early: str) -> None:
     # Had the early message been ignored, the next one would have been taken as a correct answer.
