@@ -143,9 +143,25 @@ def test_a_worker_has_thirty_seconds_to_start() -> None:
 
 def test_a_worker_that_fails_to_start_is_reported_with_the_end_of_its_stderr() -> None:
     stderr = "E" * 1000 + "X" * 300
+    worker = Worker([ChannelClosed("gone")], stderr=stderr)
     with pytest.raises(WorkerError) as raised:
-        run(Sandbox(Worker([ChannelClosed("gone")], stderr=stderr)))
+        run(Sandbox(worker))
     assert str(raised.value).endswith(": " + "X" * 300)
+    assert worker.closed and not worker.retired  # killed, not kept: a worker that failed to start serves no one
+
+
+def test_a_worker_that_fails_to_start_with_time_left_is_an_infrastructure_fault_not_the_programs_deadline() -> None:
+    # Less than a second of the evaluation is left, but some is: the failure is the machine's, not the candidate's.
+    with pytest.raises(WorkerError):
+        run(Sandbox(Worker([ChannelClosed("gone")])), deadline=0.8)
+
+
+@pytest.mark.parametrize(("stderr", "detail"), [("Traceback ...\nMemoryError\n", "Traceback ...\nMemoryError\n"),
+                                                ("", "the worker exited while loading")])
+def test_a_worker_that_dies_while_loading_is_a_crash_explained_by_its_stderr(stderr: str, detail: str) -> None:
+    worker = Worker([{"op": "loading"}, ChannelClosed("gone")], stderr=stderr)
+    result = run(Sandbox(worker))
+    assert result.score == 0.0 and result.failure == "crash" and result.detail == detail
 
 
 def test_a_worker_still_starting_at_the_deadline_ends_the_evaluation_without_waiting_past_it() -> None:
