@@ -230,6 +230,25 @@ def test_a_worker_that_exits_right_after_answering_is_charged_what_its_clock_las
     assert result.outcomes[1].failure == "crash"
 
 
+def test_an_instance_whose_worker_is_already_gone_is_charged_no_wall_time_of_the_instance_before() -> None:
+    # The first answer takes 1 s of real time; the worker is then gone, so the next instance fails at once.
+    reply = {"op": "result", "ok": True, "output": SumTask().instances("val", TEST_SECRET)[0].hidden}
+    worker = Worker([*LOADED, {"op": "ready"}, Late(1.0, reply, real=True)], exits=True)
+    result = run(Sandbox(worker))
+    assert result.outcomes[0].failure is None and result.outcomes[0].wall >= 1.0
+    assert result.outcomes[1].failure == "crash" and result.outcomes[1].wall < 0.5
+
+
+def test_a_load_reply_that_arrives_over_the_load_limit_fails_the_program_as_a_timeout() -> None:
+    # The reply says loaded, but the CPU read after it shows the program went past its 1 s: a timeout, not a pass.
+    task = SumTask()
+    task.load_time_limit = 1.0
+    worker = Worker([{"op": "loading"}, Costly(1.2, LOADED[1]), *answers()])
+    result = run(Sandbox(worker), task)
+    assert result.score == 0.0 and result.failure == "timeout"
+    assert result.detail == "defining the program took over 1s of CPU (1.200s)"
+
+
 def test_a_cpu_clock_that_runs_backwards_is_never_charged_as_negative_time() -> None:
     # The /proc clock sums the live process tree: a child that exits and is reaped leaves it, and the sum drops.
     # A negative charge would hand the program CPU budget back; the drop is charged as nothing instead.
