@@ -340,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="print the mutants without running them")
     parser.add_argument("--equivalents", type=Path, default=EQUIVALENTS)
     args = parser.parse_args(argv)
+    # A stopped run (SIGTERM, or SIGINT under nohup) still kills its test process and removes its private copy.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     equivalents = load_equivalents(args.equivalents)
     targets = {module.resolve(): tests for module, tests in load_targets(args.targets)} if args.targets.exists() else {}
