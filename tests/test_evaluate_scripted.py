@@ -430,6 +430,32 @@ class QuickTask(SumTask):
     time_limit = 0.05
 
 
+def test_a_program_still_decoding_its_inputs_past_the_wall_clock_backstop_fails_on_the_wall_clock() -> None:
+    # Decoding the inputs is the program's time: a worker that never says `ready` is stopped like one that computes.
+    worker = Worker([*LOADED, Late(5.0, {"op": "ready"}, real=True)])
+    result = run(Sandbox(worker), QuickTask())
+    outcome = result.outcomes[0]
+    assert outcome.failure == "timeout" and outcome.detail.startswith("over the 1.05s wall-clock backstop")
+
+
+@pytest.mark.parametrize("forged", [{"op": "result", "ok": 1, "output": 0}, {"op": "result", "ok": "yes", "output": 0},
+                                    {"op": "answer", "ok": True, "output": 0}], ids=["ok 1", "ok yes", "not a result"])
+def test_a_result_message_off_the_protocol_is_a_protocol_failure_not_an_answer(forged: dict[str, Any]) -> None:
+    instances = SumTask().instances("val", TEST_SECRET)
+    worker = Worker([*LOADED, {"op": "ready"}, {**forged, "output": instances[0].hidden}])
+    result = run(Sandbox(worker))
+    assert result.outcomes[0].failure == "protocol" and result.outcomes[0].detail == "expected the `result` message"
+
+
+def test_an_output_the_host_cannot_decode_is_a_protocol_failure() -> None:
+    # A guest that skips its own encoder can send anything; the host decodes it under the wire's rules.
+    forged = {"op": "result", "ok": True, "output": {"__ndarray__": "int64", "shape": [2], "data": [1]}}
+    worker = Worker([*LOADED, {"op": "ready"}, forged])
+    result = run(Sandbox(worker))
+    assert result.outcomes[0].failure == "protocol"
+    assert result.outcomes[0].detail.startswith("undecodable output: ")
+
+
 def test_with_no_time_left_no_worker_starts() -> None:
     sandbox = Sandbox(Worker([*LOADED, *answers()]))
     result = run(sandbox, deadline=0.0)
