@@ -26,6 +26,7 @@ from selftaught.tasks import Task
 from selftaught.tasks._secret import ENV_VAR as SECRET_ENV_VAR
 
 MAX_PROGRAM_BYTES = 1 << 20  # a program file (solution, improver); the paper's are a few kB
+LM_ENV_VAR = "SELFTAUGHT_LM"
 LM_HELP = f"language model: {', '.join(AVAILABLE_SPECS)} (default mutate: offline, no model)"
 
 
@@ -163,14 +164,11 @@ def _name_source(message: str, overrides: dict[str, Any], args: argparse.Namespa
     if overrides.get(key) is not None:
         flags: dict[str, str] = getattr(args, FLAG_NAMES, None) or {}
         return flags.get(key, "--" + key.replace("_", "-")) + rest
+    if key == "lm" and os.environ.get(LM_ENV_VAR) and lm_source(args) == LM_ENV_VAR:
+        return LM_ENV_VAR + rest
     if config_file is not None:
         return f"{message} (in the config file {config_file})"
-    if key == "lm" and os.environ.get(LM_ENV_VAR):
-        return LM_ENV_VAR + rest
     return message
-
-
-LM_ENV_VAR = "SELFTAUGHT_LM"
 
 
 def lm_source(args: argparse.Namespace) -> str | None:
