@@ -1,16 +1,23 @@
 """Clumsy input gets a clear answer and loses nothing: oversized files, non-finite numbers, improvers that return
-nothing, scripted replies that match nothing, tasks whose own code breaks, and what `score` says of failures."""
+nothing, scripted replies that match nothing, tasks whose own code breaks, and what `score` says of failures;
+everyday mistakes named in one line with the fix, JSON on every way out, and candidate text that stays text on a
+terminal."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from selftaught.cli import main
+from selftaught.cli import _tasks, build_parser, main
+from selftaught.cli._common import CONFIG_KEYS
+from selftaught.cli._signals import Terminated
+from selftaught.errors import InfrastructureError, RunLimitReached, UserError
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mytask.py"
@@ -52,14 +59,15 @@ def test_a_huge_solution_file_is_refused_at_once(tmp_path: Path, capsys: pytest.
 @pytest.mark.parametrize(
     ("flag", "value", "needle"),
     [
-        ("--improver-timeout", "inf", "improver_timeout must be a finite number"),
-        ("--improver-timeout", "nan", "improver_timeout must be a finite number"),
-        ("--temperature", "nan", "temperature must be a finite number"),
-        ("--temperature", "3", "temperature must be at most 2"),
-        ("--max-usd", "nan", "max_usd must be a finite number"),
-        ("--request-timeout", "-inf", "request_timeout must be a finite number"),
-        ("--seed", "-1", "seed must be at least 0"),
-        ("--memory-mb", "99999999999", "memory_mb must be at most"),
+        ("--improver-timeout", "inf", "error: --improver-timeout must be a finite number"),
+        ("--improver-timeout", "nan", "error: --improver-timeout must be a finite number"),
+        ("--temperature", "nan", "error: --temperature must be a finite number"),
+        ("--temperature", "3", "error: --temperature must be at most 2"),
+        ("--max-usd", "nan", "error: --max-usd must be a finite number"),
+        ("--request-timeout", "-inf", "error: --request-timeout must be a finite number"),
+        ("--seed", "-1", "error: --seed must be at least 0"),
+        ("--memory-mb", "99999999999", "error: --memory-mb must be at most"),
+        ("--max-responses", "0", "error: --max-responses must be at least 1"),  # dest max_responses_per_call
     ],
 )
 def test_non_finite_and_out_of_range_numbers_are_refused_before_anything_runs(
@@ -72,7 +80,8 @@ def test_non_finite_and_out_of_range_numbers_are_refused_before_anything_runs(
 def test_a_non_finite_number_in_a_config_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "run.toml"
     config.write_text("improver_timeout = inf\n")
-    assert "improver_timeout must be a finite number" in one_error_line(capsys, ["run", "--config", str(config)])
+    line = one_error_line(capsys, ["run", "--config", str(config)])
+    assert line == f"selftaught: error: improver_timeout must be a finite number, got inf (in the config file {config})"
 
 
 def test_an_improver_that_returns_nothing_is_a_failure_with_a_kind(
@@ -193,3 +202,239 @@ def test_score_json_records_the_secrets_fingerprint_never_the_secret(
     fingerprints = {o["split_secret"]["fingerprint"] for o in outputs}
     assert len(fingerprints) == 2 and {o["split_secret"]["source"] for o in outputs} == {"flag"}
     assert outputs[0]["score"] != outputs[1]["score"]  # other instances, other labels
+
+
+# Everyday mistakes: one line naming the file (or flag, or variable) and the fix, exit 2, never a traceback.
+
+FIVE = "algorithm = 5\n"
+NOT_AN_IMPROVER = "improve_algorithm = None\n"
+
+
+def write(tmp_path: Path, name: str, text: str) -> str:
+    (tmp_path / name).write_text(text)
+    return str(tmp_path / name)
+
+
+def seed_not_python(tmp_path: Path) -> str:
+    return str(task_file(tmp_path, "    values = list(values)\n", "    values = list(values\n"))
+
+
+def absurd_splits(tmp_path: Path) -> str:
+    return str(task_file(tmp_path, 'SPLITS = {"val": 10, "test": 20}', 'SPLITS = {"val": 10**9, "test": 20}'))
+
+
+def a_run(tmp_path: Path) -> str:
+    from report.runs import make_run
+
+    return str(make_run(tmp_path / "run"))
+
+
+SEED_NOT_PYTHON = ("selftaught: error: faulty_task.py: SEED_SOLUTION is not valid Python (line 3 of it: '(' was never "
+                   "closed); fix the seed solution")
+EVERYDAY: list[tuple[str, Any, str]] = [
+    ("improve, a seed that is not Python", lambda t: ["improve", seed_not_python(t)], SEED_NOT_PYTHON),
+    ("run, a seed that is not Python", lambda t: ["run", "--task", seed_not_python(t), "--runs-dir", str(t / "runs")],
+     SEED_NOT_PYTHON),
+    ("score, a seed that is not Python", lambda t: ["score", seed_not_python(t), str(t / "sorter.py")],
+     SEED_NOT_PYTHON),
+    ("a seed without the entrypoint", lambda t: ["improve", str(task_file(t, "def algorithm(values):", "def f(v):"))],
+     "faulty_task.py: SEED_SOLUTION does not define algorithm(): define it at the top level with `def algorithm("),
+    ("absurd split sizes", lambda t: ["score", absurd_splits(t), str(t / "sorter.py")],
+     "selftaught: error: faulty_task.py: SPLITS['val'] is 1000000000; a split may have at most 10000 instances"),
+    ("report, a missing --transfer file", lambda t: ["report", a_run(t), "--transfer", str(t / "missing.json")],
+     "selftaught: error: transfer results file not found: "),
+    ("safety, too many samples", lambda t: ["safety", "sandbox-flag", "--samples", "100000000"],
+     "selftaught: error: --samples must be at most 100000 (got 100000000)"),
+    ("score, algorithm = 5", lambda t: ["score", "lpn", write(t, "five.py", FIVE)],
+     "five.py binds algorithm to `5`, which is not a function: define it with `def algorithm(...):`"),
+    ("improve, --solution with algorithm = 5", lambda t: ["improve", "lpn", "--solution", write(t, "five.py", FIVE)],
+     "five.py binds algorithm to `5`, which is not a function: define it with `def algorithm(...):`"),
+    ("improve, an improver that is not a function",
+     lambda t: ["improve", "lpn", "--improver", write(t, "none.py", NOT_AN_IMPROVER)],
+     "none.py binds improve_algorithm to `None`, which is not a function"),
+    ("transfer, an improver that is not a function",
+     lambda t: ["transfer", write(t, "none.py", NOT_AN_IMPROVER)], "binds improve_algorithm to `None`"),
+    ("compare, an improver that is not a function",
+     lambda t: ["compare", write(t, "none.py", NOT_AN_IMPROVER), write(t, "b.py", NOT_AN_IMPROVER)],
+     "binds improve_algorithm to `None`"),
+]
+
+
+@pytest.mark.parametrize(("make", "needle"), [pytest.param(make, needle, id=name) for name, make, needle in EVERYDAY])
+def test_an_everyday_mistake_is_one_line_with_the_fix(
+    make: Any, needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = make(tmp_path)
+    started = time.monotonic()
+    assert needle in one_error_line(capsys, argv)
+    assert time.monotonic() - started < 20  # refused before any work (an absurd split used to hang)
+    assert not (tmp_path / "runs").exists()  # a run refused at the start leaves no run directory
+
+
+@pytest.mark.parametrize("argv", [["improve", "lpn"], ["run"], ["safety", "sandbox-flag", "--samples", "1"]])
+def test_a_bad_lm_spec_from_the_environment_names_the_variable(
+    argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SELFTAUGHT_LM", "garbage")
+    line = one_error_line(capsys, [*argv, "--runs-dir", str(tmp_path)] if argv == ["run"] else argv)
+    assert line.startswith("selftaught: error: unknown SELFTAUGHT_LM spec 'garbage': valid forms are mutate, ")
+    assert line.endswith("(from the environment: fix or unset SELFTAUGHT_LM)") and "--lm" not in line
+    monkeypatch.setenv("SELFTAUGHT_LM", "scripted:")
+    assert "SELFTAUGHT_LM scripted needs a file" in one_error_line(capsys, argv if argv != ["run"] else [
+        *argv, "--runs-dir", str(tmp_path)])
+
+
+def test_a_bad_lm_spec_from_a_config_file_names_the_file_and_the_flag_wins_over_both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text('[model]\nlm = "garbage"\n')
+    monkeypatch.setenv("SELFTAUGHT_LM", "also-garbage")
+    line = one_error_line(capsys, ["improve", "lpn", "--config", str(config)])
+    assert line.startswith("selftaught: error: unknown lm spec 'garbage'")
+    assert line.endswith(f"(lm in the config file {config})")
+    line = one_error_line(capsys, ["improve", "lpn", "--config", str(config), "--lm", "flagged"])
+    assert line.startswith("selftaught: error: unknown --lm spec 'flagged'") and "config file" not in line
+
+
+def _parsers() -> list[tuple[list[str], argparse.ArgumentParser]]:
+    """Every parser of the command line, with the words that reach it."""
+    found: list[tuple[list[str], argparse.ArgumentParser]] = []
+
+    def walk(words: list[str], parser: argparse.ArgumentParser) -> None:
+        found.append((words, parser))
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk([*words, name], sub)
+
+    walk([], build_parser())
+    return found
+
+
+INTERNAL = {a.dest for _, p in _parsers() for a in p._actions if "_" in a.dest or a.dest == "study"}
+
+
+def test_no_message_names_an_internal_variable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every command with its arguments missing, every group with an unknown command, every config flag with a value
+    out of range: the messages name commands, flags and metavars, never argparse's dest names."""
+    assert {"runs_command", "sandbox_command", "study", "transfer_tasks", "max_responses_per_call"} <= INTERNAL
+    argvs: list[list[str]] = []
+    for words, parser in _parsers():
+        if any(isinstance(a, argparse._SubParsersAction) for a in parser._actions):
+            argvs += [words, [*words, "no-such-command"]]
+        elif any(a.required and not a.option_strings for a in parser._actions):
+            argvs.append(words)  # its positional arguments missing
+    (run,) = [parser for words, parser in _parsers() if words == ["run"]]
+    for action in run._actions:
+        if action.option_strings and action.type in (int, float) and action.dest in CONFIG_KEYS:
+            argvs.append(["run", f"{action.option_strings[-1]}=-5", "--runs-dir", str(tmp_path)])
+    argvs += [["transfer", "x.py", "--tasks", ","], ["safety", "sandbox-flag", "--seed", "-1"],
+              ["score", "lpn", "x.py", "--seed", "-1"]]
+    for argv in argvs:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("selftaught: error:") and err.count("\n") == 1, (argv, err)
+        named = set(re.findall(r"[a-z]+(?:_[a-z]+)+|\bstudy\b", err.split("error:", 1)[1]))
+        assert not named & INTERNAL, (argv, err)
+        if len(argv) > 1 and "=-5" in argv[1]:
+            assert f"error: {argv[1].split('=')[0]} must be at least" in err, err
+
+
+@pytest.mark.parametrize(
+    ("raised", "kind", "status"),
+    [(UserError("no such thing"), "error", 2), (InfrastructureError("the pipe broke"), "failure", 3),
+     (RunLimitReached("--max-usd 1 reached"), "stopped", 4), (KeyboardInterrupt(), "interrupted", 130),
+     (Terminated(), "terminated", 143)],
+)
+def test_with_json_every_way_out_prints_one_json_object(
+    raised: BaseException, kind: str, status: int, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    def fail() -> None:
+        raise raised
+
+    monkeypatch.setattr(_tasks, "builtin_tasks", fail)
+    assert main(["tasks", "--json"]) == status
+    captured = capsys.readouterr()
+    (line,) = captured.out.splitlines()
+    assert json.loads(line) == {"error": str(raised) or kind, "kind": kind, "exit": status}
+    assert captured.err.startswith(f"selftaught: {kind}") and captured.err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [(["score", "--json"], "the following arguments are required: task, solution"),
+     (["--json"], "selftaught needs a command: tasks, score, improve, run, runs, transfer, compare, sandbox, "),
+     (["runs", "--json"], "selftaught runs needs a command: list, show"),
+     (["runs", "nope", "--json"], "unknown command 'nope' for selftaught runs (choose from list, show)"),
+     (["run", "--iterations", "many", "--json"], "argument --iterations: invalid int value: 'many'"),
+     (["score", "nope", "x.py", "--json"], "unknown task 'nope'")],
+)
+def test_with_json_a_usage_error_is_one_json_object_too(
+    argv: list[str], error: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    (line,) = captured.out.splitlines()
+    data = json.loads(line)
+    assert data["kind"] == "error" and data["exit"] == 2 and data["error"].startswith(error)
+    assert captured.err == f"selftaught: error: {data['error']}\n"
+    assert main([a for a in argv if a != "--json"]) == 2 and capsys.readouterr().out == ""  # only when asked
+
+
+# Candidate text on a terminal: escape sequences are shown, never acted on.
+
+TERMINAL_PAYLOAD = (r"\x1b[2K\rparity_noise [val] score 1.0000  (20 instances, failures: none)\x1b]0;pwned\x07"
+                    r"\x9b2J\u202eevil")
+RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def assert_inert(text: str) -> None:
+    assert not RAW.search(text), repr(text)
+
+
+def test_a_hostile_exception_message_cannot_redraw_the_score_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    solution = write(tmp_path, "hostile.py", f"def algorithm(x, y, t):\n    raise ValueError('{TERMINAL_PAYLOAD}')\n")
+    assert main(["score", "lpn", solution]) == 0
+    captured = capsys.readouterr()
+    assert_inert(captured.out + captured.err)
+    head, first = captured.out.splitlines()
+    assert head.startswith("parity_noise [val] score 0.0000") and "failures: exception: 20" in head
+    assert first.startswith("  first failure: ValueError: \\x1b[2K\\rparity_noise [val] score 1.0000")  # shown whole
+    assert "\\x1b]0;pwned\\x07\\x9b2J\\u202eevil" in first
+    assert main(["score", "lpn", solution, "--json"]) == 0
+    out = capsys.readouterr().out
+    assert_inert(out)
+    assert "\x1b]0;pwned\x07\x9b2J\u202eevil" in json.loads(out)["detail"]  # the data is kept as it was
+
+
+def test_a_hostile_improver_cannot_write_escapes_through_improve_or_compare(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    improver = write(tmp_path, "hostile.py", "def improve_algorithm(initial_solution, utility, language_model):\n"
+                     f"    raise ValueError('{TERMINAL_PAYLOAD}')\n")
+    assert main(["improve", "lpn", "--improver", improver]) == 1
+    captured = capsys.readouterr()
+    assert_inert(captured.out + captured.err)
+    assert captured.out.startswith("the improver failed: exception") and "\\x1b]0;pwned\\x07" in captured.out
+    lazy = write(tmp_path, "lazy.py", "def improve_algorithm(initial_solution, utility, language_model):\n"
+                 "    return initial_solution\n")
+    assert main(["compare", lazy, improver, "--downstream-runs", "1"]) == 0
+    captured = capsys.readouterr()
+    assert_inert(captured.out + captured.err)
+    assert "every downstream run of B failed (exception: 1)" in captured.out
+    assert "first failure: exception: ValueError: \\x1b[2K\\rparity_noise" in captured.out
+
+
+def test_runs_show_prints_a_hostile_stop_reason_inert(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = Path(a_run(tmp_path))
+    summary = json.loads((run / "summary.json").read_text())
+    summary.update(complete=False, stopped=f"ValueError: {TERMINAL_PAYLOAD}".encode().decode("unicode_escape"))
+    (run / "summary.json").write_text(json.dumps(summary))
+    assert main(["runs", "show", str(run)]) == 0
+    captured = capsys.readouterr()
+    assert_inert(captured.out + captured.err)
+    assert "(ValueError: \\x1b[2K\\rparity_noise [val] score 1.0000" in captured.out

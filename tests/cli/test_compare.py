@@ -117,3 +117,39 @@ def test_a_failed_run_scores_its_failure_on_every_instance() -> None:
     many = compare_scores("t", "val", score([*failed] * 6), score([*good] * 6))  # 12 runs: p = 2 / 4096
     assert many.p_value == pytest.approx(2 / 4096) and many.instances == 3
     assert many.verdict().startswith("B is better than A: +1.000 [+1.000, +1.000], p < 0.001")
+
+
+def test_failures_are_reported_per_side() -> None:
+    def score(runs: list[DownstreamRun]) -> MetaScore:
+        return MetaScore(0.0, 0.0, tuple(runs))
+
+    good = [DownstreamRun("t", i, 1.0, 1.0, None, 1, 1, "s", (1.0,), (1.0,)) for i in range(3)]
+    message = "Traceback ...\n  File x\nNameError: name 'helper' is not defined\n"
+    broken = [DownstreamRun("t", i, 0.0, 0.0, "exception", 1, 0, detail=message) for i in range(3)]
+    some = [good[0], DownstreamRun("t", 1, 0.0, 0.0, "timeout", 1, 0), DownstreamRun("t", 2, 0.0, 0.0, "no_code", 0, 0)]
+    result = compare_scores("t", "test", score(good), score(broken))
+    assert result.failure_notes() == result.failure_notes(only_broken=True) == [
+        "every downstream run of B failed (exception: 3): its figure is the failure score, not a measure of its "
+        "solutions; first failure: exception: NameError: name 'helper' is not defined"]
+    first = "exception: NameError: name 'helper' is not defined"
+    assert result.record()["failures"] == {"a": {"failed_runs": 0, "kinds": {}, "first": None},
+                                           "b": {"failed_runs": 3, "kinds": {"exception": 3}, "first": first}}
+    partial = compare_scores("t", "test", score(some), score(good))
+    assert partial.failure_notes(only_broken=True) == []
+    assert partial.failure_notes() == ["2 of 3 downstream runs of A failed (no_code: 1, timeout: 1; each counts the "
+                                       "failure score); first failure: timeout: (no message)"]
+
+
+def test_compare_says_when_one_side_fails_in_every_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "broken.py"
+    broken.write_text("def improve_algorithm(initial_solution, utility, language_model):\n    return helper()\n")
+    identity = tmp_path / "identity.py"
+    identity.write_text(IDENTITY)
+    data = compare_json(capsys, str(identity), str(broken), "--downstream-runs", "2")
+    assert data["failures"]["a"]["failed_runs"] == 0 and data["failures"]["b"]["failed_runs"] == 2
+    assert data["failures"]["b"]["kinds"] == {"exception": 2}
+    assert data["failures"]["b"]["first"] == "exception: NameError: name 'helper' is not defined"
+    assert [w for w in data["warnings"] if w.startswith("every downstream run of B failed (exception: 2)")]
+    assert main(["compare", str(identity), str(broken), "--downstream-runs", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[4].startswith("every downstream run of B failed (exception: 2)") and out[5].startswith("no significant")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from selftaught.cli import main
+from selftaught.cli import _safety, main
 from selftaught.safety.sandbox_flag import sandbox_warning
 
 HEAD = "```python\ndef improve_algorithm(s, utility, lm):\n"
@@ -61,10 +61,32 @@ def test_the_offline_default_runs_without_a_model(capsys: pytest.CaptureFixture[
     assert data["lm"] == "mutate" and data["samples"] == 6 and 0 <= data["rate"] <= 1
 
 
+def test_the_lm_comes_from_selftaught_lm_as_for_every_command(
+    script: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SELFTAUGHT_LM", f"scripted:{script}")
+    data = run_json(capsys, "--samples", "4")
+    assert data["lm"] == f"scripted:{script}" and data["disabled"] == 1
+    assert run_json(capsys, "--samples", "4", "--lm", "mutate")["lm"] == "mutate"  # the flag wins
+
+
+@pytest.mark.parametrize(("every", "lines"), [(0.0, ["sampled 6/13", "sampled 12/13", "sampled 13/13"]),
+                                              (3600.0, ["sampled 13/13"])])
+def test_people_see_progress_every_so_often_and_at_the_end(
+    every: float, lines: list[str], script: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(_safety, "PROGRESS_EVERY", every)
+    assert main(["safety", "sandbox-flag", "--lm", f"scripted:{script}", "--samples", "13"]) == 0
+    progress = [line.split("] ", 1)[1] for line in capsys.readouterr().err.splitlines() if line.startswith("[")]
+    assert progress == ["sampling 13 improved improvers (with the warning)", *(f"{x} improvers" for x in lines)]
+
+
 @pytest.mark.parametrize(("argv", "words"), [
     (["--samples", "0"], "--samples must be at least 1"),
     (["--samples", "-2"], "--samples must be at least 1"),
+    (["--samples", "100001"], "--samples must be at most 100000 (got 100001)"),
     (["--samples", "many"], "invalid int value"),
+    (["--seed", "-1"], "--seed must be at least 0"),
     (["--lm", "scripted:/no/such/file.json"], "file not found"),
     (["--lm", "gpt"], "unknown --lm spec"),
 ])

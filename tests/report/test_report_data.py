@@ -94,7 +94,7 @@ def test_markdown_fences_cannot_be_closed_by_a_program(tmp_path: Path) -> None:
     assert "````python\n" + hostile.rstrip("\n") + "\n````" in text
 
 
-def test_transfer_results_are_read_from_an_option(tmp_path: Path) -> None:
+def test_transfer_results_are_read_from_an_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = make_run(tmp_path / "run")
     transfer = tmp_path / "t.json"
     row = {"task": "maxcut", "seed_utility": 0.1, "meta_utility_seed_improver": 0.2, "meta_utility_improver": 0.3,
@@ -102,8 +102,10 @@ def test_transfer_results_are_read_from_an_option(tmp_path: Path) -> None:
     transfer.write_text(json.dumps({"improver": "I_1.py", "rows": [row]}))
     assert build_report(run, transfer)["transfer"]["rows"] == [row]
     assert build_report(run)["transfer"] is None
-    assert main(["report", str(run), "--transfer", str(tmp_path / "none.json"), "--format", "md"]) == 0
-    assert "transfer results" in (run / "report.md").read_text()
+    assert main(["report", str(run), "--transfer", str(tmp_path / "none.json"), "--format", "md"]) == 2  # named
+    assert capsys.readouterr().err == (f"selftaught: error: transfer results file not found: {tmp_path / 'none.json'} "
+                                       "(make it with `selftaught transfer IMPROVER.py --json > FILE`)\n")
+    assert not (run / "report.md").exists()
     transfer.write_text(json.dumps({"improver": "I_1.py", "rows": [{**row, "meta_utility_improver_ci": [0.25, 0.35]}]}))
     assert main(["report", str(run), "--transfer", str(transfer), "--format", "md"]) == 0
     assert "0.3000 [0.2500, 0.3500] (0.3000)" in (run / "report.md").read_text()  # the interval beside the figure

@@ -11,7 +11,12 @@ from selftaught.broker import TaskUtility, run_improver
 from selftaught.errors import UserError
 from selftaught.lm import CompletionRequest, OfflineBackend, ScriptedBackend
 from selftaught.safety import run_study, study_message, wilson_interval
-from selftaught.safety.sandbox_flag import sandbox_seed_improver, sandbox_utility_description, sandbox_warning
+from selftaught.safety.sandbox_flag import (
+    MAX_SAMPLES,
+    sandbox_seed_improver,
+    sandbox_utility_description,
+    sandbox_warning,
+)
 from support import BAD_SUM, GOOD_SUM, SumTask, make_services
 
 CLEAN = "Idea: keep the best of the samples.\n```python\ndef improve_algorithm(s, utility, lm):\n" \
@@ -96,10 +101,18 @@ def test_the_warned_and_unwarned_studies_use_separate_reproducible_streams() -> 
     assert seeds[True] != seeds[False]
 
 
-@pytest.mark.parametrize("samples", [0, -3])
-def test_a_study_needs_at_least_one_sample(samples: int) -> None:
-    with pytest.raises(UserError, match="samples"):
-        run_study(ScriptedBackend([CLEAN]), samples=samples, warn=True)
+@pytest.mark.parametrize("samples", [0, -3, MAX_SAMPLES + 1, 10**8])
+def test_a_study_needs_at_least_one_sample_and_at_most_the_bound(samples: int) -> None:
+    backend = Recorder()
+    with pytest.raises(UserError, match=f"samples must be an integer from 1 to {MAX_SAMPLES}"):
+        run_study(backend, samples=samples, warn=True)
+    assert backend.requests == []  # refused before any LM call
+
+
+def test_progress_is_reported_after_every_lm_call() -> None:
+    seen: list[tuple[int, int]] = []
+    run_study(Recorder(), samples=13, warn=True, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(6, 13), (12, 13), (13, 13)]
 
 
 def test_the_wilson_interval_matches_known_values() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,24 @@ def test_a_secret_file_others_can_read_is_refused_with_the_fix(
     os.chmod(secret.path, 0o644)
     with pytest.raises(ConfigError, match=r"open to other users \(mode 644\); make it private: chmod 600 "):
         load_split_secret()
+
+
+def test_a_secret_file_of_raw_bytes_is_refused_with_a_fix_that_works(
+    private_config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(ENV_VAR)
+    path = private_config_dir / "selftaught" / "split-secret"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\xff\xfe\x00\x9c" * 8)  # 32 random-looking bytes: not UTF-8
+    path.chmod(0o600)
+    with pytest.raises(ConfigError) as caught:
+        load_split_secret()
+    message = str(caught.value)
+    assert message.startswith(f"the split secret {path} is not text: it must be one line of text (selftaught writes "
+                              "64 hex characters); to use random bytes, write them in hex: ")
+    subprocess.run(["sh", "-c", message.split("write them in hex: ", 1)[1]], check=True)
+    secret = load_split_secret()
+    assert len(path.read_text().strip()) == 64 and len(secret.key) == 64 and secret.source == "file"
 
 
 @pytest.mark.parametrize("text", ["", "   ", "two\nlines", "x" * 5000])

@@ -46,7 +46,7 @@ def test_optional_names_override_the_defaults(tmp_path: Path) -> None:
     extra = (
         'NAME = "plus_one"\nENTRYPOINT = "solve"\nSEEDS = {"val": 7, "test": 8}\nFAILURE_SCORE = 0.01\nMAX_SCORE = 2\n'
     )
-    task = load_task_file(write(tmp_path, VALID + extra))
+    task = load_task_file(write(tmp_path, VALID.replace("def algorithm(", "def solve(") + extra))
     assert (task.name, task.entrypoint, task.failure_score, task.max_score) == ("plus_one", "solve", 0.01, 2.0)
     assert dict(task.split_seeds) == {"val": 7, "test": 8}
 
@@ -72,6 +72,28 @@ def test_a_task_instance_named_task_is_returned_as_is(tmp_path: Path) -> None:
     """
     task = load_task_file(write(tmp_path, text))
     assert isinstance(task, Task) and task.name == "echo"
+
+
+@pytest.mark.parametrize(("attributes", "expected"), [
+    ('seed_solution = "def algorithm(x)\\n"', "TASK.seed_solution is not valid Python (line 1 of it: expected ':')"),
+    ('seed_solution = "def solve(x):\\n    return x\\n"', "TASK.seed_solution does not define algorithm()"),
+    ('split_sizes = {"val": 3, "test": 10**6}', "TASK.split_sizes['test'] is 1000000; a split may have at most"),
+])
+def test_a_task_instance_is_checked_as_the_names_are(tmp_path: Path, attributes: str, expected: str) -> None:
+    text = f"""
+    from selftaught.tasks import Instance, Task
+
+    class Echo(Task):
+        name = "echo"
+        {attributes}
+        def make_instance(self, rng, index):
+            return Instance(args=(index,), hidden=index)
+        def score_output(self, instance, output, elapsed):
+            return float(output == instance.hidden)
+
+    TASK = Echo()
+    """
+    assert expected in error_for(tmp_path, text)
 
 
 def test_a_task_class_instead_of_an_instance_is_explained(tmp_path: Path) -> None:
@@ -108,6 +130,13 @@ def test_a_task_class_instead_of_an_instance_is_explained(tmp_path: Path) -> Non
         (("TIME_LIMIT = 0.2", "TIME_LIMIT = 0.2\nFAILURE_SCORE = 1.5"), "FAILURE_SCORE must be below MAX_SCORE"),
         (("TIME_LIMIT = 0.2", "TIME_LIMIT = 0.2\nENTRYPOINT = 'not valid'"), "ENTRYPOINT"),
         (("SPLITS = ", "import nonexistent_module_xyz\nSPLITS = "), "importing it raised ModuleNotFoundError"),
+        (("def algorithm(x):", "def algorithm(x:"),
+         "SEED_SOLUTION is not valid Python (line 1 of it: '(' was never closed); fix the seed solution"),
+        (("def algorithm(x):", "def solve(x):"), "SEED_SOLUTION does not define algorithm(): define it at the top "),
+        (("def algorithm(x):\\n    return x\\n", "algorithm = 5\\n"),
+         "SEED_SOLUTION binds algorithm to `5`, which is not a function"),
+        (('SPLITS = {"val": 3, "test": 5}', 'SPLITS = {"val": 10**9, "test": 5}'),
+         "SPLITS['val'] is 1000000000; a split may have at most 10000 instances"),
     ],
 )
 def test_mistakes_are_one_line_task_errors_naming_the_file(

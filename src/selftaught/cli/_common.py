@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import ast
 import json
+import os
+import re
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from selftaught._ast import parse_python
+from selftaught._entrypoint import entrypoint_problem
 from selftaught._files import read_capped
+from selftaught._text import json_safe, visible
 from selftaught.broker import Services
-from selftaught.config import Config, build_config
-from selftaught.errors import UserError
+from selftaught.config import Config, build_config, load_toml
+from selftaught.errors import ConfigError, UserError
 from selftaught.lm import AVAILABLE_SPECS, Backend, ScriptedBackend, parse_backend
 from selftaught.lm._journal import JournalBackend
 from selftaught.sandbox import MODES, Limits, LimitsTooSmall, SandboxChoice, select_sandbox
@@ -22,15 +26,54 @@ from selftaught.tasks import Task
 from selftaught.tasks._secret import ENV_VAR as SECRET_ENV_VAR
 
 MAX_PROGRAM_BYTES = 1 << 20  # a program file (solution, improver); the paper's are a few kB
+LM_ENV_VAR = "SELFTAUGHT_LM"
 LM_HELP = f"language model: {', '.join(AVAILABLE_SPECS)} (default mutate: offline, no model)"
 
 
+FLAG_NAMES = "flag_names"  # the namespace attribute: config key (argparse dest) -> the flag that sets it
+
+
+class UsageExit(SystemExit):
+    """A usage mistake argparse found (a missing, unknown or malformed argument): exit status 2; `message`
+    says what, in words a user knows (flags and commands, never argparse's internal names)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(2)
+        self.message = message
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (no usage dump), exit status 2."""
+    """argparse with one-line errors (no usage dump, raised as UsageExit for `main` to print), exit status 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"selftaught: error: {message}\n")
-        raise SystemExit(2)
+        raise UsageExit(self._plain(message))
+
+    def _plain(self, message: str) -> str:
+        """argparse names a group of commands by its internal dest (`runs_command`); say `command` instead."""
+        for action in self._actions:
+            if not isinstance(action, argparse._SubParsersAction):
+                continue
+            name = argparse._get_action_name(action) or ""
+            choices = ", ".join(action.choices)
+            bad = re.fullmatch(rf"argument {re.escape(name)}: invalid choice: (.*?) \(choose from .*\)", message)
+            if bad:
+                return f"unknown command {bad.group(1)} for {self.prog} (choose from {choices})"
+            required = "the following arguments are required: "
+            if message.startswith(required) and name in message[len(required):].split(", "):
+                return f"{self.prog} needs a command: {choices}"
+            message = message.replace(f"argument {name}: ", f"{self.prog}: ")
+        return message
+
+
+def name_flags(parser: argparse.ArgumentParser) -> None:
+    """Gives each command's parser a default `flag_names` (dest -> flag), for messages about a flag's value."""
+    subcommands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for action in subcommands:
+        for sub in action.choices.values():
+            name_flags(sub)
+    if not subcommands:
+        flags = {a.dest: max(a.option_strings, key=len) for a in parser._actions if a.option_strings}
+        parser.set_defaults(**{FLAG_NAMES: flags})
 
 
 def add_output_flags(p: argparse.ArgumentParser) -> None:
@@ -100,9 +143,57 @@ CONFIG_KEYS = ("lm", "seed", "task", "iterations", "runs_dir", "lm_budget", "max
                "warm_workers")
 
 
-def config_from(args: argparse.Namespace) -> Config:
-    overrides = {key: getattr(args, key, None) for key in CONFIG_KEYS}
-    return build_config(overrides, getattr(args, "config", None))
+def config_from(args: argparse.Namespace, keys: tuple[str, ...] = CONFIG_KEYS) -> Config:
+    """The config of a command: defaults, SELFTAUGHT_LM, the --config file, then the flags among `keys`.
+
+    A bad value is refused in one line naming where it came from: the flag, the config file, or the variable.
+    """
+    overrides = {key: getattr(args, key, None) for key in keys}
+    config_file = getattr(args, "config", None)
+    try:
+        return build_config(overrides, config_file)
+    except ConfigError as exc:
+        raise ConfigError(_name_source(str(exc), overrides, args, config_file)) from None
+
+
+def _name_source(message: str, overrides: dict[str, Any], args: argparse.Namespace, config_file: str | None) -> str:
+    key = next((k for k in sorted(CONFIG_KEYS, key=len, reverse=True) if message.startswith(f"{k} ")), None)
+    if key is None:
+        return message
+    rest = message[len(key):]
+    if overrides.get(key) is not None:
+        flags: dict[str, str] = getattr(args, FLAG_NAMES, None) or {}
+        return flags.get(key, "--" + key.replace("_", "-")) + rest
+    if key == "lm" and os.environ.get(LM_ENV_VAR) and lm_source(args) == LM_ENV_VAR:
+        return LM_ENV_VAR + rest
+    if config_file is not None:
+        return f"{message} (in the config file {config_file})"
+    return message
+
+
+def lm_source(args: argparse.Namespace) -> str | None:
+    """Where the LM spec came from when --lm did not give it: the config file's `lm`, or SELFTAUGHT_LM (None: from
+    --lm, or the default)."""
+    if getattr(args, "lm", None) is not None or getattr(args, "resume", None):
+        return None
+    config_file = getattr(args, "config", None)
+    if config_file is not None:
+        try:
+            if "lm" in load_toml(Path(config_file)):
+                return f"lm in the config file {config_file}"
+        except UserError:
+            return None
+    return LM_ENV_VAR if os.environ.get(LM_ENV_VAR) else None
+
+
+def name_lm_source(message: str, args: argparse.Namespace) -> str:
+    """An LM-spec message says `--lm`; when the spec came from elsewhere, name that instead (the place to fix)."""
+    source = lm_source(args)
+    if source is None or "--lm" not in message:
+        return message
+    if source == LM_ENV_VAR:
+        return message.replace("--lm", LM_ENV_VAR) + f" (from the environment: fix or unset {LM_ENV_VAR})"
+    return message.replace("--lm", "lm") + f" ({source})"
 
 
 class Reporter:
@@ -115,17 +206,17 @@ class Reporter:
     def __call__(self, message: str) -> None:
         if self.enabled:
             elapsed = time.monotonic() - self.started
-            sys.stderr.write(f"[{elapsed:7.1f}s] {message}\n")
+            sys.stderr.write(f"[{elapsed:7.1f}s] {visible(message)}\n")
             sys.stderr.flush()
 
     def notice(self, text: str) -> None:
         if text and self.enabled:
-            sys.stderr.write(f"note: {text}\n")
+            sys.stderr.write(f"note: {visible(text)}\n")
 
     def warn(self, text: str | None) -> None:
         """A warning the user must see: printed on stderr even under --json."""
         if text:
-            sys.stderr.write(f"\n*** {text}\n\n")
+            sys.stderr.write(f"\n*** {visible(text)}\n\n")
             sys.stderr.flush()
 
 
@@ -188,16 +279,11 @@ def read_program(path: str, what: str) -> str:
 
 
 def require_entrypoint(program: str, name: str, path: str) -> None:
-    """Refuses a program that does not define `name` at top level (checked by parsing, not running)."""
-    tree = parse_python(program)
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
-            return
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
-            return
-        if isinstance(node, (ast.Import, ast.ImportFrom)) and any((a.asname or a.name) == name for a in node.names):
-            return
-    raise UserError(f"{path} does not define {name}()")
+    """Refuses a program whose module level does not bind `name` to something that may be a function: no binding,
+    or a literal value (`algorithm = 5`). Checked by parsing, not running; every command applies this one rule."""
+    problem = entrypoint_problem(parse_python(program), name)
+    if problem is not None:
+        raise UserError(f"{path} {problem}")
 
 
 def task_line(task: Task) -> str:
@@ -206,7 +292,9 @@ def task_line(task: Task) -> str:
 
 
 def emit(as_json: bool, data: dict[str, Any], human: str) -> None:
+    """The command's result on stdout: one JSON object, or text for people. Either way no control character a
+    candidate put in its messages or output reaches the terminal raw (see `selftaught._text.visible`)."""
     if as_json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+        sys.stdout.write(json_safe(json.dumps(data, ensure_ascii=False)) + "\n")
     else:
-        sys.stdout.write(human.rstrip("\n") + "\n")
+        sys.stdout.write(visible(human.rstrip("\n")) + "\n")

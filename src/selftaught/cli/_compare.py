@@ -56,7 +56,8 @@ def handle(args: argparse.Namespace) -> int:
     data = {"improvers": {"a": _ref_record(refs[0]), "b": _ref_record(refs[1])}, **result.record(), "seed": config.seed,
             "counters": dict(services.counters), "sandbox": sandbox_record(services.sandbox_choice),
             "usage": services.usage_report(), "split_secret": services.secret.record(),
-            "warnings": [*backend_warnings(services.backend), *_secret_warnings(refs, services.secret.fingerprint)]}
+            "warnings": [*backend_warnings(services.backend), *_secret_warnings(refs, services.secret.fingerprint),
+                         *result.failure_notes(only_broken=True)]}
     for warning in data["warnings"]:
         reporter.warn(warning)
     emit(args.json, data, _table(result, refs))
@@ -82,5 +83,6 @@ def _table(result: Comparison, refs: list[ImproverRef]) -> str:
     d = result.difference
     lines.append(f"B - A  {d.mean:+.4f} [{d.low:+.4f}, {d.high:+.4f}]  p = {result.p_value:.4g} "
                  "(sign-flip test over the runs' differences)")
+    lines.extend(result.failure_notes())
     lines.append(result.verdict())
     return "\n".join(lines)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from selftaught._text import json_safe, visible
 from selftaught.errors import UserError
 from selftaught.report import build_report, render_html, render_md, report_json
 
@@ -35,10 +36,15 @@ def _format(args: argparse.Namespace) -> str:
 def handle(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     kind = _format(args)
+    transfer = Path(args.transfer) if args.transfer else None
+    if transfer is not None and not transfer.is_file():  # a file named on the command line must be there
+        raise UserError(f"transfer results file {'is a directory' if transfer.is_dir() else 'not found'}: "
+                        f"{transfer} (make it with `selftaught transfer IMPROVER.py --json > FILE`)")
     try:
-        report = build_report(run_dir, Path(args.transfer) if args.transfer else None)
+        report = build_report(run_dir, transfer)
         if args.json:
-            sys.stdout.write(json.dumps(report_json(report), ensure_ascii=False, default=str) + "\n")
+            text = json.dumps(report_json(report), ensure_ascii=False, default=str)
+            sys.stdout.write(json_safe(text) + "\n")
             return 0
         text = render_md(report) if kind == "md" else render_html(report)
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:  # a record of an unexpected shape
@@ -51,6 +57,6 @@ def handle(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc.strerror}") from None
     for warning in report["warnings"]:
-        sys.stderr.write(f"note: {warning}\n")
-    sys.stdout.write(f"{out}\n")
+        sys.stderr.write(f"note: {visible(warning, keep='')}\n")
+    sys.stdout.write(f"{visible(str(out), keep='')}\n")
     return 0

@@ -11,13 +11,13 @@ from selftaught.cli._common import (
     add_output_flags,
     add_sandbox_flag,
     add_secret_flag,
+    config_from,
     emit,
     read_program,
     require_entrypoint,
     sandbox_for,
     sandbox_record,
 )
-from selftaught.config import build_config
 from selftaught.evaluate import Evaluation, evaluate, evaluation_record, worker_seed
 from selftaught.stats import bootstrap_ci, bounds, hoeffding_halfwidth
 from selftaught.tasks import get_task, load_split_secret
@@ -38,7 +38,7 @@ def register(sub: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    build_config({"seed": args.seed})  # the same checks as every other command's --seed
+    config_from(args, ("seed",))  # the same checks as every other command's --seed
     task = get_task(args.task)
     program = read_program(args.solution, "solution")
     require_entrypoint(program, task.entrypoint, args.solution)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from selftaught._text import visible
 from selftaught.report import _format as fmt
 from selftaught.report._svg import plot_svg
 
@@ -22,7 +23,8 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 
 def e(value: Any) -> str:
-    return escape(str(value), quote=True)
+    """HTML-escaped text, its control characters (and bidi controls) shown as escapes."""
+    return escape(visible(str(value)), quote=True)
 
 
 def _table(head: list[str], rows: list[list[str]], cls: str = "") -> str:

@@ -1,20 +1,45 @@
-"""Renders report data as Markdown: tables, fenced code, and the plot as an embedded SVG data-URI image."""
+"""Renders report data as Markdown: tables, fenced code, and the plot as an embedded SVG data-URI image.
+
+Everything taken from the run directory is candidate-controlled (exception messages, details, program names) and
+stays text: short values are escaped (`cell`), long ones (details, code) go in fences they cannot close (`fence`).
+"""
 
 from __future__ import annotations
 
 import base64
 import re
-from html import escape
 from typing import Any
 
+from selftaught._text import visible
 from selftaught.report import _format as fmt
 from selftaught.report._svg import plot_svg
 
+#: Characters that start or end an inline construct (emphasis, strikethrough, code, links, images, raw HTML,
+#: entities, table cells, math) wherever they stand; each is escaped with a backslash, as CommonMark allows.
+_INLINE = re.compile(r"([\\`*_~\[\]!<>&|$#])")
+#: What starts a block (heading, quote, list item, setext underline) at the start of a line or list item.
+_BLOCK_START = re.compile(r"([#>+\-=])|(\d{1,9})([.)])")
+_DIGEST = re.compile(r"[0-9a-f]{1,64}")
+
 
 def cell(value: Any) -> str:
-    """A table cell: HTML-escaped (no raw HTML reaches a renderer), pipes escaped, one line."""
-    text = escape(str(value), quote=False).replace("|", "\\|")
-    return " ".join(text.split())
+    """Text that renders as itself, on one line, inside a line (a table cell, after a heading's `#`s or a label).
+
+    Control characters are shown as escapes, runs of whitespace become one space, and every Markdown punctuation
+    that could start or end an inline construct is backslash-escaped.
+    """
+    return _INLINE.sub(r"\\\1", visible(" ".join(str(value).split()), keep=""))
+
+
+def para(value: Any) -> str:
+    """Like `cell`, for text that starts a line (a paragraph, a list item): a block marker there is escaped too."""
+    text = cell(value)
+    start = _BLOCK_START.match(text)
+    if start is None:
+        return text
+    if start.group(1):
+        return "\\" + text
+    return start.group(2) + "\\" + text[start.end(2):]
 
 
 def _table(head: list[str], rows: list[list[str]]) -> list[str]:
@@ -24,14 +49,21 @@ def _table(head: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def fence(code: str, lang: str = "") -> list[str]:
-    """A fenced block that nothing inside can close: the fence is longer than any backtick run in `code`."""
+    """A fenced block that nothing inside can close: the fence is longer than any backtick run in `code`
+    (control characters in it are shown as escapes, as everywhere in the report)."""
+    code = visible(code)
     longest = max((len(m) for m in re.findall(r"`+", code)), default=0)
     bar = "`" * max(3, longest + 1)
     return [bar + lang, code.rstrip("\n"), bar, ""]
 
 
 def _prog(digest: Any) -> str:
-    return f"[{cell(digest)}](#prog-{cell(digest)})" if digest else "-"
+    """A link to a program shown further down; a name that is not a hash is shown as text, never linked."""
+    if not digest:
+        return "-"
+    if not _DIGEST.fullmatch(str(digest)):
+        return cell(digest)
+    return f"[{digest}](#prog-{digest})"
 
 
 def _figures(r: dict[str, Any]) -> list[str]:
@@ -57,7 +89,12 @@ def _lineage(r: dict[str, Any]) -> list[str]:
     out = ["## Improver lineage", "", f"_{fmt.STRATEGY_NOTE}._", ""]
     for step in r["lineage"]:
         t = int(step["iteration"])
-        out += [f"### I_{t}: {cell(step['status'])} ({cell(step['improver'])})", "", cell(step["reason"]), ""]
+        out += [f"### I_{t}: {cell(step['status'])} ({cell(step['improver'])})", ""]
+        if step["status"] == "kept previous":  # the failure's message is the candidate's own text: fenced
+            out += [f"kept the previous improver: the new one failed ({cell(step.get('failure') or 'failed')}):", "",
+                    *fence(step.get("detail") or "(no message)", "text")]
+        else:
+            out += [para(step["reason"]), ""]
         if step.get("candidate"):
             out += [f"rejected candidate: {_prog(step['candidate'])}", ""]
         out += ["strategies: " + (", ".join(cell(s) for s in step.get("strategies") or []) or "none found"), ""]
@@ -118,7 +155,8 @@ def _safety(r: dict[str, Any]) -> list[str]:
     if r["programs"]:
         out += ["### Flagged and rejected programs", ""]
         for digest, code in r["programs"].items():
-            out += [f'<a id="prog-{cell(digest)}"></a>', "", f"#### {cell(digest)}", "",
+            anchor = [f'<a id="prog-{digest}"></a>', ""] if _DIGEST.fullmatch(digest) else []
+            out += [*anchor, f"#### {cell(digest)}", "",
                     *fence(code if code is not None else "(program file missing)", "python")]
     return out
 
@@ -131,7 +169,7 @@ def render_md(report: dict[str, Any]) -> str:
                ("run directory", run["dir"]), ("LM", run["lm"]), ("seed", run["seed"]),
                ("complete", "yes" if run["complete"] else "no"), ("stopped", run.get("stopped") or "-"))])]
     if report["warnings"]:
-        out += ["**What is missing or unusual:**", "", *(f"- {cell(w)}" for w in report["warnings"]), ""]
+        out += ["**What is missing or unusual:**", "", *(f"- {para(w)}" for w in report["warnings"]), ""]
     out += [*_figures(report), *_lineage(report), *_transfer(report), *_usage(report), *_outcomes(report),
             *_safety(report)]
     return "\n".join(out).rstrip("\n") + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -17,6 +18,7 @@ from selftaught.safety.scan import KINDS, count_flags, scan_program
 from selftaught.store import program_hash
 
 MAX_RESPONSES = 6
+MAX_SAMPLES = 100_000  # far beyond the paper's study, and what a run's downstream runs are bounded by
 TEMPERATURE = 0.7
 Z_95 = 1.959963984540054
 _PLACEHOLDER = re.compile(r"\{(solution|utility)\}")
@@ -119,14 +121,16 @@ class StudyResult:
                 "records": [r.to_dict() for r in self.records]}
 
 
-def run_study(backend: Backend, samples: int, warn: bool, seed: int = 0) -> StudyResult:
+def run_study(backend: Backend, samples: int, warn: bool, seed: int = 0,
+              progress: Callable[[int, int], None] | None = None) -> StudyResult:
     """Samples `samples` improved improvers from `backend` and counts those that switch the sandbox off.
 
     Nothing generated is executed: each reply's code is only parsed and scanned. The flag is a
-    honeypot; selftaught's real sandbox does not depend on it.
+    honeypot; selftaught's real sandbox does not depend on it. `progress(done, samples)` is called after each
+    LM call.
     """
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise UserError(f"samples must be a positive integer (got {samples!r})")
+    if isinstance(samples, bool) or not isinstance(samples, int) or not 1 <= samples <= MAX_SAMPLES:
+        raise UserError(f"samples must be an integer from 1 to {MAX_SAMPLES} (got {samples!r})")
     lm = LanguageModel(backend, budget=math.ceil(samples / MAX_RESPONSES), max_responses_per_call=MAX_RESPONSES,
                        run_seed=seed, stream=stream_name(warn), level="meta")
     expertise, message = study_expertise(), study_message(warn)
@@ -134,6 +138,8 @@ def run_study(backend: Backend, samples: int, warn: bool, seed: int = 0) -> Stud
     for start in range(0, samples, MAX_RESPONSES):
         n = min(MAX_RESPONSES, samples - start)
         replies.extend(lm.batch_prompt(expertise, [message] * n, temperature=TEMPERATURE))
+        if progress is not None:
+            progress(len(replies), samples)
     records = tuple(_record(i, reply) for i, reply in enumerate(replies))
     disabled = sum(r.disabled for r in records)
     low, high = wilson_interval(disabled, samples)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from selftaught._text import last_line
 from selftaught.broker import Services
 from selftaught.stats import Interval, nested_bootstrap_ci, paired_comparison, smallest_sign_flip_p
-from selftaught.stop.meta_utility import MetaScore, MetaUtility
+from selftaught.stop.meta_utility import DownstreamRun, MetaScore, MetaUtility
 from selftaught.tasks import Task
 
 ALPHA = 0.05  # the significance level of the verdict (the intervals are 95%)
@@ -27,6 +29,8 @@ class Comparison:
       p_value: the exact sign-flip test over the run-level differences (one pair per downstream run).
       runs_a, runs_b: each downstream run's score, in run order.
       smallest_p: the smallest p-value the test can give with this many runs.
+      failures_a, failures_b: each side's failed downstream runs (no solution: they score the failure score) by
+        failure kind, and the first failed run's message (`first_failure_a`, `first_failure_b`).
     """
 
     task: str
@@ -39,6 +43,27 @@ class Comparison:
     runs_b: tuple[float, ...]
     instances: int
     smallest_p: float
+    failures_a: dict[str, int] = field(default_factory=dict)
+    failures_b: dict[str, int] = field(default_factory=dict)
+    first_failure_a: str = ""
+    first_failure_b: str = ""
+
+    def failure_notes(self, *, only_broken: bool = False) -> list[str]:
+        """One line per side whose downstream runs failed: how many, of which kinds, and the first message
+        (`only_broken`: only sides whose every run failed)."""
+        notes = []
+        for name, kinds, first in (("A", self.failures_a, self.first_failure_a),
+                                   ("B", self.failures_b, self.first_failure_b)):
+            failed = sum(kinds.values())
+            if not failed or (only_broken and failed < len(self.runs_a)):
+                continue
+            what = ", ".join(f"{kind}: {n}" for kind, n in sorted(kinds.items()))
+            runs = len(self.runs_a)
+            head = (f"every downstream run of {name} failed ({what}): its figure is the failure score, not a "
+                    f"measure of its solutions" if failed == runs else
+                    f"{failed} of {runs} downstream runs of {name} failed ({what}; each counts the failure score)")
+            notes.append(f"{head}; first failure: {first or '(no message)'}")
+        return notes
 
     @property
     def significant(self) -> bool:
@@ -64,7 +89,20 @@ class Comparison:
                 "significant": self.significant, "alpha": ALPHA, "smallest_p": round(self.smallest_p, 6),
                 "downstream_runs": len(self.runs_a), "instances": self.instances,
                 "runs_a": [round(v, 6) for v in self.runs_a], "runs_b": [round(v, 6) for v in self.runs_b],
+                "failures": {"a": _failures(self.failures_a, self.first_failure_a),
+                             "b": _failures(self.failures_b, self.first_failure_b)},
                 "verdict": self.verdict()}
+
+
+def _failures(kinds: dict[str, int], first: str) -> dict[str, Any]:
+    return {"failed_runs": sum(kinds.values()), "kinds": dict(sorted(kinds.items())), "first": first or None}
+
+
+def _failed(runs: list[DownstreamRun]) -> tuple[dict[str, int], str]:
+    """The failed runs by failure kind, and the first one's message (its last line)."""
+    failed = [r for r in runs if r.failure is not None]
+    first = f"{failed[0].failure}: {last_line(failed[0].detail, default='(no message)')}" if failed else ""
+    return dict(Counter(str(r.failure) for r in failed)), first
 
 
 def _p(value: float) -> str:
@@ -101,6 +139,7 @@ def compare_scores(task: str, split: str, a: MetaScore, b: MetaScore, *, seed: i
     level_a = [sum(g) / len(g) for g in groups_a]
     level_b = [sum(g) / len(g) for g in groups_b]
     test = paired_comparison(level_a, level_b, seed=seed)
+    (failures_a, first_a), (failures_b, first_b) = _failed(runs_a), _failed(runs_b)
     return Comparison(
         task=task, split=split,
         a=nested_bootstrap_ci(groups_a, seed=seed), b=nested_bootstrap_ci(groups_b, seed=seed),
@@ -108,5 +147,6 @@ def compare_scores(task: str, split: str, a: MetaScore, b: MetaScore, *, seed: i
         p_value=test.p_value if not math.isnan(test.p_value) else 1.0,
         runs_a=tuple(level_a), runs_b=tuple(level_b), instances=width,
         smallest_p=smallest_sign_flip_p(len(level_a)),
+        failures_a=failures_a, failures_b=failures_b, first_failure_a=first_a, first_failure_b=first_b,
     )
 

@@ -41,6 +41,7 @@ class DownstreamRun:
     solution: str | None = field(repr=False, default=None)
     val_instances: tuple[float, ...] = field(repr=False, default=())
     test_instances: tuple[float, ...] = field(repr=False, default=())
+    detail: str = field(repr=False, default="", compare=False)  # why the run failed (the improver's message)
 
     def instance_scores(self, split: str, width: int) -> list[float]:
         """The per-instance scores on `split`; a run without them (no solution, or one that failed to load)
@@ -165,7 +166,8 @@ class MetaUtility:
         if outcome.solution is None:
             fail = task.failure_score
             return DownstreamRun(task.name, index, fail, fail if with_test else None,
-                                 outcome.failure or "no_code", outcome.lm_calls, outcome.utility_calls)
+                                 outcome.failure or "no_code", outcome.lm_calls, outcome.utility_calls,
+                                 detail=outcome.detail)
         val_eval = services.evaluate(task, outcome.solution, "val", **context)
         test_eval = services.evaluate(task, outcome.solution, "test", **context) if with_test else None
         val, test = val_eval.score, None if test_eval is None else test_eval.score

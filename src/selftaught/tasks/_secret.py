@@ -96,8 +96,12 @@ def _from_file(path: Path) -> SplitSecret:
         mode = path.stat().st_mode
         with open(path, encoding="utf-8") as f:
             text = f.read(MAX_LENGTH + 2)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the split secret {path}: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"the split secret {path} is not text: it must be one line of text (selftaught writes 64 "
+                          "hex characters); to use random bytes, write them in hex: (umask 077; python3 -c 'import "
+                          f"secrets; print(secrets.token_hex(32))' > {path})") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the split secret {path}: {exc.strerror or exc}") from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(f"the split secret {path} is open to other users (mode {stat.S_IMODE(mode):o}); "
                           f"make it private: chmod 600 {path}")

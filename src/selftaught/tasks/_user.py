@@ -20,10 +20,14 @@ from typing import Any
 
 import numpy as np
 
+from selftaught._ast import parse_python
+from selftaught._entrypoint import entrypoint_problem
 from selftaught.errors import ScorerError, TaskError
 from selftaught.tasks._base import SPLITS, Instance, Task
 
 MAX_TASK_FILE_BYTES = 1 << 20
+#: Instances per split: every one is made in memory and scored in every evaluation (the built-in tasks have 10..100).
+MAX_SPLIT_SIZE = 10_000
 
 InstanceMaker = Callable[[np.random.Generator, int], Any]
 Scorer = Callable[[tuple[Any, ...], Any, Any, float], Any]
@@ -134,10 +138,30 @@ def load_task_source(origin: TaskSource) -> Task:
             raise TaskError(f"{source}: TASK is a class; set TASK = {task.__name__}()")
         if not isinstance(task, Task):
             raise TaskError(f"{source}: TASK must be an instance of a selftaught.tasks.Task subclass")
+        _split_map(task.split_sizes, "TASK.split_sizes", source, minimum=1, maximum=MAX_SPLIT_SIZE)
+        if task.seed_solution:  # a Task made for scoring only may leave it out
+            _check_seed(_text(task.seed_solution, "TASK.seed_solution", source), task.entrypoint,
+                        "TASK.seed_solution", source)
     else:
         task = _from_names(module, source, path.stem)
     vars(task)["_task_source"] = origin
     return task
+
+
+def _check_seed(seed: str, entrypoint: str, label: str, source: str) -> None:
+    """Refuses a seed solution that is not Python or does not define the entrypoint: found when the task loads,
+    not blamed on the LM or scored as zeros later."""
+    try:
+        tree = parse_python(seed)
+    except SyntaxError as exc:
+        raise TaskError(f"{source}: {label} is not valid Python (line {exc.lineno} of it: {exc.msg}); fix the seed "
+                        "solution") from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise TaskError(f"{source}: {label} is not valid Python ({type(exc).__name__}); fix the seed solution") \
+            from None
+    problem = entrypoint_problem(tree, entrypoint)
+    if problem is not None:
+        raise TaskError(f"{source}: {label} {problem}")
 
 
 def task_source(task: Task) -> TaskSource | None:
@@ -183,7 +207,8 @@ def _from_names(module: ModuleType, source: str, stem: str) -> ModuleTask:
     entrypoint = _text(get("ENTRYPOINT", "algorithm"), "ENTRYPOINT", source)
     if not entrypoint.isidentifier():
         raise TaskError(f"{source}: ENTRYPOINT must be a Python identifier, got {entrypoint!r}")
-    split_sizes = _split_map(get("SPLITS"), "SPLITS", source, minimum=1)
+    _check_seed(seed_solution, entrypoint, "SEED_SOLUTION", source)
+    split_sizes = _split_map(get("SPLITS"), "SPLITS", source, minimum=1, maximum=MAX_SPLIT_SIZE)
     split_seeds = _split_map(get("SEEDS", {"val": 1, "test": 2}), "SEEDS", source, minimum=0)
     time_limit = _number(get("TIME_LIMIT"), "TIME_LIMIT", source)
     if time_limit <= 0:
@@ -232,7 +257,7 @@ def _number(value: Any, label: str, source: str) -> float:
     return float(value)
 
 
-def _split_map(value: Any, label: str, source: str, *, minimum: int) -> dict[str, int]:
+def _split_map(value: Any, label: str, source: str, *, minimum: int, maximum: int | None = None) -> dict[str, int]:
     expected = " and ".join(f'"{s}"' for s in SPLITS)
     if not isinstance(value, Mapping) or set(value) != set(SPLITS):
         raise TaskError(f"{source}: {label} must be a dict with exactly the keys {expected}")
@@ -240,6 +265,9 @@ def _split_map(value: Any, label: str, source: str, *, minimum: int) -> dict[str
     for split in SPLITS:
         n = value[split]
         if isinstance(n, bool) or not isinstance(n, int) or n < minimum:
-            raise TaskError(f"{source}: {label}[{split!r}] must be an int >= {minimum}, got {n!r}")
+            raise TaskError(f"{source}: {label}[{split!r}] must be an int >= {minimum}, got {n!r:.40}")
+        if maximum is not None and n > maximum:
+            raise TaskError(f"{source}: {label}[{split!r}] is {n}; a split may have at most {maximum} instances "
+                            "(each is made in memory and scored in every evaluation)")
         out[split] = n
     return out
