@@ -35,6 +35,7 @@ from selftaught.sandbox._worker_process import (
     MessageChannel,
     WorkerProcess,
     _find_descendant,
+    host_rlimits,
 )
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ ZYGOTE_MARK = b"guest/zygote.py"
 ZYGOTE_MOUNTS = ("--mqueue", "/dev/mqueue")
 START_TIMEOUT = 30.0  # seconds for a zygote to start and preload
 FORK_TIMEOUT = 5.0  # seconds for a zygote to fork a child
+SETUP_TIMEOUT = 10.0  # seconds for a forked child to set its limits, seed and audit hook (about a millisecond)
 SWEEP_TIMEOUT = 5.0  # seconds for a zygote to end its child and sweep (its own wait for the processes is 2 s)
 LAUNCHER_THREADS = 2  # zygotes started at once (each start is about 0.1 s of a core)
 STEP = 0.05  # seconds between looks at a zygote that has not answered yet
@@ -72,6 +74,10 @@ def _ns_pid(pid: int) -> int | None:
     except (OSError, ValueError):
         pass
     return None
+
+
+class SetupFailed(WorkerError):
+    """A forked worker failed before any program ran in it (its zygote is suspect, not the machine)."""
 
 
 class Zygote:
@@ -296,11 +302,18 @@ class ForkedWorker(MessageChannel):
         # RLIMIT_NPROC counts the zygote too (same uid): one more, so the program may start as many as in a worker
         budget["processes"] = (limits.processes if self.zygote.as_root else user_process_count(os.getuid())
                                + limits.processes) + 1
+        # The child acknowledges its setup (limits, seed, audit hook) before it is handed out: one that fails there
+        # has not run any program yet, and its zygote is at fault, not the machine (`launch` tries another).
         try:
-            self.send({"op": "setup", "limits": budget, "seed": seed})
-        except ChannelClosed:
-            self.kill()
-            raise
+            self.send({"op": "setup", "limits": budget, "seed": seed, "rlimits": host_rlimits(), "ack": True})
+            reply = self.receive(SETUP_TIMEOUT)
+        except (ChannelClosed, ChannelTimeout) as exc:
+            reply = {"error": f"{type(exc).__name__} {exc}".strip()}
+        if reply.get("op") != "set_up":
+            tail = self.stderr_tail(300).strip()
+            self._abandon()
+            raise SetupFailed(f"its worker failed to set up: {str(reply.get('error', reply))[:300]}"
+                              + (f" ({tail[-200:]})" if tail else ""))
 
     @property
     def zygote_pid(self) -> int:
@@ -334,10 +347,14 @@ class ForkedWorker(MessageChannel):
         zygote's whole sandbox (a replacement starts in the background)."""
         if self.closed:
             return
+        self._abandon()
+        self._pool.discard(self.zygote, "its worker was killed")
+
+    def _abandon(self) -> None:
+        """Kills the child and lets go of it; its zygote is the caller's to discard."""
         self.closed = True
         self._signal(signal.SIGKILL)
         self._close_channel()
-        self._pool.discard(self.zygote, "its worker was killed")
         self._cleanup()
 
     def retire(self) -> None:
@@ -433,7 +450,9 @@ class WarmPool:
             raise WorkerError("the warm pool is closed")
         failures: list[str] = []
         for _ in range(self.ATTEMPTS):
-            zygote = self._pool.take() or self._pool.start()  # a start that fails raises WorkerError at once
+            # An idle zygote first; after a failure, fresh ones only: whether a fresh zygote works is what decides
+            # between a zygote at fault (discarded, and the launch succeeds) and a machine fault (WorkerError).
+            zygote = (None if failures else self._pool.take()) or self._pool.start()  # a start that fails raises
             self._pool.replenish()
             try:
                 return ForkedWorker(zygote, self._pool, self.limits, seed)
