@@ -298,6 +298,8 @@ class ForkedWorker(MessageChannel):
             self._pidfd: int | None = os.pidfd_open(self.pid)
         except OSError:
             self._pidfd = None
+        events = zygote.process.oom_kills()
+        self._oom_base = events or 0  # the zygote's sandbox counts its children's out-of-memory kills all together
         budget = dict(limits.__dict__)
         # RLIMIT_NPROC counts the zygote too (same uid): one more, so the program may start as many as in a worker
         budget["processes"] = (limits.processes if self.zygote.as_root else user_process_count(os.getuid())
@@ -341,6 +343,12 @@ class ForkedWorker(MessageChannel):
                 signal.pidfd_send_signal(self._pidfd, signum)
             else:
                 os.kill(self.pid, signum)
+
+    def oom_kills(self) -> int | None:
+        """How many of this worker's processes its sandbox's memory cgroup killed for want of memory (None:
+        unknown), counted from its fork."""
+        events = None if self.closed else self.zygote.process.oom_kills()
+        return None if events is None else events - self._oom_base
 
     def kill(self) -> None:
         """The worker may have been altered (a timeout, a crash, a protocol break): kills it and destroys its

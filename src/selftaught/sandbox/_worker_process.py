@@ -208,6 +208,10 @@ class Worker(Protocol):
 
     def stderr_tail(self, limit: int = ...) -> str: ...
 
+    def stderr_size(self) -> int: ...
+
+    def oom_kills(self) -> int | None: ...
+
     def kill(self) -> None: ...
 
     def retire(self) -> None: ...
@@ -299,6 +303,14 @@ class MessageChannel:
         except (OSError, ValueError):
             return ""
 
+    def stderr_size(self) -> int:
+        """How many bytes the program printed in all (`stderr_tail` keeps the last of them)."""
+        try:
+            self._stderr.flush()
+            return self._stderr.seek(0, os.SEEK_END)
+        except (OSError, ValueError):
+            return 0
+
 
 class WorkerProcess(MessageChannel):
     """One running worker: a child process in its own process group, and a message channel."""
@@ -380,6 +392,11 @@ class WorkerProcess(MessageChannel):
         if used is None:
             raise ChannelClosed("the worker's CPU time cannot be read: it is gone")
         return used
+
+    def oom_kills(self) -> int | None:
+        """How many of the worker's processes its memory cgroup's out-of-memory killer has killed (None: it has no
+        such cgroup, or it is gone)."""
+        return None if self._cgroup is None else self._cgroup.oom_kills()
 
     def worker_pid(self) -> int:
         """The host pid of the worker interpreter itself (inside a sandbox it is a descendant)."""

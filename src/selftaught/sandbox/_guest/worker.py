@@ -88,7 +88,9 @@ def _apply_limits(limits: dict[str, Any], inherited: dict[str, Any]) -> None:
         value = limits.get(key)
         if value:
             n = int(value) * unit
-            _set(f"{name} ({key})", getattr(resource, name), n, n)
+            # The CPU limit's hard limit is a second later: at the soft one the kernel sends SIGXCPU (which says
+            # which limit it was); at a hard limit equal to it, it would send SIGKILL instead.
+            _set(f"{name} ({key})", getattr(resource, name), n, n + 1 if name == "RLIMIT_CPU" else n)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
