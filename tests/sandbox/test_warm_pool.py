@@ -318,7 +318,9 @@ def test_cpu_burnt_in_a_warm_child_or_its_daemon_is_charged_up_to_the_limit(pool
                "    time.sleep(5)\n"))
     result = evaluate(Short(), burn, "val", sandbox=pool, secret=TEST_SECRET)
     assert result.failures == {"timeout": 2}, result
-    assert all(0.3 < o.elapsed < 0.6 and o.wall < 0.9 for o in result.outcomes), result.outcomes
+    # Stopped by the CPU it was charged (the wall-clock backstop, which a busy machine may approach, never fired).
+    assert all(0.3 < o.elapsed < 0.6 and o.detail.endswith("s of CPU, over 0.3s") for o in result.outcomes), \
+        result.outcomes
     assert "of CPU, over 0.3s" in result.detail and result.clock not in ("", "wall clock"), result
 
 
