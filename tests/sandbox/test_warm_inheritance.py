@@ -259,6 +259,39 @@ def test_a_child_has_a_session_of_its_own_so_signalling_its_group_spares_the_zyg
     assert zygote in pool.idle() and pool.discarded == []  # the zygote lived, swept clean
 
 
+def test_no_file_of_the_zygotes_proc_directory_takes_a_write_from_its_child(pool: WarmPool) -> None:
+    # The zygote is not dumpable: its /proc files are not its uid's (oom_score_adj, autogroup, coredump_filter...), and
+    # the rest check the writer (timerslack_ns: CAP_SYS_NICE; attr/*: the process itself). The control: its own.
+    run = run_file(pool, program('''
+        import os
+        def writable(top):
+            found, tried = [], 0
+            for root, dirs, files in os.walk(top):
+                if root.count("/") > 4 or root.endswith(("/task", "/net", "/fd", "/fdinfo", "/map_files", "/ns")):
+                    dirs[:] = []
+                for name in files:
+                    path = os.path.join(root, name)
+                    tried += 1
+                    try:
+                        fd = os.open(path, os.O_WRONLY)
+                    except OSError:
+                        continue
+                    try:
+                        os.write(fd, b"1")
+                        found.append(path[len(top):])
+                    except OSError:
+                        pass
+                    finally:
+                        os.close(fd)
+            return found, tried
+        report(zygote=writable(f"/proc/{os.getppid()}"), own=writable(f"/proc/{os.getpid()}"))
+    '''))
+    seen = report_of(run)
+    written, tried = seen["zygote"]
+    assert written == [] and tried > 100, seen
+    assert "/timerslack_ns" in seen["own"][0], seen["own"]
+
+
 def test_the_snapshot_names_each_change_a_process_makes_to_itself() -> None:
     # The sweep's comparison, unit by unit, in a process of its own (this one's state stays as it is).
     code = '''
