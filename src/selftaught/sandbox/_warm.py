@@ -2,7 +2,9 @@
 
 A zygote (`_guest/zygote.py`) is started exactly like a worker, with the interpreter, numpy and the
 worker's modules loaded, and runs no program itself. For each program it forks a child that becomes an
-ordinary worker (the same `setup`, `load`/`improve`/`run` protocol, over pipes of its own to the host).
+ordinary worker (the same `setup`, `load`/`improve`/`run` protocol, over pipes of its own to the host),
+and acknowledges its setup before `launch` hands it out: a child that fails there costs its zygote, and
+the launch tries a fresh one (see `_zygote` for the host side of one zygote).
 When the program ends normally, `retire()` has the zygote end the child and sweep its sandbox; a clean
 sweep returns the zygote to the pool. Anything else (`kill()`: a timeout, a crash, a protocol break; a
 sweep that is not clean; a zygote that misbehaves) destroys the zygote's whole sandbox. See docs/sandbox.md.
