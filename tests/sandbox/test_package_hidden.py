@@ -268,3 +268,19 @@ def test_a_system_style_layout_is_hidden_with_the_other_packages_kept(tmp_path: 
     # directory; /dev/null, which a user namespace refuses to open)
     assert backing[0] == "VALUE = 8\n"
     assert backing[1:3] == [None, None] and set(backing[3:]) <= {None, ""}, backing
+
+
+def test_the_package_is_located_without_importing_its_top_level() -> None:
+    # _hide.py loaded on its own, with `selftaught` made unimportable: it still finds the package it belongs to.
+    hide = SRC_ROOT / "selftaught" / "sandbox" / "_hide.py"
+    code = (
+        "import importlib.util, sys\n"
+        "sys.modules['selftaught'] = None  # any `import selftaught` now raises ImportError\n"
+        f"spec = importlib.util.spec_from_file_location('hide_alone', {str(hide)!r})\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        "print(module.package_dir())\n"
+    )
+    done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == os.path.realpath(SRC_ROOT / "selftaught")

@@ -36,9 +36,9 @@ def _insns(prog: bytes) -> list[tuple[int, int, int, int]]:
     return [struct.unpack_from("=HBBI", prog, i) for i in range(0, len(prog), 8)]
 
 
-def _run_bpf(prog: bytes, *, nr: int, arch: int, arg0: int = 0) -> int:
+def _run_bpf(prog: bytes, *, nr: int, arch: int, arg0: int = 0, arg1: int = 0) -> int:
     """A tiny classic-BPF interpreter (only the opcodes a seccomp filter of ours may use)."""
-    data = struct.pack("=iIQ6Q", nr, arch, 0, arg0, 0, 0, 0, 0, 0)
+    data = struct.pack("=iIQ6Q", nr, arch, 0, arg0, arg1, 0, 0, 0, 0)
     insns = _insns(prog)
     pc, acc = 0, 0
     while True:
@@ -99,8 +99,9 @@ def test_interpreted_program_refuses_denied_numbers_and_allows_the_rest(machine:
             assert _run_bpf(prog, nr=table[name], arch=audit_arch) == RET_EPERM, name
     assert _run_bpf(prog, nr=table["clone3"], arch=audit_arch) == RET_ENOSYS
     refused = {table[n] for n in (*_seccomp.DENIED, *_seccomp.DENIED_ENOSYS) if n in table}
+    restricted = {table[n] for n in _seccomp.RESTRICTED if n in table}
     for nr in range(0, 460):
-        if nr not in refused and nr not in (table["clone"], table["personality"]):
+        if nr not in refused | restricted:
             assert _run_bpf(prog, nr=nr, arch=audit_arch) == RET_ALLOW, nr
 
 
@@ -134,6 +135,29 @@ def test_interpreted_clone_and_personality_depend_on_their_argument(machine: str
     assert _run_bpf(prog, nr=pers, arch=audit_arch, arg0=0) == RET_ALLOW
     assert _run_bpf(prog, nr=pers, arch=audit_arch, arg0=0xFFFFFFFF) == RET_ALLOW
     assert _run_bpf(prog, nr=pers, arch=audit_arch, arg0=ADDR_NO_RANDOMIZE) == RET_EPERM
+
+
+@pytest.mark.parametrize("machine", sorted(SUPPORTED))
+def test_interpreted_calls_on_other_processes_are_refused_and_on_the_caller_allowed(machine: str) -> None:
+    audit_arch, table = SUPPORTED[machine]
+    prog = _seccomp.build_filter(machine)
+    assert prog is not None
+    for name in _seccomp.SELF_ONLY:
+        nr = table[name]
+        assert _run_bpf(prog, nr=nr, arch=audit_arch, arg0=0) == RET_ALLOW, name  # pid 0: the caller
+        assert _run_bpf(prog, nr=nr, arch=audit_arch, arg0=1 << 32) == RET_ALLOW, name  # the kernel reads a pid_t: 0
+        for pid in (1, 2, 4321, 0xFFFFFFFF, (1 << 32) | 2):  # another process, -1, a high word that hides nothing
+            assert _run_bpf(prog, nr=nr, arch=audit_arch, arg0=pid) == RET_EPERM, (name, pid)
+    for name, which in (("setpriority", 0), ("ioprio_set", 1)):  # PRIO_PROCESS, IOPRIO_WHO_PROCESS
+        nr = table[name]
+        assert _run_bpf(prog, nr=nr, arch=audit_arch, arg0=which, arg1=0) == RET_ALLOW, name
+        for other in range(4):  # a process group or every process of a uid, the caller's own included
+            if other != which:
+                assert _run_bpf(prog, nr=nr, arch=audit_arch, arg0=other, arg1=0) == RET_EPERM, (name, other)
+        for who in (1, 2, 61000, 0xFFFFFFFF):
+            assert _run_bpf(prog, nr=nr, arch=audit_arch, arg0=which, arg1=who) == RET_EPERM, (name, who)
+    for name in ("process_madvise", "kcmp"):
+        assert _run_bpf(prog, nr=table[name], arch=audit_arch) == RET_EPERM, name
 
 
 def test_describe_lists_what_is_refused() -> None:

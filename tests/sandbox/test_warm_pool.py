@@ -298,9 +298,11 @@ def test_a_child_that_failed_costs_its_zygote_its_sandbox(pool: WarmPool, case: 
 @pytest.mark.parametrize("where", ["child", "daemon"])
 def test_cpu_burnt_in_a_warm_child_or_its_daemon_is_charged_up_to_the_limit(pool: WarmPool, where: str) -> None:
     class Short(SumTask):
+        # A limit short beside the wall-clock backstop's extra second (1.1 s for 0.1 s of CPU): a program that
+        # computes reaches it by CPU with a tenth of a core, so even a crowded machine stops it by its CPU.
         name = "short"
         split_sizes = {"val": 2, "test": 2}  # noqa: RUF012
-        time_limit = 0.3
+        time_limit = 0.1
 
     burn = ("import os, time\n"
             "def burn():\n"
@@ -318,8 +320,10 @@ def test_cpu_burnt_in_a_warm_child_or_its_daemon_is_charged_up_to_the_limit(pool
                "    time.sleep(5)\n"))
     result = evaluate(Short(), burn, "val", sandbox=pool, secret=TEST_SECRET)
     assert result.failures == {"timeout": 2}, result
-    assert all(0.3 < o.elapsed < 0.6 and o.wall < 0.9 for o in result.outcomes), result.outcomes
-    assert "of CPU, over 0.3s" in result.detail and result.clock not in ("", "wall clock"), result
+    # Stopped by the CPU it was charged (not by the wall-clock backstop, which a busy machine may approach).
+    assert all(0.1 < o.elapsed < 0.4 and o.detail.endswith("s of CPU, over 0.1s") for o in result.outcomes), \
+        result.outcomes
+    assert "of CPU, over 0.1s" in result.detail and result.clock not in ("", "wall clock"), result
 
 
 # --- the pool itself ---------------------------------------------------------------------------------------------

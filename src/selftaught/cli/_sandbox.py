@@ -24,7 +24,9 @@ from selftaught.sandbox._run_file import LIMIT_EXIT_CODES, run_file
 RUN_EPILOG = (
     "exit status: the program's own exit code when it exited (an uncaught exception: 1); when a limit ended\n"
     "it: " + ", ".join(f"{code} {limit}" for limit, code in sorted(LIMIT_EXIT_CODES.items(), key=lambda kv: kv[1]))
-    + ";\nkilled by another signal: 128 + the signal; 2 when selftaught itself refused (one line on stderr)."
+    + ";\nended by a signal that no limit sent: 128 + the signal (137: SIGKILL, e.g. one it sent itself); 2 when\n"
+    f"selftaught itself refused (one line on stderr).\nOutput: the last {Limits.output_kb} KiB the program printed; "
+    "when it printed more, a first line says how\nmany bytes were cut before them (--json: output_cut)."
 )
 
 
@@ -61,10 +63,16 @@ def handle_run(args: argparse.Namespace) -> int:
     reporter = Reporter(args.json)
     choice = sandbox_for(args.sandbox, reporter, Limits(memory_mb=args.memory), memory_flag="--memory")
     result = run_file(choice.sandbox, source, name=args.file, timeout=args.timeout)
-    data = {"file": args.file, **result.record(), "status": result.status, "sandbox": sandbox_record(choice)}
-    ended = f"ended by the {result.limit} limit" if result.limit else f"exit status {result.exit_code}"
+    data = {"file": args.file, **result.record(), "status": result.status, "ended": result.ending,
+            "sandbox": sandbox_record(choice)}
     where = f"{result.duration:.2f}s in the {choice.sandbox.name} sandbox"
-    human = f"{result.output.rstrip()}\n--- {args.file}: {ended} after {where}"
+    output = result.output.rstrip()
+    if result.output_cut:
+        output = (f"[selftaught: the first {result.output_cut} bytes of the output were cut here; the last "
+                  f"{choice.sandbox.limits.output_kb} KiB follow]\n{output}")
+    human = f"{output}\n--- {args.file}: {result.ending} after {where}"
+    if result.output_cut:
+        human += f" (the first {result.output_cut} bytes of its output were cut)"
     if result.error:
         human += f"\n{result.error.rstrip()}"
     emit(args.json, data, human)

@@ -30,11 +30,27 @@ class WorkerCgroup:
     Attributes:
       cpu: reads the seconds of CPU the worker's processes used (None: no CPU accounting here).
       cpu_source: what `cpu` reads, for reports.
+      memory_events: the memory cgroup's file that counts its out-of-memory kills (`oom_kill N`).
     """
 
     dirs: list[Path]
     cpu: CpuReader | None = None
     cpu_source: str = ""
+    memory_events: Path | None = None
+
+    def oom_kills(self) -> int | None:
+        """How many of the worker's processes the memory cgroup's out-of-memory killer has killed (None: unknown)."""
+        if self.memory_events is None:
+            return None
+        try:
+            lines = self.memory_events.read_text().splitlines()
+        except OSError:
+            return None
+        for line in lines:
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and value.strip().isdigit():
+                return int(value)
+        return None
 
     @property
     def procs_files(self) -> list[str]:
@@ -123,12 +139,14 @@ class Cgroups:
         dirs: list[Path] = []
         cpu: CpuReader | None = None
         source = ""
+        events: Path | None = None
         try:
             for controller, base in self.bases.items():
                 d = base / name
                 d.mkdir()
                 dirs.append(d)
                 if self.version == 1 and controller == "memory":
+                    events = d / "memory.oom_control"
                     (d / "memory.limit_in_bytes").write_text(limit)
                     with contextlib.suppress(OSError):  # swap accounting may be off
                         (d / "memory.memsw.limit_in_bytes").write_text(limit)
@@ -138,6 +156,7 @@ class Cgroups:
                     (d / "pids.max").write_text(str(processes))
                 else:
                     cpu, source = cgroup_v2_reader(d), "cgroup v2 cpu.stat"
+                    events = d / "memory.events"
                     (d / "memory.max").write_text(limit)
                     with contextlib.suppress(OSError):
                         (d / "memory.swap.max").write_text("0")
@@ -145,4 +164,4 @@ class Cgroups:
         except OSError:
             WorkerCgroup(dirs).remove()
             return None
-        return WorkerCgroup(dirs, cpu, source)
+        return WorkerCgroup(dirs, cpu, source, events)

@@ -193,14 +193,27 @@ def check_disk(choice: SandboxChoice) -> LayerCheck:
 
 def check_seccomp(choice: SandboxChoice) -> LayerCheck:
     data = _probe(choice, (
-        "import ctypes, json\n"
+        "import ctypes, json, os, resource, time\n"
         "mode = [l.split()[1] for l in open('/proc/self/status') if l.startswith('Seccomp:')][0]\n"
         "libc = ctypes.CDLL(None, use_errno=True)\n"
         "rc = libc.ptrace(16, 1, 0, 0)\n"
-        "print(json.dumps({'mode': mode, 'ptrace': rc, 'errno': ctypes.get_errno()}))\n"
+        "out = {'mode': mode, 'ptrace': rc, 'errno': ctypes.get_errno()}\n"
+        "child = os.fork()\n"
+        "if child == 0:\n"
+        "    time.sleep(5)\n"
+        "    os._exit(0)\n"
+        "try:\n"
+        "    resource.prlimit(child, resource.RLIMIT_NOFILE, (8, 8))\n"
+        "    out['prlimit'] = 0\n"
+        "except OSError as exc:\n"
+        "    out['prlimit'] = exc.errno\n"
+        "os.kill(child, 9)\n"
+        "os.waitpid(child, 0)\n"
+        "print(json.dumps(out))\n"
     ))
-    ok = data.get("mode") == "2" and data.get("ptrace") == -1 and data.get("errno") == 1
-    return LayerCheck("seccomp", ok, f"filter mode {data.get('mode')}, ptrace(ATTACH, 1) errno {data.get('errno')}")
+    ok = data.get("mode") == "2" and data.get("ptrace") == -1 and data.get("errno") == 1 and data.get("prlimit") == 1
+    return LayerCheck("seccomp", ok, f"filter mode {data.get('mode')}, ptrace(ATTACH, 1) errno {data.get('errno')}, "
+                      f"prlimit on its own child errno {data.get('prlimit')}")
 
 
 def check_package(choice: SandboxChoice) -> LayerCheck:

@@ -17,8 +17,6 @@ import re
 import site
 import sys
 
-import selftaught
-
 # The package, a single-module or egg install, its metadata, editable-install files (setuptools'
 # .pth and finder, legacy egg-link) and their byte code.
 _NAME = re.compile(
@@ -45,8 +43,9 @@ def import_dirs() -> list[str]:
 
 
 def package_dir() -> str:
-    """Where the selftaught package this process runs is (resolved)."""
-    return os.path.realpath(os.path.dirname(selftaught.__file__))
+    """Where the selftaught package this process runs is (resolved): two levels above this module's own file
+    (selftaught/sandbox/_hide.py), found without importing the package's top level."""
+    return os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 
 
 def _under(path: str, roots: list[str]) -> bool:

@@ -8,17 +8,21 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from selftaught.sandbox._select import Sandbox
-from selftaught.sandbox._worker_process import ChannelClosed
+from selftaught.sandbox._worker_process import ChannelClosed, Worker
 
 INTERRUPT_GRACE = 1.0
-LIMIT_SIGNALS: dict[int, str] = {signal.SIGXCPU: "cpu", signal.SIGXFSZ: "file_size", signal.SIGKILL: "killed"}
+# A SIGKILL is RLIMIT_CPU's when the worker used this much CPU past the soft limit: the hard one is a second past
+# it, and the kernel's count that it checks runs up to about 0.1 s ahead of the worker's cgroup's (measured).
+HARD_CPU_MARGIN = 0.5
+# Signals only a limit sends (the kernel, at RLIMIT_CPU's soft limit and RLIMIT_FSIZE). A SIGKILL is a limit's only
+# when the sandbox is known to have sent it: its memory cgroup's out-of-memory killer, or RLIMIT_CPU's hard limit.
+LIMIT_SIGNALS: dict[int, str] = {signal.SIGXCPU: "cpu", signal.SIGXFSZ: "file_size"}
 # The status `selftaught sandbox run` exits with when a limit ended the program (documented in
-# docs/sandbox.md): 124 as GNU timeout, 137/152/153 as a shell reports SIGKILL/SIGXCPU/SIGXFSZ.
+# docs/sandbox.md): 124 as GNU timeout, 152/153 as a shell reports SIGXCPU/SIGXFSZ.
 LIMIT_EXIT_CODES: dict[str, int] = {
     "memory": 122,
     "processes": 123,
     "timeout": 124,
-    "killed": 128 + signal.SIGKILL,
     "cpu": 128 + signal.SIGXCPU,
     "file_size": 128 + signal.SIGXFSZ,
 }
@@ -29,8 +33,10 @@ class FileRun:
     """What happened to a file run in the sandbox.
 
     Attributes:
-      limit: which limit ended it, if one did: timeout, memory, cpu, file_size, processes, killed.
-      output: what it printed (stdout and stderr together), capped.
+      limit: which limit of the sandbox ended it, if one did: timeout, memory, cpu, file_size, processes.
+      signal: the signal that ended it, if one did (whoever sent it).
+      output: what it printed (stdout and stderr together): the last `Limits.output_kb` KiB of it.
+      output_cut: how many bytes of the output, at its start, are not in `output`.
     """
 
     exit_code: int | None
@@ -40,9 +46,23 @@ class FileRun:
     error: str
     duration: float
     sandbox: str
+    output_cut: int = 0
 
     def record(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def ending(self) -> str:
+        """What ended it, in words."""
+        if self.limit is not None:
+            return f"ended by the {self.limit} limit"
+        if self.signal is not None:
+            name = _signal_name(self.signal)
+            if self.signal == signal.SIGKILL:
+                return (f"killed by {name}, which no limit of the sandbox sent (the program or one of its own "
+                        "processes did, or something outside the sandbox)")
+            return f"ended by {name}"
+        return f"exit status {self.exit_code}"
 
     @property
     def status(self) -> int:
@@ -57,6 +77,20 @@ class FileRun:
         return 1
 
 
+def _signal_name(number: int) -> str:
+    try:
+        return f"{signal.Signals(number).name} (signal {number})"
+    except ValueError:
+        return f"signal {number}"
+
+
+def _cpu(worker: Worker) -> float | None:
+    try:
+        return worker.cpu_time()
+    except ChannelClosed:
+        return None
+
+
 def run_file(sandbox: Sandbox, source: str, *, name: str = "<file>", timeout: float = 10.0) -> FileRun:
     """Runs `source` as __main__ in a fresh worker of `sandbox`, for at most `timeout` seconds."""
     started = time.perf_counter()
@@ -66,6 +100,7 @@ def run_file(sandbox: Sandbox, source: str, *, name: str = "<file>", timeout: fl
     limit: str | None = None
     error = ""
     timed_out = True  # until the program is known to have ended by itself
+    cpu_before = _cpu(worker)
     try:
         worker.send({"op": "run", "program": source, "name": name})
         message, timed_out = worker.receive_or_stop(timeout, INTERRUPT_GRACE)
@@ -85,7 +120,10 @@ def run_file(sandbox: Sandbox, source: str, *, name: str = "<file>", timeout: fl
     except ChannelClosed:
         timed_out = False  # it died by itself: its exit status says how
     finally:
-        output = worker.stderr_tail(sandbox.limits.output_kb * 1024)
+        kept = sandbox.limits.output_kb * 1024
+        output, cut = worker.stderr_tail(kept), max(0, worker.stderr_size() - kept)
+        oom_kills = worker.oom_kills()  # read before the worker's end removes its cgroup
+        cpu_after = _cpu(worker)
         if timed_out:  # it was interrupted (or the run failed): its worker may be altered
             worker.kill()
         else:
@@ -94,6 +132,13 @@ def run_file(sandbox: Sandbox, source: str, *, name: str = "<file>", timeout: fl
     if exit_code is None and status is not None and limit is None:
         sig = -status if status < 0 else (status - 128 if status > 128 else None)
         exit_code = None if sig else status
-        if sig:
+        if sig == signal.SIGKILL and oom_kills:
+            limit = "memory"
+            error = (f"the sandbox's memory cgroup ({sandbox.limits.memory_mb} MB for all its processes) killed "
+                     f"{oom_kills} of its processes for want of memory")
+        elif sig == signal.SIGKILL and cpu_before is not None and cpu_after is not None \
+                and cpu_after - cpu_before >= sandbox.limits.cpu_seconds + HARD_CPU_MARGIN:
+            limit = "cpu"  # RLIMIT_CPU's hard limit, a second past the soft one (whose SIGXCPU it ignored)
+        elif sig:
             limit = LIMIT_SIGNALS.get(sig)
-    return FileRun(exit_code, sig, limit, output, error[-2000:], time.perf_counter() - started, sandbox.name)
+    return FileRun(exit_code, sig, limit, output, error[-2000:], time.perf_counter() - started, sandbox.name, cut)

@@ -55,15 +55,37 @@ DENIED: tuple[str, ...] = (
     "io_uring_enter",
     "io_uring_register",
     "pidfd_getfd",
+    "process_madvise",
+    "kcmp",
 )
 
 # Refused with ENOSYS, so glibc (pthread_create, posix_spawn) falls back to clone().
 DENIED_ENOSYS: tuple[str, ...] = ("clone3",)
 
+# Calls that change another process when given its pid (their first argument): a program of the same uid
+# (a warm worker and its zygote) could change the state that the zygote's later children inherit. Refused with
+# EPERM unless the pid is 0, the caller itself (the kernel reads a pid_t: the argument's low 32 bits).
+SELF_ONLY: tuple[str, ...] = (
+    "prlimit64",
+    "sched_setparam",
+    "sched_setscheduler",
+    "sched_setattr",
+    "sched_setaffinity",
+    "migrate_pages",
+    "move_pages",
+)
+
+# Calls that name their target as (which, who): refused with EPERM unless `which` is this value (one process:
+# PRIO_PROCESS, IOPRIO_WHO_PROCESS) and `who` is 0 (the caller), never a process group or a whole uid.
+SELF_ONLY_WHICH: dict[str, int] = {"setpriority": 0, "ioprio_set": 1}
+
 # Refused with EPERM only for some arguments.
 RESTRICTED: dict[str, str] = {
     "personality": "refused unless the persona is 0 (PER_LINUX) or 0xffffffff (query only)",
     "clone": "refused when the flags contain a CLONE_NEW* namespace bit (threads and fork still work)",
+    **{name: "refused unless the pid is 0 (the caller itself)" for name in SELF_ONLY},
+    "setpriority": "refused unless it names the caller itself (PRIO_PROCESS, who 0)",
+    "ioprio_set": "refused unless it names the caller itself (IOPRIO_WHO_PROCESS, who 0)",
 }
 
 # Syscall numbers, checked against linux-libc-dev 6.1 (asm/unistd_64.h, asm-generic/unistd.h) and `ausyscall --dump`.
@@ -116,9 +138,20 @@ _X86_64: dict[str, int] = {
     "io_uring_enter": 426,
     "io_uring_register": 427,
     "pidfd_getfd": 438,
+    "process_madvise": 440,
+    "kcmp": 312,
     "personality": 135,
     "clone": 56,
     "clone3": 435,
+    "prlimit64": 302,
+    "sched_setparam": 142,
+    "sched_setscheduler": 144,
+    "sched_setattr": 314,
+    "sched_setaffinity": 203,
+    "migrate_pages": 256,
+    "move_pages": 279,
+    "setpriority": 141,
+    "ioprio_set": 251,
 }
 
 # aarch64 uses the generic table; it has no iopl, ioperm or uselib.
@@ -168,9 +201,20 @@ _AARCH64: dict[str, int] = {
     "io_uring_enter": 426,
     "io_uring_register": 427,
     "pidfd_getfd": 438,
+    "process_madvise": 440,
+    "kcmp": 272,
     "personality": 92,
     "clone": 220,
     "clone3": 435,
+    "prlimit64": 261,
+    "sched_setparam": 118,
+    "sched_setscheduler": 119,
+    "sched_setattr": 274,
+    "sched_setaffinity": 122,
+    "migrate_pages": 238,
+    "move_pages": 239,
+    "setpriority": 140,
+    "ioprio_set": 30,
 }
 
 _AUDIT_ARCH_X86_64 = 0xC000003E
@@ -211,6 +255,7 @@ _RET_ALLOW = 0x7FFF0000
 _OFF_NR = 0
 _OFF_ARCH = 4
 _OFF_ARG0_LOW = 16  # low 32 bits of args[0] on a little-endian machine (both supported arches are)
+_OFF_ARG1_LOW = 24  # low 32 bits of args[1]
 
 _Insn = tuple[int, int, int, int]
 
@@ -254,6 +299,26 @@ def _program(audit_arch: int, table: dict[str, int], refuse_x32: bool) -> list[_
             (_RET_K, 0, 0, eperm),
             (_RET_K, 0, 0, _RET_ALLOW),
         ]
+    for name in SELF_ONLY:
+        if name in table:
+            prog += [
+                (_JEQ_K, 0, 4, table[name]),
+                (_LD_W_ABS, 0, 0, _OFF_ARG0_LOW),
+                (_JEQ_K, 1, 0, 0),  # pid 0: the caller itself
+                (_RET_K, 0, 0, eperm),
+                (_RET_K, 0, 0, _RET_ALLOW),
+            ]
+    for name, which in SELF_ONLY_WHICH.items():
+        if name in table:
+            prog += [
+                (_JEQ_K, 0, 6, table[name]),
+                (_LD_W_ABS, 0, 0, _OFF_ARG0_LOW),
+                (_JEQ_K, 0, 2, which),  # a process group or a user: refused
+                (_LD_W_ABS, 0, 0, _OFF_ARG1_LOW),
+                (_JEQ_K, 1, 0, 0),  # who 0: the caller itself
+                (_RET_K, 0, 0, eperm),
+                (_RET_K, 0, 0, _RET_ALLOW),
+            ]
     prog.append((_RET_K, 0, 0, _RET_ALLOW))
     return prog
 

@@ -2,7 +2,9 @@
 
 A zygote (`_guest/zygote.py`) is started exactly like a worker, with the interpreter, numpy and the
 worker's modules loaded, and runs no program itself. For each program it forks a child that becomes an
-ordinary worker (the same `setup`, `load`/`improve`/`run` protocol, over pipes of its own to the host).
+ordinary worker (the same `setup`, `load`/`improve`/`run` protocol, over pipes of its own to the host),
+and acknowledges its setup before `launch` hands it out: a child that fails there costs its zygote, and
+the launch tries a fresh one (see `_zygote` for the host side of one zygote).
 When the program ends normally, `retire()` has the zygote end the child and sweep its sandbox; a clean
 sweep returns the zygote to the pool. Anything else (`kill()`: a timeout, a crash, a protocol break; a
 sweep that is not clean; a zygote that misbehaves) destroys the zygote's whole sandbox. See docs/sandbox.md.
@@ -11,21 +13,17 @@ sweep that is not clean; a zygote that misbehaves) destroys the zygote's whole s
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import shutil
 import signal
-import socket
 import tempfile
 import threading
-import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from selftaught.errors import UserError, WorkerError
 from selftaught.sandbox._bwrap import BwrapSandbox
-from selftaught.sandbox._cputime import children
 from selftaught.sandbox._process import user_process_count
 from selftaught.sandbox._worker_process import (
     ChannelClosed,
@@ -33,138 +31,19 @@ from selftaught.sandbox._worker_process import (
     Limits,
     LineReader,
     MessageChannel,
-    WorkerProcess,
-    _find_descendant,
+    host_rlimits,
 )
+from selftaught.sandbox._zygote import Zygote
 
 if TYPE_CHECKING:
     from selftaught.sandbox._select import Sandbox
 
-ZYGOTE_MARK = b"guest/zygote.py"
-# A POSIX message-queue filesystem of the sandbox's IPC namespace, so the sweep can see (and empty) the
-# queues a child left: without it they would outlive the child unseen. Workers do not need it.
-ZYGOTE_MOUNTS = ("--mqueue", "/dev/mqueue")
-START_TIMEOUT = 30.0  # seconds for a zygote to start and preload
-FORK_TIMEOUT = 5.0  # seconds for a zygote to fork a child
-SWEEP_TIMEOUT = 5.0  # seconds for a zygote to end its child and sweep (its own wait for the processes is 2 s)
+SETUP_TIMEOUT = 10.0  # seconds for a forked child to set its limits, seed and audit hook (about a millisecond)
 LAUNCHER_THREADS = 2  # zygotes started at once (each start is about 0.1 s of a core)
-STEP = 0.05  # seconds between looks at a zygote that has not answered yet
-_numbers = itertools.count(1)
 
 
-def _stopped(pid: int) -> bool:
-    """Whether `pid` is stopped (SIGSTOP from a child) or gone: either way it will not answer."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            state = f.read().rpartition(b")")[2].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state in (b"T", b"t", b"Z", b"X")
-
-
-def _ns_pid(pid: int) -> int | None:
-    """The pid of host process `pid` in its own (innermost) PID namespace."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("NSpid:"):
-                    return int(line.split()[-1])
-    except (OSError, ValueError):
-        pass
-    return None
-
-
-class Zygote:
-    """One zygote's sandbox, seen from the host: start it, have it fork a child, retire the child, destroy it."""
-
-    def __init__(self, sandbox: BwrapSandbox) -> None:
-        self.number = next(_numbers)  # which zygote this is, in this process (for reports and tests)
-        self.as_root = sandbox.as_root
-        self.limits = sandbox.limits
-        host_end, guest_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        fd = guest_end.detach()  # the launcher passes it into the sandbox, then closes it here
-        try:
-            launch = sandbox.plan("zygote.py", (str(fd),), (fd,), ZYGOTE_MOUNTS, extra_processes=1)
-        except BaseException:
-            os.close(fd)
-            host_end.close()
-            raise
-        self.socket = host_end
-        try:
-            self.process = WorkerProcess(launch, sandbox.limits, 0)
-        except ChannelClosed as exc:
-            host_end.close()
-            raise WorkerError(f"a zygote died at once: {exc}") from None
-        except BaseException:
-            host_end.close()
-            raise
-        try:
-            reply = self.process.receive(START_TIMEOUT)
-            if reply.get("op") != "ready":
-                raise WorkerError(f"a zygote did not start: {str(reply.get('error', reply))[:300]}")
-        except (ChannelClosed, ChannelTimeout) as exc:
-            tail = self.process.stderr_tail()[-300:]
-            self.destroy()
-            raise WorkerError(f"a zygote failed to start ({type(exc).__name__}): {tail}") from None
-        except WorkerError:
-            self.destroy()
-            raise
-        found = _find_descendant(self.process.proc.pid, ZYGOTE_MARK)
-        if found is None:
-            self.destroy()
-            raise WorkerError("a zygote started, but its process cannot be found")
-        self.pid = found  # its host pid
-
-    @property
-    def alive(self) -> bool:
-        return not self.process.closed and not _stopped(self.pid)
-
-    def _answer(self, timeout: float) -> dict[str, Any]:
-        """The zygote's next message; WorkerError when it does not come (the zygote died, stopped, or is slow)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                return self.process.receive(STEP)
-            except ChannelTimeout:
-                if _stopped(self.pid) or time.monotonic() > deadline:
-                    raise WorkerError(f"zygote {self.number} stopped answering") from None
-            except ChannelClosed as exc:
-                raise WorkerError(f"zygote {self.number} is gone: {exc}") from None
-
-    def fork(self, fds: tuple[int, int, int]) -> int:
-        """Has the zygote fork a child with `fds` as its stdin, stdout and stderr; returns the child's host pid."""
-        try:
-            self.process.send({"op": "fork"})
-            socket.send_fds(self.socket, [b"F"], list(fds))
-        except (ChannelClosed, OSError) as exc:
-            raise WorkerError(f"zygote {self.number} cannot be reached: {exc}") from None
-        reply = self._answer(FORK_TIMEOUT)
-        inner = reply.get("pid")
-        if reply.get("op") != "forked" or not isinstance(inner, int) or isinstance(inner, bool):
-            raise WorkerError(f"zygote {self.number} did not fork: {str(reply)[:200]}")
-        for child in children(self.pid):
-            if _ns_pid(child) == inner:
-                return child
-        raise WorkerError(f"zygote {self.number} forked pid {inner}, which is not its child")
-
-    def retire(self) -> tuple[int | None, bool, str]:
-        """Has the zygote end its child and sweep: (the child's exit status as a Popen's returncode, clean, why)."""
-        try:
-            self.process.send({"op": "retire"})
-        except ChannelClosed as exc:
-            raise WorkerError(f"zygote {self.number} cannot be reached: {exc}") from None
-        reply = self._answer(SWEEP_TIMEOUT)
-        status, clean = reply.get("status"), reply.get("clean")
-        if reply.get("op") != "swept" or not isinstance(clean, bool):
-            raise WorkerError(f"zygote {self.number} did not sweep: {str(reply)[:200]}")
-        code = status if isinstance(status, int) and not isinstance(status, bool) else None
-        return code, clean, str(reply.get("why", ""))[:1000]
-
-    def destroy(self) -> None:
-        """Kills the whole sandbox (the zygote, its child, everything in its PID namespace)."""
-        self.process.kill()
-        with contextlib.suppress(OSError):
-            self.socket.close()
+class SetupFailed(WorkerError):
+    """A forked worker failed before any program ran in it (its zygote is suspect, not the machine)."""
 
 
 class _Exit:
@@ -292,15 +171,24 @@ class ForkedWorker(MessageChannel):
             self._pidfd: int | None = os.pidfd_open(self.pid)
         except OSError:
             self._pidfd = None
+        events = zygote.process.oom_kills()
+        self._oom_base = events or 0  # the zygote's sandbox counts its children's out-of-memory kills all together
         budget = dict(limits.__dict__)
         # RLIMIT_NPROC counts the zygote too (same uid): one more, so the program may start as many as in a worker
         budget["processes"] = (limits.processes if self.zygote.as_root else user_process_count(os.getuid())
                                + limits.processes) + 1
+        # The child acknowledges its setup (limits, seed, audit hook) before it is handed out: one that fails there
+        # has not run any program yet, and its zygote is at fault, not the machine (`launch` tries another).
         try:
-            self.send({"op": "setup", "limits": budget, "seed": seed})
-        except ChannelClosed:
-            self.kill()
-            raise
+            self.send({"op": "setup", "limits": budget, "seed": seed, "rlimits": host_rlimits(), "ack": True})
+            reply = self.receive(SETUP_TIMEOUT)
+        except (ChannelClosed, ChannelTimeout) as exc:
+            reply = {"error": f"{type(exc).__name__} {exc}".strip()}
+        if reply.get("op") != "set_up":
+            tail = self.stderr_tail(300).strip()
+            self._abandon()
+            raise SetupFailed(f"its worker failed to set up: {str(reply.get('error', reply))[:300]}"
+                              + (f" ({tail[-200:]})" if tail else ""))
 
     @property
     def zygote_pid(self) -> int:
@@ -329,15 +217,25 @@ class ForkedWorker(MessageChannel):
             else:
                 os.kill(self.pid, signum)
 
+    def oom_kills(self) -> int | None:
+        """How many of this worker's processes its sandbox's memory cgroup killed for want of memory (None:
+        unknown), counted from its fork."""
+        events = None if self.closed else self.zygote.process.oom_kills()
+        return None if events is None else events - self._oom_base
+
     def kill(self) -> None:
         """The worker may have been altered (a timeout, a crash, a protocol break): kills it and destroys its
         zygote's whole sandbox (a replacement starts in the background)."""
         if self.closed:
             return
+        self._abandon()
+        self._pool.discard(self.zygote, "its worker was killed")
+
+    def _abandon(self) -> None:
+        """Kills the child and lets go of it; its zygote is the caller's to discard."""
         self.closed = True
         self._signal(signal.SIGKILL)
         self._close_channel()
-        self._pool.discard(self.zygote, "its worker was killed")
         self._cleanup()
 
     def retire(self) -> None:
@@ -433,7 +331,9 @@ class WarmPool:
             raise WorkerError("the warm pool is closed")
         failures: list[str] = []
         for _ in range(self.ATTEMPTS):
-            zygote = self._pool.take() or self._pool.start()  # a start that fails raises WorkerError at once
+            # An idle zygote first; after a failure, fresh ones only: whether a fresh zygote works is what decides
+            # between a zygote at fault (discarded, and the launch succeeds) and a machine fault (WorkerError).
+            zygote = (None if failures else self._pool.take()) or self._pool.start()  # a start that fails raises
             self._pool.replenish()
             try:
                 return ForkedWorker(zygote, self._pool, self.limits, seed)

@@ -19,7 +19,7 @@ from typing import IO, Any, NoReturn, Protocol
 from selftaught.errors import WorkerError
 from selftaught.sandbox._cgroup import WorkerCgroup
 from selftaught.sandbox._cputime import HAS_PROC, children, process_tree_cpu, wall_clock
-from selftaught.sandbox._guest import _wire
+from selftaught.sandbox._guest import _state, _wire
 
 MAX_MESSAGE = _wire.MAX_MESSAGE  # bytes in one message from a worker (see _wire for the choice)
 READ_CHUNK = 1 << 16  # bytes asked of the pipe per read (a Linux pipe holds 64 KiB)
@@ -75,6 +75,15 @@ class Launch:
     on_exit: Callable[[], None] | None = None
     kill_children_first: bool = False
     cgroup: WorkerCgroup | None = None
+
+
+def host_rlimits() -> dict[str, tuple[int, int]]:
+    """This process's resource limits, by name: what a fresh worker inherits (bubblewrap and setpriv keep them).
+
+    Sent in every worker's `setup`: the worker sets each of them explicitly (then its `Limits` on top), so a
+    worker forked by a zygote starts from a fresh worker's limits, whatever its zygote's are.
+    """
+    return _state.rlimits()
 
 
 class ChannelTimeout(Exception):
@@ -199,6 +208,10 @@ class Worker(Protocol):
 
     def stderr_tail(self, limit: int = ...) -> str: ...
 
+    def stderr_size(self) -> int: ...
+
+    def oom_kills(self) -> int | None: ...
+
     def kill(self) -> None: ...
 
     def retire(self) -> None: ...
@@ -290,6 +303,14 @@ class MessageChannel:
         except (OSError, ValueError):
             return ""
 
+    def stderr_size(self) -> int:
+        """How many bytes the program printed in all (`stderr_tail` keeps the last of them)."""
+        try:
+            self._stderr.flush()
+            return self._stderr.seek(0, os.SEEK_END)
+        except (OSError, ValueError):
+            return 0
+
 
 class WorkerProcess(MessageChannel):
     """One running worker: a child process in its own process group, and a message channel."""
@@ -354,7 +375,7 @@ class WorkerProcess(MessageChannel):
         budget = dict(limits.__dict__)
         budget["processes"] = launch.nproc
         try:
-            self.send({"op": "setup", "limits": budget, "seed": seed})
+            self.send({"op": "setup", "limits": budget, "seed": seed, "rlimits": host_rlimits()})
         except ChannelClosed:
             self.kill()  # it died at once: reap it, remove its directory, return its uid
             raise
@@ -371,6 +392,11 @@ class WorkerProcess(MessageChannel):
         if used is None:
             raise ChannelClosed("the worker's CPU time cannot be read: it is gone")
         return used
+
+    def oom_kills(self) -> int | None:
+        """How many of the worker's processes its memory cgroup's out-of-memory killer has killed (None: it has no
+        such cgroup, or it is gone)."""
+        return None if self._cgroup is None else self._cgroup.oom_kills()
 
     def worker_pid(self) -> int:
         """The host pid of the worker interpreter itself (inside a sandbox it is a descendant)."""

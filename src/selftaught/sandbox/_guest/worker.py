@@ -66,23 +66,41 @@ def _on_interrupt(signum: int, frame: Any) -> None:
         raise Interrupted()
 
 
-def _apply_limits(limits: dict[str, Any]) -> None:
+def _apply_limits(limits: dict[str, Any], inherited: dict[str, Any]) -> None:
+    """Sets every resource limit explicitly: each of `inherited` (the host's own, which a fresh worker inherits),
+    then those of `limits` on top. A forked worker so starts from a fresh worker's limits whatever its zygote's
+    are; one whose hard limit is below what is asked fails here (ValueError), before any program runs."""
     import resource
 
+    for name, (soft, hard) in inherited.items():
+        which = getattr(resource, str(name), None)
+        if str(name).startswith("RLIMIT_") and isinstance(which, int):
+            _set(name, which, int(soft), int(hard))
     mb = 1024 * 1024
     pairs = [
-        ("memory_mb", resource.RLIMIT_AS, mb),
-        ("file_size_mb", resource.RLIMIT_FSIZE, mb),
-        ("cpu_seconds", resource.RLIMIT_CPU, 1),
-        ("open_files", resource.RLIMIT_NOFILE, 1),
-        ("processes", resource.RLIMIT_NPROC, 1),
+        ("memory_mb", "RLIMIT_AS", mb),
+        ("file_size_mb", "RLIMIT_FSIZE", mb),
+        ("cpu_seconds", "RLIMIT_CPU", 1),
+        ("open_files", "RLIMIT_NOFILE", 1),
+        ("processes", "RLIMIT_NPROC", 1),
     ]
-    for key, which, unit in pairs:
+    for key, name, unit in pairs:
         value = limits.get(key)
         if value:
             n = int(value) * unit
-            resource.setrlimit(which, (n, n))
+            # The CPU limit's hard limit is a second later: at the soft one the kernel sends SIGXCPU (which says
+            # which limit it was); at a hard limit equal to it, it would send SIGKILL instead.
+            _set(f"{name} ({key})", getattr(resource, name), n, n + 1 if name == "RLIMIT_CPU" else n)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _set(name: str, which: int, soft: int, hard: int) -> None:
+    import resource
+
+    try:
+        resource.setrlimit(which, (soft, hard))
+    except (ValueError, OSError) as exc:
+        raise ValueError(f"{name} cannot be set to {(soft, hard)} (it is {resource.getrlimit(which)}): {exc}") from None
 
 
 def _seed(seed: int) -> None:
@@ -301,10 +319,18 @@ def main() -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     link = Link(reader, writer)
     setup = link.receive()
-    _apply_limits(setup.get("limits", {}))
-    _seed(int(setup.get("seed", 0)))
-    global _record
-    _record = _audit.install([sys.prefix, sys.base_prefix, os.path.dirname(os.path.abspath(__file__))])
+    try:
+        _apply_limits(setup.get("limits", {}), setup.get("rlimits", {}))
+        _seed(int(setup.get("seed", 0)))
+        global _record
+        _record = _audit.install([sys.prefix, sys.base_prefix, os.path.dirname(os.path.abspath(__file__))])
+    except Exception as exc:
+        if not setup.get("ack"):
+            raise
+        link.send({"op": "setup_failed", "error": _wire.plain_text(f"{type(exc).__name__}: {exc}"[:500])})
+        os._exit(71)
+    if setup.get("ack"):  # a forked worker: its host waits for this before it hands the worker out
+        link.send({"op": "set_up"})
     first = link.receive()
     if first.get("op") == "load":
         serve_solution(link, first)

@@ -12,10 +12,11 @@ memory or environment through /proc. Control messages are JSON lines on stdin/st
   host -> zygote  {"op": "retire"}       (the child is ended, reaped, and everything it left is swept)
   zygote -> host  {"op": "swept", "status": S, "clean": bool, "why": str}
 
-One child at a time. The child becomes an ordinary worker (`worker.main`). The sweep kills every
-process of the sandbox but the zygote and the sandbox's init (`kill(-1, SIGKILL)`: safe only because
-the zygote is alone in a PID namespace of its own), empties the writable directories, and checks that
-the sandbox is as the zygote found it; `clean` false means the host must destroy this sandbox.
+One child at a time. The child takes a session of its own and becomes an ordinary worker (`worker.main`).
+The sweep kills every process of the sandbox but the zygote and the sandbox's init (`kill(-1, SIGKILL)`:
+safe only because the zygote is alone in a PID namespace of its own), empties the writable directories,
+and checks that the sandbox, and the zygote's own state that children inherit (`_state`: its limits,
+scheduling, affinity...), are as the zygote found them; `clean` false means the host must destroy this sandbox.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import random  # noqa: F401
 import resource  # noqa: F401
 
 import _audit  # type: ignore[import-not-found]  # noqa: F401  (preloaded for the children)
+import _state  # type: ignore[import-not-found]
 import _wire  # type: ignore[import-not-found]
 import helpers  # type: ignore[import-not-found]  # noqa: F401
 import worker  # type: ignore[import-not-found]
@@ -84,7 +86,8 @@ class Control:
 
 
 def _snapshot() -> dict[str, Any]:
-    """What the sweep compares against: the scratch directories' owners and modes, /dev, the mounts, own state."""
+    """What the sweep compares against: the scratch directories' owners and modes, /dev, the mounts, own state
+    (working directory, umask, and what children inherit: limits, scheduling, affinity...)."""
     dirs: dict[str, tuple[int, int, int] | None] = {}
     for path in (*SCRATCH, "/dev"):
         try:
@@ -95,7 +98,7 @@ def _snapshot() -> dict[str, Any]:
     with open("/proc/self/mountinfo") as f:
         mounts = f.read()
     return {"dirs": dirs, "dev": sorted(os.listdir("/dev")), "mounts": mounts, "cwd": os.getcwd(),
-            "umask": _umask(), "layout": {path: _layout(path) for path in SCRATCH}}
+            "umask": _umask(), "layout": {path: _layout(path) for path in SCRATCH}, "inherited": _state.snapshot()}
 
 
 def _umask() -> int:
@@ -233,6 +236,9 @@ def sweep(child: int, fresh: dict[str, Any]) -> dict[str, Any]:
     for key in ("dirs", "dev", "mounts", "cwd", "umask"):
         if now[key] != fresh[key]:
             why.append(f"{key} changed")
+    changed = _state.changes(fresh["inherited"], now["inherited"])
+    if changed:  # every later child would inherit it
+        why.append(f"the zygote's own {', '.join(changed)} changed")
     for table in SYSV_IPC:
         if _rows(table):
             why.append(f"System V IPC objects left in {table}")
@@ -254,6 +260,9 @@ def become_worker(fds: list[int]) -> None:
             os.dup2(fd, target)
         os.closerange(3, os.sysconf("SC_OPEN_MAX") if os.sysconf("SC_OPEN_MAX") > 0 else 65536)
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
+        # A session and process group of its own: a signal, priority or autogroup change addressed to its own
+        # process group or session then reaches the program's processes only, never the zygote.
+        os.setsid()
         _prctl(PR_SET_DUMPABLE, 1)  # as a freshly started worker is (the zygote is not)
         worker.main()
     finally:
