@@ -75,8 +75,11 @@ def _handle(args: argparse.Namespace) -> int:
         services.stop()  # kill the improvers' workers, refuse new work: the other rows are not waited for
         results.close(output(), order, stopped="interrupted" if isinstance(exc, KeyboardInterrupt)
                       else f"{type(exc).__name__}: {exc}")
-        reporter.warn(f"transfer stopped; its {results.rows} finished row(s) are saved in {results.path}: run the "
-                      "same command again to measure only the others")
+        if results.rows:
+            reporter.warn(f"transfer stopped; its {results.rows} finished row(s) are saved in {results.path}: run "
+                          "the same command again to measure only the others")
+        else:
+            reporter.warn("transfer stopped before any task's row was finished: nothing is saved")
         raise
     finally:
         services.close(wait=not abandoned)
