@@ -6,7 +6,7 @@ import hashlib
 import inspect
 import json
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, fields
 from functools import partial
 from typing import Any, TypeVar
@@ -83,6 +83,7 @@ def _all(calls: Sequence[Callable[[], T]]) -> list[T]:
     pool = ThreadPoolExecutor(max_workers=max(1, len(calls)))
     try:
         futures: list[Future[T]] = [pool.submit(call) for call in calls]
+        wait(futures, return_when=FIRST_EXCEPTION)  # the first failure is raised at once, whichever call it is
         results = [future.result() for future in futures]
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
