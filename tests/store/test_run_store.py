@@ -68,3 +68,13 @@ def test_a_run_directory_discarded_before_its_manifest_leaves_nothing(tmp_path: 
     kept.write_json("manifest.json", {"format_version": 2})
     kept.discard()  # it has a manifest: it is a run, never removed
     assert (kept.root / "manifest.json").is_file()
+
+
+def test_a_closed_or_frozen_store_writes_no_more_programs(tmp_path: Path) -> None:
+    """Threads a run leaves behind (downstream runs still unwinding after a cap) must not change its directory."""
+    store = RunStore(tmp_path / "r")
+    store.freeze()
+    assert store.save_program("x = 1\n") == program_hash("x = 1\n")
+    store.close()
+    assert store.save_program("y = 2\n") == program_hash("y = 2\n")
+    assert list((tmp_path / "r" / "programs").iterdir()) == []

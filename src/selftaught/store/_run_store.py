@@ -106,11 +106,14 @@ class RunStore:
         write_atomic(self.root / name, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
     def save_program(self, program: str | None) -> str | None:
-        """Stores a program once; returns its hash (None for no program)."""
+        """Stores a program once; returns its hash (None for no program). Once the store is frozen or closed,
+        nothing is written (threads of a run that has ended must not change its directory)."""
         if not isinstance(program, str):
             return None
         digest = program_hash(program)
         with self._lock:
+            if self._frozen or self._events.closed:
+                return digest
             if digest not in self._known:
                 path = self.root / "programs" / f"{digest}.py"
                 if not path.exists():
