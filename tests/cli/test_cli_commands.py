@@ -70,7 +70,7 @@ def test_transfer_reports_the_papers_three_columns_per_task(
     script = tmp_path / "s.json"
     script.write_text(json.dumps([f"```python\n{good}```"]))
     data = run_json(capsys, "transfer", str(DATA / "better_improver.py"), "--tasks", "parity_noiseless",
-                    "--lm", f"scripted:{script}", "--downstream-runs", "1")
+                    "--lm", f"scripted:{script}", "--downstream-runs", "1", "--out", str(tmp_path / "t.json"))
     (row,) = data["rows"]
     assert row["task"] == "parity_noiseless"
     assert 0.3 < row["seed_utility"] < 0.7

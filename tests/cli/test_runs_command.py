@@ -133,3 +133,26 @@ def test_resume_refuses_format_1_runs_and_unreadable_ones(runs: Path, capsys: py
     assert code == 2 and "older selftaught (run format 1)" in err
     code, _out, err = run_cli(capsys, "run", "--resume", str(runs / "i-corrupt"))
     assert code == 2 and "unreadable" in err
+
+
+@pytest.mark.parametrize("damage", [b"{\"status\": \"complete\", \"iter", b"\x81\xfe garbage \x00", b"[1, 2]"],
+                         ids=["torn", "binary", "not-an-object"])
+def test_runs_show_warns_of_a_corrupt_summary_and_shows_what_the_events_say(
+    runs: Path, capsys: pytest.CaptureFixture[str], damage: bytes
+) -> None:
+    events = [{"kind": "lm_call", "cost_usd": 0.5, "iteration": 0}, {"kind": "iteration", **iteration(0, 0.4)}]
+    run = make_run(runs, "m-corrupt-summary", None, events=events)
+    (run / "summary.json").write_bytes(damage)
+    code, out, err = run_cli(capsys, "runs", "show", str(run))
+    assert code == 0 and "Traceback" not in err
+    assert f"note: {run / 'summary.json'} is not " in err and "come from events.jsonl" in err
+    assert "status: interrupted" in out and "I_0" in out and f"resume with: selftaught run --resume {run}" in out
+    code, out, err = run_cli(capsys, "runs", "show", str(run), "--json")
+    data = json.loads(out)
+    assert data["warnings"] == [line.removeprefix("note: ") for line in err.splitlines()]
+    assert data["cost_usd"] == 0.5 and data["iterations_done"] == 0
+
+
+def test_runs_show_says_nothing_of_a_summary_not_written_yet(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _out, err = run_cli(capsys, "runs", "show", "f-killed-at-once", "--runs-dir", str(runs))
+    assert code == 0 and "note:" not in err

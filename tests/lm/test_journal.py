@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from selftaught.errors import LMRefused
+from selftaught.errors import LMRefused, UserError
 from selftaught.lm import CompletionRequest, Generation
 from selftaught.lm._base import Backend
 from selftaught.lm._cached import CachedBackend
-from selftaught.lm._journal import JournalBackend
+from selftaught.lm._journal import JournalBackend, check_journal
 from selftaught.lm.cache import LMCache
 
 
@@ -57,3 +57,21 @@ def test_its_samples_replay_through_the_cache_a_provider_run_uses(tmp_path: Path
     journal.close()
     replay = CachedBackend(Counting(), LMCache(path), "replay", {"max_tokens": 10})
     assert replay.generate(request).replies == got.replies
+
+
+def test_a_journal_overwritten_with_garbage_is_refused_naming_the_file_and_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "lm-cache.sqlite"
+    journal = JournalBackend(Counting(), path, {"max_tokens": 10})
+    journal.generate(CompletionRequest("sys", "hello", 0.7, 1, 0, 42))
+    journal.close()
+    check_journal(path)  # a sound journal passes
+    check_journal(tmp_path / "none.sqlite")  # no journal yet: the resumed run makes one
+    garbage = bytes(range(256)) * 16
+    path.write_bytes(garbage)
+    for refuse in (check_journal, lambda p: JournalBackend(Counting(), p, {})):
+        with pytest.raises(UserError) as refused:
+            refuse(path)
+        message = str(refused.value)
+        assert message.startswith(f"{path}, the run's LM journal, is not ")
+        assert "move it aside to resume without it" in message and "\n" not in message
+    assert path.read_bytes() == garbage  # refused without a write

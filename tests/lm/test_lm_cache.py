@@ -18,7 +18,7 @@ import pytest
 
 from selftaught.errors import UserError
 from selftaught.lm import cache as cache_mod
-from selftaught.lm.cache import CachedSample, CacheMiss, LMCache, default_cache_path, sample_key
+from selftaught.lm.cache import CachedSample, CacheMiss, CacheUnusable, LMCache, default_cache_path, sample_key
 
 BASE: dict[str, Any] = {
     "provider": "openai",
@@ -560,3 +560,42 @@ def test_export_keys_leaves_one_self_contained_file(tmp_path: Path) -> None:
     shipped.rename(moved)
     with LMCache(moved) as cache:
         assert cache.get("k") == sample("used")
+
+
+def test_a_directory_is_refused_as_a_cache_file_naming_a_file_to_use(tmp_path: Path) -> None:
+    with pytest.raises(CacheUnusable) as refused:
+        LMCache(tmp_path)
+    assert str(refused.value) == (f"LM cache {tmp_path} is a directory, not a cache file: give --cache-path a file, "
+                                  f"e.g. {tmp_path / 'lm-cache.sqlite'}")
+    again = pickle.loads(pickle.dumps(refused.value))
+    assert isinstance(again, CacheUnusable) and str(again) == str(refused.value)
+
+
+@pytest.mark.parametrize("garbage", [b"not a database at all\n" * 10, bytes(range(256)) * 20],
+                         ids=["text", "binary"])
+def test_a_file_that_is_not_a_database_is_refused_and_left_as_it_was(tmp_path: Path, garbage: bytes) -> None:
+    path = tmp_path / "cache.sqlite"
+    path.write_bytes(garbage)
+    with pytest.raises(CacheUnusable, match=r"is not an SQLite database .*: move it aside, or give --cache-path "
+                                            r"another file"):
+        LMCache(path)
+    assert path.read_bytes() == garbage
+
+
+def test_a_cache_whose_directory_cannot_be_made_is_refused_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    for path in (tmp_path / "a-file" / "cache.sqlite", tmp_path / "a-file" / "deeper" / "cache.sqlite"):
+        with pytest.raises(CacheUnusable) as refused:
+            LMCache(path)
+        assert str(refused.value) == (f"LM cache {path} cannot be created: {tmp_path / 'a-file'} is a file, not a "
+                                      "directory: give --cache-path a file in a writable directory (or --cache off)")
+
+
+def test_an_unusable_default_cache_directory_points_at_xdg_cache_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "not-a-dir").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "not-a-dir"))
+    with pytest.raises(CacheUnusable, match="this is the default cache file: set XDG_CACHE_HOME to a writable "
+                                            "directory, or pass --cache-path FILE"):
+        LMCache(default_cache_path())

@@ -9,8 +9,11 @@ from typing import Any
 from selftaught.cli._common import CONFIG_KEYS
 from selftaught.config import Config, build_config
 from selftaught.errors import UserError
+from selftaught.lm._journal import check_journal
 from selftaught.store import RunStore
+from selftaught.store._progress import cap_reached, recorded_progress
 from selftaught.store._status import RESUMABLE, load_manifest, read_run
+from selftaught.tasks import load_split_secret
 
 #: Flags that may differ on resume: they change how the run is carried out (caps, credentials, parallelism, the
 #: user's global LM cache), never what it computes. Any other flag must equal the run's own setting.
@@ -23,7 +26,11 @@ def resume_command(run_dir: Path) -> str:
 
 
 def open_resumed(args: argparse.Namespace) -> tuple[Config, RunStore, dict[str, Any], dict[str, Any] | None]:
-    """The run's config, its store reopened (torn lines cut), its manifest and its last summary."""
+    """The run's config, its store reopened (torn lines cut), its manifest and its last summary.
+
+    Every refusal (a complete run, one already at its cap, a changed config, a damaged LM journal) comes before
+    the store is opened: a refused resume leaves every file of the run as it was.
+    """
     run_dir = Path(args.resume)
     manifest = load_manifest(run_dir)
     if manifest["format_version"] < 2:
@@ -49,8 +56,26 @@ def open_resumed(args: argparse.Namespace) -> tuple[Config, RunStore, dict[str, 
             raise UserError(f"{flag} {given} differs from the run's ({values.get(key)}): a resumed run keeps its "
                             f"config (only {', '.join(sorted(SAFE_ON_RESUME - {'split_secret'}))} may change)")
     config = build_config(values)
+    check_secret(manifest, load_split_secret(config.split_secret).record(), run_dir)
+    _refuse_at_cap(run_dir, config, info.summary)
+    check_journal(run_dir / "lm-cache.sqlite")
     store = RunStore(run_dir, resume=True)
     return config, store, manifest, info.summary
+
+
+def _refuse_at_cap(run_dir: Path, config: Config, summary: dict[str, Any] | None) -> None:
+    """Refuses to resume a run already at a cap it would resume with: its replay would stop at the cap, before
+    the work it had done past it (calls in flight when it was reached), and save less than the run has."""
+    progress = recorded_progress(run_dir, summary)
+    reached = cap_reached(progress, config.max_calls, config.max_usd)
+    if reached is None:
+        return
+    if reached.startswith("--max-calls"):
+        raise_it = f"--max-calls N with N above {progress.calls}"
+    else:
+        raise_it = f"--max-usd X with X above {progress.cost_usd:.4f}"
+    raise UserError(f"{run_dir} is already at its cap ({reached}): nothing more can be done without raising it; "
+                    f"to continue the run: {resume_command(run_dir)} {raise_it}")
 
 
 def _differs(given: object, recorded: object) -> bool:

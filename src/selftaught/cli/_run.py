@@ -10,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from selftaught.broker import Services
 from selftaught.cli import _repeats
 from selftaught.cli._common import (
     Reporter,
@@ -20,9 +21,10 @@ from selftaught.cli._common import (
     sandbox_record,
     services_for,
 )
-from selftaught.cli._resume import check_secret, open_resumed, resume_command
+from selftaught.cli._resume import open_resumed, resume_command
 from selftaught.cli._runs import iteration_table, usage_line
 from selftaught.cli._signals import sigterm_interrupts
+from selftaught.config import Config
 from selftaught.errors import RunLimitReached, SelftaughtError, UserError
 from selftaught.improver import seed_improver
 from selftaught.lm import Backend
@@ -30,7 +32,8 @@ from selftaught.lm._journal import JournalBackend
 from selftaught.safety.report import safety_summary
 from selftaught.stop import self_improve
 from selftaught.store import FORMAT_VERSION, RunStore, read_events
-from selftaught.tasks import get_task
+from selftaught.store._progress import keep_progress
+from selftaught.tasks import Task, get_task
 
 
 def register(sub: Any) -> None:
@@ -64,6 +67,27 @@ def _ship_cache(backend: Backend, summary: dict[str, Any]) -> None:
         summary["lm_cache"] = {"path": str(backend.path), "samples": backend.samples()}
 
 
+def _manifest(config: Config, task: Task, services: Services, started: float) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "command": ["selftaught", *sys.argv[1:]],
+        "config": config.to_dict(),
+        "task": {"name": task.name, "splits": dict(task.split_sizes), "time_limit": task.time_limit,
+                 "known_holes": list(task.known_holes)},
+        "seed": config.seed,
+        "lm": {"backend": services.backend.name, "notice": services.backend.notice},
+        "sandbox": sandbox_record(services.sandbox_choice),
+        "split_secret": services.secret.record(),
+        "versions": _versions(),
+        "started": started,
+    }
+
+
+def _close_backend(services: Services | None) -> None:
+    if services is not None and isinstance(services.backend, JournalBackend):
+        services.backend.close()
+
+
 def handle(args: argparse.Namespace) -> int:
     if getattr(args, "repeats", 1) != 1:
         if args.resume:
@@ -82,33 +106,38 @@ def _handle(args: argparse.Namespace) -> int:
     else:
         config = config_from(args)
     task = get_task(config.task)
+    started = time.time()
     if manifest is None:
         store = RunStore.create(Path(config.runs_dir), task.name)
-    started = time.time()
-    services = services_for(config, reporter, store)
-    sessions: list[dict[str, Any]] = list((previous or {}).get("sessions") or [])
-    if manifest is None:
-        store.write_json("manifest.json", {
-            "format_version": FORMAT_VERSION,
-            "command": ["selftaught", *sys.argv[1:]],
-            "config": config.to_dict(),
-            "task": {"name": task.name, "splits": dict(task.split_sizes), "time_limit": task.time_limit,
-                     "known_holes": list(task.known_holes)},
-            "seed": config.seed,
-            "lm": {"backend": services.backend.name, "notice": services.backend.notice},
-            "sandbox": sandbox_record(services.sandbox_choice),
-            "split_secret": services.secret.record(),
-            "versions": _versions(),
-            "started": started,
-        })
+        made: Services | None = None
+        try:  # until its manifest is written, a failure (an unusable --cache-path, say) leaves no run directory
+            made = services_for(config, reporter, store)
+            store.write_json("manifest.json", _manifest(config, task, made, started))
+        except BaseException:
+            _close_backend(made)
+            store.discard()
+            raise
+        services = made
         reporter(f"run directory: {store.root}")
     else:
-        check_secret(manifest, services.secret.record(), store.root)
+        try:
+            services = services_for(config, reporter, store)
+        except BaseException:
+            store.close()
+            raise
+    sessions: list[dict[str, Any]] = list((previous or {}).get("sessions") or [])
+    skipped = {name: count for name, count in store.skipped.items() if count}
+    if manifest is not None:
         store.event("resumed", session=len(sessions) + 1, events_recorded=store.events_recorded,
                     evaluations_recorded=store.evaluations.loaded)
         reporter(f"resuming {store.root}: replaying {store.events_recorded} recorded events, "
                  f"{store.evaluations.loaded} finished evaluations and the LM journal")
+        if skipped:
+            reporter.warn("skipped unreadable lines of the run's logs (garbage in the file; left in place): "
+                          + ", ".join(f"{count} of {name}" for name, count in skipped.items()))
     session: dict[str, Any] = {"started": started, "resumed": manifest is not None}
+    if skipped:
+        session["skipped_lines"] = skipped
     sessions.append(session)
     earlier = sum(float(s.get("duration") or 0) for s in sessions[:-1])
     summary: dict[str, Any] = {"run_dir": str(store.root), "task": task.name, "iterations": [], "complete": False,
@@ -127,7 +156,7 @@ def _handle(args: argparse.Namespace) -> int:
         session["replayed_lm_calls"] = getattr(services.backend, "replayed", 0)
         session["reused_evaluations"] = store.evaluations.reused
         summary["duration"] = round(earlier + session["duration"], 2)
-        store.write_json("summary.json", summary)
+        store.write_json("summary.json", keep_progress(previous, summary))
 
     summary["stopped"] = None
     abandoned = False  # stopped by Ctrl-C, SIGTERM or an error: speculative work is not waited for
@@ -162,15 +191,15 @@ def _handle(args: argparse.Namespace) -> int:
         if not summary["complete"]:
             summary["resume"] = resume_command(store.root)
             reporter.warn(f"to continue it: {summary['resume']}")
-        store.write_json("summary.json", summary)
+        final = keep_progress(previous, summary)  # a resume that stopped before catching up keeps what was saved
+        store.write_json("summary.json", final)
         store.close()
-        if isinstance(services.backend, JournalBackend):
-            services.backend.close()
-    lines = [f"run directory: {store.root}", *iteration_table(summary["iterations"]), usage_line(summary["usage"])]
-    if summary["stopped"]:
-        lines.append(f"stopped early: {summary['stopped']}")
+        _close_backend(services)
+    lines = [f"run directory: {store.root}", *iteration_table(final["iterations"]), usage_line(final["usage"])]
+    if final["stopped"]:
+        lines.append(f"stopped early: {final['stopped']}")
     if getattr(args, "on_summary", None) is not None:  # one run of --repeats: that command reports
-        args.on_summary(summary, lines)
+        args.on_summary(final, lines)
         return 0
-    emit(args.json, summary, "\n".join(lines))
+    emit(args.json, final, "\n".join(lines))
     return 0

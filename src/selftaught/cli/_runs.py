@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -137,7 +138,7 @@ def handle_show(args: argparse.Namespace) -> int:
     data = {**_row(info), "seed": manifest.get("seed"), "format_version": manifest.get("format_version"),
             "started": manifest.get("started"), "command": manifest.get("command"), "config": config,
             "sandbox": manifest.get("sandbox"), "iteration_records": info.iterations, "usage": usage,
-            "safety": safety, "sessions": summary.get("sessions", []), "resume": resume}
+            "safety": safety, "sessions": summary.get("sessions", []), "resume": resume, "warnings": info.warnings}
     started = manifest.get("started")
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)) if isinstance(started, (int, float)) else "?"
     sandbox = manifest.get("sandbox") or {}
@@ -157,6 +158,8 @@ def handle_show(args: argparse.Namespace) -> int:
     lines.append("safety: " + _safety_line(safety))
     if resume:
         lines.append(f"resume with: {resume}")
+    for warning in info.warnings:  # on stderr, as `report` does: even under --json
+        sys.stderr.write(f"note: {warning}\n")
     emit(args.json, data, "\n".join(lines))
     return 0
 

@@ -10,10 +10,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from selftaught.errors import LMRefused
+from selftaught.errors import LMRefused, UserError
 from selftaught.lm._base import Backend, CompletionRequest, Generation
 from selftaught.lm._cached import REFUSED, CachedBackend, request_sample_key
-from selftaught.lm.cache import CachedSample, LMCache
+from selftaught.lm.cache import CachedSample, CacheUnusable, LMCache
 
 _TABLE = """CREATE TABLE IF NOT EXISTS run_generations (
     key TEXT PRIMARY KEY,
@@ -39,12 +39,19 @@ class JournalBackend(Backend):
         self.name = inner.name
         self.model = inner.model
         self.notice = inner.notice
-        self.cache = LMCache(path)
+        try:
+            self.cache = LMCache(path)
+        except CacheUnusable as exc:
+            raise _unusable(path, exc.reason) from None
         self.replayed = 0  # requests answered from the journal by this process
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA busy_timeout = 30000")
-        self._conn.execute(_TABLE)
+        try:
+            self._conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            self._conn.execute("PRAGMA busy_timeout = 30000")
+            self._conn.execute(_TABLE)
+        except sqlite3.Error as exc:
+            self.cache.close()
+            raise _unusable(path, f"cannot be used ({exc})") from None
 
     def generate(self, request: CompletionRequest) -> Generation:
         key = self._request_key(request)
@@ -104,6 +111,30 @@ class JournalBackend(Backend):
         with self._lock:
             self._conn.execute("INSERT OR IGNORE INTO run_generations (key, generation_json) VALUES (?, ?)",
                                (key, json.dumps(data, ensure_ascii=False)))
+
+
+def check_journal(path: Path) -> None:
+    """Refuses (one line naming the file and what to do) a run's LM journal that exists but is not a readable
+    SQLite database; reads it only, so a refused resume leaves the run directory as it was."""
+    if not path.exists():
+        return  # a run killed before its journal was made: the resumed run makes a new one
+    if path.is_dir():
+        raise _unusable(path, "is a directory, not an SQLite database")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
+    except sqlite3.Error as exc:
+        raise _unusable(path, f"cannot be opened ({exc})") from None
+    try:
+        conn.execute("SELECT name FROM sqlite_master").fetchall()
+    except sqlite3.Error as exc:
+        raise _unusable(path, f"is not a readable SQLite database ({exc})") from None
+    finally:
+        conn.close()
+
+
+def _unusable(path: Path, reason: str) -> UserError:
+    return UserError(f"{path}, the run's LM journal, {reason}: move it aside to resume without it (its LM calls are "
+                     "then made again: a provider's new replies may change the result)")
 
 
 def _share(total: int, parts: int, index: int) -> int:

@@ -147,24 +147,91 @@ def _statements(script: str) -> list[str]:
     return statements
 
 
+class CacheUnusable(UserError):
+    """The cache file cannot be used: it is a directory, not an SQLite database, or cannot be created or written.
+
+    Attributes:
+      path: the file; reason: what is wrong with it ("is a directory..."); fix: what the user can do.
+    """
+
+    def __init__(self, path: Path, reason: str, fix: str) -> None:
+        self.path, self.reason, self.fix = path, reason, fix
+        super().__init__(f"LM cache {path} {reason}: {fix}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return CacheUnusable, (self.path, self.reason, self.fix)
+
+
+#: What SQLite says of a file that is not a database (garbage, another format, a damaged header).
+_NOT_A_DATABASE = ("not a database", "malformed", "encrypted")
+#: What it says of a file it cannot open or write (a read-only file system, a directory it cannot write in).
+_NOT_WRITABLE = ("unable to open", "readonly", "read-only", "disk i/o error")
+
+
+def _fix(path: Path) -> str:
+    if path == default_cache_path():
+        return ("this is the default cache file: set XDG_CACHE_HOME to a writable directory, or pass "
+                "--cache-path FILE (or --cache off)")
+    return "give --cache-path a file in a writable directory (or --cache off)"
+
+
+def _unusable(path: Path, exc: sqlite3.Error) -> CacheUnusable | None:
+    """What is wrong with the file, when `exc` says it is the file (None: another error, e.g. a migration's bug)."""
+    message = str(exc)
+    if any(words in message.lower() for words in _NOT_A_DATABASE):
+        return CacheUnusable(path, f"is not an SQLite database ({message})",
+                             "move it aside, or give --cache-path another file (or --cache off)")
+    if any(words in message.lower() for words in _NOT_WRITABLE):
+        return CacheUnusable(path, f"cannot be opened for writing ({message})", _fix(path))
+    return None
+
+
+def _make_parent(path: Path) -> None:
+    """Creates the cache file's directory; CacheUnusable when a file stands in the way or it cannot be made."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocker = next((p for p in path.parents if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise CacheUnusable(path, f"cannot be created: {blocker} is a file, not a directory", _fix(path)) from None
+        raise CacheUnusable(path, f"cannot be created: its directory cannot be made ({exc.strerror})",
+                            _fix(path)) from None
+
+
 class LMCache:
-    """A thread- and process-safe store of samples: the first sample recorded for a key wins."""
+    """A thread- and process-safe store of samples: the first sample recorded for a key wins.
+
+    Opening a file that cannot be a cache (a directory, not a database, in a directory that cannot be created or
+    written) raises `CacheUnusable`, a one-line `UserError` naming the file and the fix.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        # Autocommit: every write is one statement or an explicit BEGIN IMMEDIATE .. COMMIT.
-        self._conn: sqlite3.Connection | None = sqlite3.connect(
-            self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-        )
+        self._conn: sqlite3.Connection | None = None
+        if self.path.is_dir():
+            raise CacheUnusable(self.path, "is a directory, not a cache file",
+                                f"give --cache-path a file, e.g. {self.path / 'lm-cache.sqlite'}")
+        _make_parent(self.path)
         try:
-            self._conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._migrate(self._conn)
+            # Autocommit: every write is one statement or an explicit BEGIN IMMEDIATE .. COMMIT.
+            conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise (_unusable(self.path, exc) or exc) from None
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            self._migrate(conn)
+        except sqlite3.Error as exc:
+            conn.close()
+            unusable = _unusable(self.path, exc)
+            if unusable is None:
+                raise
+            raise unusable from None
         except BaseException:
-            self._conn.close()
+            conn.close()
             raise
+        self._conn = conn
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         """Applies the migrations this file lacks, under a write lock so concurrent openers apply each once."""

@@ -15,7 +15,8 @@ EvaluationKey = tuple[str, str, str]  # (task, split, program hash)
 class EvaluationJournal:
     """`evaluations.jsonl`: appended and flushed as each evaluation finishes; loaded whole when a run resumes.
 
-    A torn last line (the process was killed mid-write) is cut on open; the first record of a key wins.
+    A torn last line (the process was killed mid-write) is cut on open; a line that is not a record (garbage
+    written into the file) is skipped and counted in `skipped`; the first record of a key wins.
     """
 
     def __init__(self, path: Path) -> None:
@@ -23,17 +24,24 @@ class EvaluationJournal:
         self._lock = threading.Lock()
         self._records: dict[EvaluationKey, dict[str, Any]] = {}
         truncate_torn_tail(path)
+        #: lines that are not a record (garbage written over or after the log): skipped, counted, left in place
+        self.skipped = 0
         if path.exists():
-            with open(path, encoding="utf-8") as f:
-                for line in f:
+            with open(path, "rb") as f:
+                for raw in f:
+                    if not raw.strip():
+                        continue
                     try:
-                        item = json.loads(line)
+                        item = json.loads(raw.decode("utf-8"))
                         key = (str(item["task"]), str(item["split"]), str(item["program"]))
                         record = item["evaluation"]
-                    except (ValueError, KeyError, TypeError):
+                    except (ValueError, KeyError, TypeError, RecursionError):
+                        self.skipped += 1
                         continue
                     if isinstance(record, dict):
                         self._records.setdefault(key, record)
+                    else:
+                        self.skipped += 1
         self.loaded = len(self._records)
         self.reused = 0
         self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115

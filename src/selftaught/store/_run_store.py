@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import shutil
 import threading
 import time
 from collections import Counter
@@ -60,23 +61,34 @@ class RunStore:
                 raise UserError(f"{root} is not a run directory (no improvers/ or programs/)")
         else:
             try:
-                (root / "improvers").mkdir(parents=True, exist_ok=False)
-                (root / "programs").mkdir()
+                root.mkdir(parents=True, exist_ok=False)
             except FileExistsError:
                 raise UserError(f"run directory already exists: {root}") from None
             except OSError as exc:
+                raise UserError(f"cannot create run directory {root}: {exc.strerror}") from None
+            try:
+                (root / "improvers").mkdir()
+                (root / "programs").mkdir()
+            except OSError as exc:
+                shutil.rmtree(root, ignore_errors=True)
                 raise UserError(f"cannot create run directory {root}: {exc.strerror}") from None
         self._lock_file = _take_lock(root)
         self._lock = threading.Lock()
         self._frozen = False
         # On resume, the events already recorded: a replayed event that matches one is not written again.
         self._recorded: Counter[str] = Counter()
+        #: on resume, lines of the logs that could not be read (garbage in the file): skipped, left in place
+        self.skipped: dict[str, int] = {}
         if resume:
             truncate_torn_tail(root / "events.jsonl")
-            self._recorded.update(event_fingerprint(e) for e in read_events(root) if e.get("kind") != "resumed")
+            events, skipped = _read_objects(root / "events.jsonl") if (root / "events.jsonl").exists() else ([], 0)
+            self.skipped["events.jsonl"] = skipped
+            self._recorded.update(event_fingerprint(e) for e in events if e.get("kind") != "resumed")
         self.events_recorded = sum(self._recorded.values())
         self._events = open(root / "events.jsonl", "a", encoding="utf-8")  # noqa: SIM115
         self.evaluations = EvaluationJournal(root / "evaluations.jsonl")
+        if resume:
+            self.skipped["evaluations.jsonl"] = self.evaluations.skipped
         self._known: set[str] = set()
 
     @classmethod
@@ -94,11 +106,14 @@ class RunStore:
         write_atomic(self.root / name, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
     def save_program(self, program: str | None) -> str | None:
-        """Stores a program once; returns its hash (None for no program)."""
+        """Stores a program once; returns its hash (None for no program). Once the store is frozen or closed,
+        nothing is written (threads of a run that has ended must not change its directory)."""
         if not isinstance(program, str):
             return None
         digest = program_hash(program)
         with self._lock:
+            if self._frozen or self._events.closed:
+                return digest
             if digest not in self._known:
                 path = self.root / "programs" / f"{digest}.py"
                 if not path.exists():
@@ -144,6 +159,13 @@ class RunStore:
         with contextlib.suppress(OSError):
             self._lock_file.close()
 
+    def discard(self) -> None:
+        """Closes and removes a new run directory that never got its manifest (the command failed before it
+        started the run): a run directory is either complete enough to be listed and resumed, or absent."""
+        self.close()
+        if not (self.root / "manifest.json").exists():
+            shutil.rmtree(self.root, ignore_errors=True)
+
 
 def _take_lock(root: Path) -> IO[str]:
     """Holds `.lock` exclusively; refuses a run directory another live process is running."""
@@ -171,15 +193,24 @@ def is_locked(root: Path) -> bool:
 
 def read_events(run_dir: Path) -> list[dict[str, Any]]:
     """All events of a run, in order; a line that is not a JSON object (a torn last line after a crash) is skipped."""
+    return _read_objects(run_dir / "events.jsonl")[0]
+
+
+def _read_objects(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """The JSON objects of a JSON-lines file, in order, and how many non-blank lines were not one (skipped)."""
     out: list[dict[str, Any]] = []
-    with open(run_dir / "events.jsonl", encoding="utf-8", errors="replace") as f:
+    skipped = 0
+    with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
+                skipped += 1
                 continue
             if isinstance(record, dict):
                 out.append(record)
-    return out
+            else:
+                skipped += 1
+    return out, skipped

@@ -30,6 +30,8 @@ class RunInfo:
     cost_usd: float | None = None
     #: the summary does not describe how the run ended (it is running, or was killed: read its events too)
     stale: bool = False
+    #: what could not be read (a corrupt summary.json): shown as notes, never fatal
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -89,12 +91,23 @@ def load_manifest(run_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def _load_summary(run_dir: Path) -> dict[str, Any] | None:
+def _load_summary(run_dir: Path, warnings: list[str]) -> dict[str, Any] | None:
+    """The run's summary; None (with a warning, unless there is none yet) when it is missing or unreadable."""
+    path = run_dir / "summary.json"
     try:
-        summary = _read_json(run_dir / "summary.json")
-    except (OSError, ValueError):
+        summary = _read_json(path)
+    except FileNotFoundError:
+        return None  # killed before its first summary: its events say what it did
+    except OSError as exc:
+        warnings.append(f"{path} cannot be read ({exc.strerror}): its status and figures come from events.jsonl")
         return None
-    return summary if isinstance(summary, dict) else None
+    except (ValueError, RecursionError):
+        warnings.append(f"{path} is not valid JSON (damaged?): its status and figures come from events.jsonl")
+        return None
+    if not isinstance(summary, dict):
+        warnings.append(f"{path} is not a JSON object: its status and figures come from events.jsonl")
+        return None
+    return summary
 
 
 def _status(summary: dict[str, Any] | None, live: bool) -> str:
@@ -122,10 +135,13 @@ def read_run(run_dir: Path) -> RunInfo:
         manifest = load_manifest(run_dir)
     except UserError as exc:
         return RunInfo(run_dir, "unreadable", str(exc))
-    summary = _load_summary(run_dir)
-    info = RunInfo(run_dir, _status(summary, is_locked(run_dir)), manifest=manifest, summary=summary)
+    warnings: list[str] = []
+    summary = _load_summary(run_dir, warnings)
+    info = RunInfo(run_dir, _status(summary, is_locked(run_dir)), manifest=manifest, summary=summary,
+                   warnings=warnings)
     info.stale = info.status == "running" or summary is None or summary.get("status", "running") == "running" or (
-        "status" not in summary and info.status == "interrupted" and not summary.get("stopped"))
+        "status" not in summary and info.status == "interrupted" and not summary.get("stopped")) or (
+        summary.get("results_lag_events") is True)
     records = summary.get("iterations") if summary is not None else None
     if isinstance(records, list):
         info.iterations = [r for r in records if isinstance(r, dict) and isinstance(r.get("iteration"), int)]
