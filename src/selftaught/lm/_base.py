@@ -33,7 +33,7 @@ class CompletionRequest:
     def content_key(self) -> str:
         """Hash of what was asked (not of which samples or seed): groups identical requests."""
         blob = json.dumps([self.system, self.message, self.temperature], ensure_ascii=False)
-        return hashlib.sha256(blob.encode()).hexdigest()
+        return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()  # any str, lone surrogates too
 
     def sample_seed(self, sample: int) -> int:
         """A 64-bit seed for sample `sample` that depends only on seed, request and index."""
