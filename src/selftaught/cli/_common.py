@@ -14,7 +14,7 @@ from selftaught._files import read_capped
 from selftaught.broker import Services
 from selftaught.config import Config, build_config
 from selftaught.errors import UserError
-from selftaught.lm import AVAILABLE_SPECS, Backend, ScriptedBackend, parse_backend
+from selftaught.lm import AVAILABLE_SPECS, Backend, ScriptedBackend, check_spec, parse_backend, spec_source
 from selftaught.lm._journal import JournalBackend
 from selftaught.sandbox import MODES, Limits, LimitsTooSmall, SandboxChoice, select_sandbox
 from selftaught.store import RunStore
@@ -102,7 +102,9 @@ CONFIG_KEYS = ("lm", "seed", "task", "iterations", "runs_dir", "lm_budget", "max
 
 def config_from(args: argparse.Namespace) -> Config:
     overrides = {key: getattr(args, key, None) for key in CONFIG_KEYS}
-    return build_config(overrides, getattr(args, "config", None))
+    config = build_config(overrides, getattr(args, "config", None))
+    check_spec(config.lm, spec_source(getattr(args, "lm", None), getattr(args, "config", None)))  # names its source
+    return config
 
 
 class Reporter:
