@@ -13,6 +13,7 @@ from typing import Any
 
 from selftaught.errors import BudgetExceeded, LMRefused, SelftaughtError
 from selftaught.lm._base import Backend, CompletionRequest, Generation
+from selftaught.lm.caps import RunCaps
 from selftaught.sandbox._guest._wire import plain_text
 
 BUDGET_MESSAGE = "Error: You have exceeded your call budget."
@@ -55,6 +56,7 @@ class LanguageModel:
         level: str = "task",
         on_call: Callable[[dict[str, Any]], None] | None = None,
         before_call: Callable[[], None] | None = None,
+        caps: RunCaps | None = None,
         temperature_override: float | None = None,
     ) -> None:
         self.backend = backend
@@ -68,6 +70,7 @@ class LanguageModel:
         self._samples: Counter[str] = Counter()
         self._on_call = on_call
         self._before_call = before_call
+        self._caps = caps
         self._temperature_override = temperature_override
         self._lock = threading.Lock()
 
@@ -118,8 +121,17 @@ class LanguageModel:
             for key, req in groups.items():
                 self._samples[key] += req.n
         if self._before_call is not None:
-            self._before_call()  # run-wide caps: raises to stop the run cleanly
-        return self._call(system, messages, temperature, method, groups, order)
+            self._before_call()  # e.g. the run is stopping: raises
+        held = None
+        if self._caps is not None:  # may stop the run
+            held = self._caps.reserve(list(groups.values()), self.backend.prompt_copies)
+        try:
+            if held is not None and held.max_tokens is not None:  # the dollar cap leaves room for shorter replies
+                groups = {key: dataclasses.replace(req, max_tokens=held.max_tokens) for key, req in groups.items()}
+            return self._call(system, messages, temperature, method, groups, order)
+        finally:
+            if held is not None and self._caps is not None:  # after its usage was reported (and counted)
+                self._caps.release(held)
 
     def _call(self, system: str, messages: list[str], temperature: float, method: str,
               groups: dict[str, CompletionRequest], order: list[tuple[str, int]]) -> list[str]:
@@ -136,6 +148,7 @@ class LanguageModel:
             "messages": messages,
             "temperature": temperature,
             "samples": [groups[key].first_sample + i for key, i in order],
+            "max_tokens": next(iter(groups.values())).max_tokens,  # None: as configured (not lowered by a cap)
         }
         if refusals:  # counted (budget, usage, events), then the improver gets the refusal
             self._report({**record, "replies": [], "finish_reasons": [], **_accounting(answers.values()),
