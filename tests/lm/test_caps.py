@@ -254,6 +254,19 @@ def test_against_a_server_that_fills_any_max_tokens_the_spent_total_never_exceed
     assert 0.4 < usage["cost_usd"] <= 0.5 and usage["calls"] == len(sent)
 
 
+def test_the_prompt_is_reserved_once_per_request_only_once_the_server_is_known_to_honour_n(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    for honours, copies in ((True, 1), (False, 3)):
+        with FakeOpenAIServer(supports_n=honours) as srv:
+            cfg = server_config(srv, tmp_path)
+            backend = parse_backend(cfg.lm, cfg)
+            assert backend.prompt_copies(3) == 3  # not known yet: each sample may be a request of its own
+            backend.generate(CompletionRequest("s", "m", 0.7, 3))
+            assert backend.prompt_copies(3) == copies
+
+
 def test_concurrent_batches_against_the_server_do_not_jointly_overshoot_the_cap(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -43,6 +43,9 @@ class LanguageModel:
     A request the provider refuses (LMRefused) still counts as a call: it is reported to `on_call`
     with `refused` true, the `error`, no replies, and then raised to the caller. So is a request on
     which the backend raised anything else than a SelftaughtError (BackendFault, `backend_fault` true).
+
+    `caps` (the run's RunCaps) reserves each call's worst case before it is sent, and may lower its
+    `max_tokens` or stop the run (RunLimitReached); the reservation ends once `on_call` has counted it.
     """
 
     def __init__(
