@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from selftaught.config import Config
-from selftaught.errors import BudgetExceeded, LMRefused, RunLimitReached
+from selftaught.errors import BudgetExceeded, LMRefused
 from selftaught.evaluate import (
     AuditTotals,
     Evaluation,
@@ -23,6 +23,7 @@ from selftaught.evaluate import (
 )
 from selftaught.execute import Executor, make_executor
 from selftaught.lm import Backend
+from selftaught.lm.caps import RunCaps
 from selftaught.lm.pricing import price_table
 from selftaught.lm.session import LanguageModel
 from selftaught.lm.usage import UsageMeter
@@ -217,19 +218,15 @@ class Services:
             stream=stream,
             level=level,
             on_call=self._record_lm_call,
-            before_call=self.check_caps,
+            before_call=self._check_stopping,
+            caps=RunCaps.for_model(self.usage, self.config, self.backend.model),  # reserves each call's worst case
             temperature_override=self.config.temperature,
         )
 
     def check_caps(self) -> None:
-        """Stops the run (cleanly) once a run-wide cap is reached; called before every LM call."""
+        """Stops the run (cleanly) once a run-wide cap is reached (each LM call also reserves its worst case)."""
         self._check_stopping()
-        total = self.usage.report()
-        cfg = self.config
-        if cfg.max_calls is not None and total["calls"] >= cfg.max_calls:
-            raise RunLimitReached(f"--max-calls {cfg.max_calls} reached ({total['calls']} LM calls made)")
-        if cfg.max_usd is not None and total["cost_usd"] >= cfg.max_usd:
-            raise RunLimitReached(f"--max-usd {cfg.max_usd:g} reached (${total['cost_usd']:.4f} spent)")
+        RunCaps.for_model(self.usage, self.config, self.backend.model).check()
 
     def _record_lm_call(self, record: dict[str, Any]) -> None:
         cost = self.usage.add(record, self.iteration)

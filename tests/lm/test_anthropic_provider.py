@@ -101,6 +101,14 @@ def test_n_samples_are_parallel_requests_with_system_prompt_and_clamped_temperat
         assert body["messages"] == [{"role": "user", "content": "hello"}]
 
 
+def test_a_limit_lowered_by_a_dollar_cap_is_sent_and_never_raised_above_the_configured_one(
+    server: MessagesServer,
+) -> None:
+    backend(server).generate(CompletionRequest("s", "m", 0.5, 1, max_tokens=40))
+    backend(server).generate(CompletionRequest("s", "m", 0.5, 1, max_tokens=500))
+    assert [body["max_tokens"] for body in server.bodies] == [40, 99]
+
+
 def test_overloaded_is_retried_but_authentication_is_not(server: MessagesServer) -> None:
     server.faults = [529]
     assert backend(server).generate(CompletionRequest("s", "m", 0.5, 1)).replies == ["reply 2"]

@@ -10,7 +10,7 @@ import pytest
 
 from selftaught.config import Config
 from selftaught.errors import UserError
-from selftaught.lm import MutateBackend, ScriptedBackend, parse_backend
+from selftaught.lm import MutateBackend, ScriptedBackend, parse_backend, spec_source
 from selftaught.lm._cached import CachedBackend
 from selftaught.lm.openai_backend import OpenAIBackend
 
@@ -97,3 +97,48 @@ def test_unknown_spec_message_lists_scripted_and_providers() -> None:
         parse_backend("gpt4")
     message = str(info.value)
     assert "scripted:PATH" in message and "openai:MODEL" in message
+
+
+@pytest.mark.parametrize(("value", "says"), [("garbage", "unknown LM spec 'garbage'"),
+                                             ("openai:", "openai needs a model"),
+                                             ("mutate:x", "mutate takes no argument")])
+def test_a_bad_spec_in_the_environment_variable_is_reported_as_that_variable(
+    value: str, says: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from selftaught.cli import main
+
+    monkeypatch.setenv("SELFTAUGHT_LM", value)
+    assert main(["improve", "parity_noiseless"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("selftaught: error: ") and says in line
+    assert "the SELFTAUGHT_LM environment variable" in line and "--lm" not in line
+
+
+def test_a_bad_spec_in_a_config_file_names_the_file_and_one_on_the_flag_names_the_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from selftaught.cli import main
+
+    monkeypatch.setenv("SELFTAUGHT_LM", "garbage")  # overridden by both
+    toml = tmp_path / "run.toml"
+    toml.write_text('lm = "nonsense"\n')
+    assert main(["improve", "parity_noiseless", "--config", str(toml)]) == 2
+    assert f"unknown LM spec 'nonsense' in `lm` of {toml}" in capsys.readouterr().err
+    assert main(["improve", "parity_noiseless", "--config", str(toml), "--lm", "gpt"]) == 2
+    assert "selftaught: error: unknown --lm spec 'gpt'" in capsys.readouterr().err
+
+
+def test_spec_source_follows_the_order_flag_then_config_file_then_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with_lm, without_lm = tmp_path / "a.toml", tmp_path / "b.toml"
+    with_lm.write_text('lm = "mutate"\n')
+    without_lm.write_text("seed = 3\n")
+    monkeypatch.setenv("SELFTAUGHT_LM", "mutate")
+    assert spec_source("mutate", str(with_lm)) == "--lm"
+    assert spec_source(None, str(with_lm)) == str(with_lm)
+    assert spec_source(None, str(without_lm)) == "SELFTAUGHT_LM"
+    monkeypatch.delenv("SELFTAUGHT_LM")
+    assert spec_source(None, None) == "--lm"  # the default
+    with pytest.raises(UserError, match="unknown LM spec 'x' in the SELFTAUGHT_LM environment variable"):
+        parse_backend("x", source="SELFTAUGHT_LM")

@@ -170,22 +170,34 @@ def test_a_reply_cut_off_by_the_token_limit_is_a_failed_candidate_not_a_crash(
         assert services.evaluate(task, result.solution, "val").failure == "syntax"
 
 
-def test_the_max_usd_cap_stops_a_run_cleanly_and_saves_it(
-    server: FakeOpenAIServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def filling_reply(body: dict[str, Any], index: int) -> str:
+    """A model that writes as long as it may: a program padded to exactly `max_tokens` fake tokens."""
+    head = f"```python\ndef algorithm(*args):\n    return {index}\n# "
+    tail = "\n```"
+    length = 4 * (int(body["max_tokens"]) - 1)  # count_tokens(text) == len(text) // 4 + 1
+    return head + "x" * max(0, length - len(head) - len(tail)) + tail
+
+
+def test_the_max_usd_cap_stops_a_run_cleanly_before_a_huge_completion_overshoots_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import json
 
     from selftaught.cli import main
 
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
     toml = tmp_path / "run.toml"
-    toml.write_text('[prices]\n"test-model" = { input = 1000.0, output = 2000.0 }\n')
-    status = main(["run", "--config", str(toml), "--lm", "openai:test-model", "--base-url", server.url,
-                   "--cache", "off", "--max-usd", "0.5", "--iterations", "2", "--downstream-runs", "1",
-                   "--runs-dir", str(tmp_path / "runs"), "--json"])
+    toml.write_text('[prices]\n"test-model" = { input = 10.0, output = 20.0 }\n')
+    with FakeOpenAIServer(reply=filling_reply) as srv:  # six replies of 100000 tokens would cost $12
+        status = main(["run", "--config", str(toml), "--lm", "openai:test-model", "--base-url", srv.url,
+                       "--cache", "off", "--max-usd", "0.5", "--max-tokens", "100000", "--iterations", "2",
+                       "--downstream-runs", "1", "--runs-dir", str(tmp_path / "runs"), "--json"])
+        sent = [r["body"]["max_tokens"] for r in srv.requests]
     out = json.loads(capsys.readouterr().out)
     assert status == 0
     assert out["stopped"] and "--max-usd 0.5 reached" in out["stopped"] and out["complete"] is False
-    assert out["usage"]["cost_usd"] >= 0.5
+    assert 0.4 < out["usage"]["cost_usd"] <= 0.5  # most of the cap used, none of it overshot
+    assert sent and all(limit < 100000 for limit in sent)  # every request's max_tokens was lowered to fit
     saved = json.loads((Path(out["run_dir"]) / "summary.json").read_text())
     assert saved["stopped"] == out["stopped"] and saved["usage"]["calls"] == out["usage"]["calls"]
 

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from selftaught.errors import BudgetExceeded, LMRefused
+from selftaught.errors import BudgetExceeded, LMError, LMRefused
 from selftaught.lm import Backend, CompletionRequest, Generation, MutateBackend, ScriptedBackend
-from selftaught.lm.session import LanguageModel
+from selftaught.lm.cache import CacheMiss
+from selftaught.lm.session import BackendFault, LanguageModel
 from selftaught.lm.usage import UsageMeter
 
 
@@ -128,3 +129,57 @@ def test_an_answered_call_says_it_was_not_refused_and_whether_tokens_were_estima
     (record,) = seen
     assert record["refused"] is False and record["error"] is None
     assert record["estimated_tokens"] is True and record["estimated_reason"] == "offline backend"
+
+
+class FaultyBackend(Backend):
+    """Raises `error` on messages containing "boom"; answers the others (or with `replies` texts, if given)."""
+
+    name = "faulty"
+
+    def __init__(self, error: BaseException, replies: list[Any] | None = None) -> None:
+        self.error = error
+        self.replies = replies
+
+    def generate(self, request: CompletionRequest) -> Generation:
+        if "boom" in request.message:
+            raise self.error
+        return Generation(self.replies if self.replies is not None else ["ok"] * request.n, 3, 1, 1)
+
+
+@pytest.mark.parametrize("error", [RecursionError("maximum recursion depth exceeded"), ValueError("bad"),
+                                   KeyError("choices"), MemoryError()])
+def test_any_unexpected_exception_in_a_backend_is_that_calls_lm_error(error: BaseException) -> None:
+    seen: list[dict[str, Any]] = []
+    meter = UsageMeter({})
+    model = lm(FaultyBackend(error), budget=2, on_call=lambda r: (seen.append(r), meter.add(r, None)))
+    with pytest.raises(LMRefused, match=f"faulty: the backend failed on this request: {type(error).__name__}") as info:
+        model.batch_prompt("s", ["fine", "boom"])
+    assert isinstance(info.value, BackendFault) and model.times_used == 1
+    (record,) = seen
+    assert record["refused"] is True and record["backend_fault"] is True and record["error"] == str(info.value)
+    assert record["input_tokens"] == 3  # the message that was answered still counts
+    assert model.prompt("s", "fine") == ["ok"]  # the session goes on, and the budget counted the failed call
+    with pytest.raises(BudgetExceeded):
+        model.prompt("s", "fine")
+    assert meter.report()["refused_calls"] == 1
+
+
+@pytest.mark.parametrize("error", [LMError("authentication failed"), CacheMiss(provider="p", model="m", system="s",
+                                                                             message="boom", sample=0)])
+def test_selftaughts_own_errors_from_a_backend_stay_fatal(error: Exception) -> None:
+    seen: list[dict[str, Any]] = []
+    model = lm(FaultyBackend(error), on_call=seen.append)
+    with pytest.raises(type(error)):
+        model.prompt("s", "boom")
+    assert seen == []
+
+
+@pytest.mark.parametrize("replies", [["only one"], ["a", 2], []])
+def test_a_backend_that_returns_the_wrong_replies_fails_that_call(replies: list[Any]) -> None:
+    model = lm(FaultyBackend(RuntimeError(), replies=replies))
+    with pytest.raises(BackendFault, match=r"not 2 texts"):
+        model.prompt("s", "fine", n_responses=2)
+
+
+def test_a_message_with_a_lone_surrogate_is_answered() -> None:
+    assert len(lm(MutateBackend()).prompt("s", "```python\nx = 1\n```\n\ud800", n_responses=2)) == 2

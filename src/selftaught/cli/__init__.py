@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from selftaught._text import json_safe, visible
 from selftaught.cli import _compare, _improve, _report, _run, _runs, _safety, _sandbox, _score, _tasks, _transfer
-from selftaught.cli._common import Parser, UsageExit, name_flags, name_lm_source
+from selftaught.cli._common import Parser, UsageExit, name_flags
 from selftaught.cli._signals import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, exit_now_if_stragglers
 from selftaught.errors import RunLimitReached, SelftaughtError, UserError
 
@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except UserError as exc:
-        return _fail(as_json, "error", name_lm_source(str(exc), args), 2)
+        return _fail(as_json, "error", str(exc), 2)
     except RunLimitReached as exc:
         return _fail(as_json, "stopped", str(exc), 4)
     except SelftaughtError as exc:  # an infrastructure fault, or e.g. a refusal outside any improver (a study)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from selftaught._ast import parse_python
@@ -16,17 +14,17 @@ from selftaught._entrypoint import entrypoint_problem
 from selftaught._files import read_capped
 from selftaught._text import json_safe, visible
 from selftaught.broker import Services
-from selftaught.config import Config, build_config, load_toml
+from selftaught.config import Config, build_config
 from selftaught.errors import ConfigError, UserError
-from selftaught.lm import AVAILABLE_SPECS, Backend, ScriptedBackend, parse_backend
+from selftaught.lm import AVAILABLE_SPECS, Backend, ScriptedBackend, check_spec, parse_backend, spec_source
 from selftaught.lm._journal import JournalBackend
+from selftaught.lm._spec import ENV_VAR as SPEC_ENV_VAR
 from selftaught.sandbox import MODES, Limits, LimitsTooSmall, SandboxChoice, select_sandbox
 from selftaught.store import RunStore
 from selftaught.tasks import Task
 from selftaught.tasks._secret import ENV_VAR as SECRET_ENV_VAR
 
 MAX_PROGRAM_BYTES = 1 << 20  # a program file (solution, improver); the paper's are a few kB
-LM_ENV_VAR = "SELFTAUGHT_LM"
 LM_HELP = f"language model: {', '.join(AVAILABLE_SPECS)} (default mutate: offline, no model)"
 
 
@@ -151,9 +149,11 @@ def config_from(args: argparse.Namespace, keys: tuple[str, ...] = CONFIG_KEYS) -
     overrides = {key: getattr(args, key, None) for key in keys}
     config_file = getattr(args, "config", None)
     try:
-        return build_config(overrides, config_file)
+        config = build_config(overrides, config_file)
     except ConfigError as exc:
         raise ConfigError(_name_source(str(exc), overrides, args, config_file)) from None
+    check_spec(config.lm, spec_source(getattr(args, "lm", None), config_file))  # names where a bad spec came from
+    return config
 
 
 def _name_source(message: str, overrides: dict[str, Any], args: argparse.Namespace, config_file: str | None) -> str:
@@ -164,36 +164,11 @@ def _name_source(message: str, overrides: dict[str, Any], args: argparse.Namespa
     if overrides.get(key) is not None:
         flags: dict[str, str] = getattr(args, FLAG_NAMES, None) or {}
         return flags.get(key, "--" + key.replace("_", "-")) + rest
-    if key == "lm" and os.environ.get(LM_ENV_VAR) and lm_source(args) == LM_ENV_VAR:
-        return LM_ENV_VAR + rest
+    if key == "lm" and spec_source(getattr(args, "lm", None), config_file) == SPEC_ENV_VAR:
+        return SPEC_ENV_VAR + rest
     if config_file is not None:
         return f"{message} (in the config file {config_file})"
     return message
-
-
-def lm_source(args: argparse.Namespace) -> str | None:
-    """Where the LM spec came from when --lm did not give it: the config file's `lm`, or SELFTAUGHT_LM (None: from
-    --lm, or the default)."""
-    if getattr(args, "lm", None) is not None or getattr(args, "resume", None):
-        return None
-    config_file = getattr(args, "config", None)
-    if config_file is not None:
-        try:
-            if "lm" in load_toml(Path(config_file)):
-                return f"lm in the config file {config_file}"
-        except UserError:
-            return None
-    return LM_ENV_VAR if os.environ.get(LM_ENV_VAR) else None
-
-
-def name_lm_source(message: str, args: argparse.Namespace) -> str:
-    """An LM-spec message says `--lm`; when the spec came from elsewhere, name that instead (the place to fix)."""
-    source = lm_source(args)
-    if source is None or "--lm" not in message:
-        return message
-    if source == LM_ENV_VAR:
-        return message.replace("--lm", LM_ENV_VAR) + f" (from the environment: fix or unset {LM_ENV_VAR})"
-    return message.replace("--lm", "lm") + f" ({source})"
 
 
 class Reporter:

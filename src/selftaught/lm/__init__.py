@@ -1,7 +1,7 @@
 """Language models: the backend contract, offline, scripted and real providers, the record/replay cache."""
 
 from selftaught.lm._base import Backend, CompletionRequest, Generation, OfflineBackend
-from selftaught.lm._spec import AVAILABLE_SPECS, parse_backend
+from selftaught.lm._spec import AVAILABLE_SPECS, check_spec, parse_backend, spec_source
 from selftaught.lm.mutate import MutateBackend
 from selftaught.lm.scripted import ScriptedBackend
 
@@ -13,5 +13,7 @@ __all__ = [
     "MutateBackend",
     "OfflineBackend",
     "ScriptedBackend",
+    "check_spec",
     "parse_backend",
+    "spec_source",
 ]

@@ -21,6 +21,8 @@ class CompletionRequest:
         same stream (the second identical request on a stream starts where the first ended).
       seed: the run's seed mixed with the stream's name: together with the request and the
         sample index it determines a deterministic backend's reply.
+      max_tokens: a reply token limit below the backend's configured one (a dollar cap lowered it, see
+        `selftaught.lm.caps`); None: the configured one.
     """
 
     system: str
@@ -29,11 +31,16 @@ class CompletionRequest:
     n: int
     first_sample: int = 0
     seed: int = 0
+    max_tokens: int | None = None
+
+    def token_limit(self, configured: int) -> int:
+        """The reply token limit to send: the configured one, or this request's lower one."""
+        return configured if self.max_tokens is None else max(1, min(configured, self.max_tokens))
 
     def content_key(self) -> str:
         """Hash of what was asked (not of which samples or seed): groups identical requests."""
         blob = json.dumps([self.system, self.message, self.temperature], ensure_ascii=False)
-        return hashlib.sha256(blob.encode()).hexdigest()
+        return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()  # any str, lone surrogates too
 
     def sample_seed(self, sample: int) -> int:
         """A 64-bit seed for sample `sample` that depends only on seed, request and index."""
@@ -87,6 +94,11 @@ class Backend(ABC):
     def complete(self, request: CompletionRequest) -> list[str]:
         """Just the replies."""
         return self.generate(request).replies
+
+    def prompt_copies(self, n: int) -> int:
+        """At most how many times the prompt is billed for `n` samples of one request (each sample may be a
+        request of its own, unless the backend knows better)."""
+        return n
 
 
 class OfflineBackend(Backend):

@@ -12,7 +12,7 @@ from typing import Any
 
 from selftaught.errors import LMRefused, UserError
 from selftaught.lm._base import Backend, CompletionRequest, Generation
-from selftaught.lm._cached import REFUSED, CachedBackend, request_sample_key
+from selftaught.lm._cached import REFUSED, CachedBackend, request_sample_key, store_sample
 from selftaught.lm.cache import CachedSample, CacheUnusable, LMCache
 
 _TABLE = """CREATE TABLE IF NOT EXISTS run_generations (
@@ -53,6 +53,9 @@ class JournalBackend(Backend):
             self.cache.close()
             raise _unusable(path, f"cannot be used ({exc})") from None
 
+    def prompt_copies(self, n: int) -> int:
+        return self.inner.prompt_copies(n)
+
     def generate(self, request: CompletionRequest) -> Generation:
         key = self._request_key(request)
         with self._lock:
@@ -85,8 +88,11 @@ class JournalBackend(Backend):
             close()
 
     def _request_key(self, request: CompletionRequest) -> str:
+        asked = dataclasses.asdict(request)
+        if asked["max_tokens"] is None:  # the configured limit: keys as before requests could lower it
+            del asked["max_tokens"]
         blob = json.dumps({"provider": self.inner.name, "model": self.inner.model, "params": self.params,
-                           "request": dataclasses.asdict(request)}, sort_keys=True, ensure_ascii=False)
+                           "request": asked}, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def _sample_key(self, request: CompletionRequest, sample: int) -> str:
@@ -95,8 +101,6 @@ class JournalBackend(Backend):
         return request_sample_key(self.inner, self.params, request, sample)
 
     def _record(self, request: CompletionRequest, key: str, data: dict[str, Any], fresh: Generation | None) -> None:
-        record = {"system": request.system, "message": request.message, "temperature": request.temperature,
-                  "params": self.params, "seed": request.seed}
         for j in range(request.n):
             i = request.first_sample + j
             if fresh is None:
@@ -106,8 +110,7 @@ class JournalBackend(Backend):
                 reason = fresh.finish_reasons[j] if j < len(fresh.finish_reasons) else None
                 sample = CachedSample(fresh.replies[j], _share(fresh.input_tokens, request.n, j),
                                       _share(fresh.output_tokens, request.n, j), reason)
-            self.cache.put(self._sample_key(request, i), sample, provider=self.inner.name, model=self.inner.model,
-                           request={**record, "sample": i})
+            store_sample(self.cache, self.inner, self.params, request, i, self._sample_key(request, i), sample)
         with self._lock:
             self._conn.execute("INSERT OR IGNORE INTO run_generations (key, generation_json) VALUES (?, ?)",
                                (key, json.dumps(data, ensure_ascii=False)))

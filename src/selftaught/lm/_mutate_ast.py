@@ -18,6 +18,19 @@ def parse(source: str) -> ast.Module | None:
         return None
 
 
+def fits(tree: ast.AST, max_nodes: int, max_depth: int) -> bool:
+    """Whether `tree` has at most `max_nodes` nodes and `max_depth` levels (stops counting past either)."""
+    nodes = 0
+    stack: list[tuple[ast.AST, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        if nodes > max_nodes or depth > max_depth:
+            return False
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return True
+
+
 def preorder(tree: ast.AST, *, fstrings: bool) -> list[ast.AST]:
     """All nodes in source order, except the operator and context nodes (shared singletons).
 
@@ -59,37 +72,40 @@ class Bindings:
     """Where names are bound and read, to avoid deleting or reordering the binding a later read needs.
 
     Approximate on purpose (one namespace for the whole tree, source order for control flow):
-    it only has to keep most structural mutations runnable, not to be a scope analysis.
+    it only has to keep most structural mutations runnable, not to be a scope analysis. Built in one
+    pass; each question costs the size of the statements it is about (never a scan of every read).
     """
 
     def __init__(self, tree: ast.AST) -> None:
         self.position: dict[int, int] = {}
-        self.binds: dict[str, list[int]] = {}
-        self.reads: dict[str, list[int]] = {}
-        for pos, node in enumerate(preorder(tree, fstrings=True)):
+        self.last: dict[int, int] = {}  # a node's id -> the last preorder position inside its subtree
+        self.first_bind: dict[str, int] = {}
+        self.last_read: dict[str, int] = {}
+        order = preorder(tree, fstrings=True)
+        for pos, node in enumerate(order):
             self.position[id(node)] = pos
             if isinstance(node, ast.Name):
-                table = self.reads if isinstance(node.ctx, ast.Load) else self.binds
-                table.setdefault(node.id, []).append(pos)
+                if isinstance(node.ctx, ast.Load):
+                    self.last_read[node.id] = pos
+                else:
+                    self.first_bind.setdefault(node.id, pos)
             elif isinstance(node, ast.arg):
-                self.binds.setdefault(node.arg, []).append(pos)
-
-    def _span(self, stmt: ast.stmt) -> tuple[int, int]:
-        return self.position[id(stmt)], max(self.position[id(n)] for n in preorder(stmt, fstrings=True))
+                self.first_bind.setdefault(node.arg, pos)
+        for pos in range(len(order) - 1, -1, -1):  # children come after their parent: fold them upwards
+            node = order[pos]
+            self.last[id(node)] = max([pos, *(self.last.get(id(c), pos) for c in ast.iter_child_nodes(node))])
 
     def _bound_before(self, name: str, pos: int) -> bool:
-        return any(p < pos for p in self.binds.get(name, ()))
+        return self.first_bind.get(name, pos) < pos
 
     def sole_binder(self, stmt: ast.stmt) -> bool:
         """Whether a name `stmt` binds is read after it with no earlier binding to fall back on."""
-        start, end = self._span(stmt)
-        return any(
-            any(p > end for p in self.reads.get(name, ())) and not self._bound_before(name, start)
-            for name in stored(stmt)
-        )
+        start, end = self.position[id(stmt)], self.last[id(stmt)]
+        return any(self.last_read.get(name, -1) > end and not self._bound_before(name, start)
+                   for name in stored(stmt))
 
     def feeds(self, first: ast.stmt, second: ast.stmt) -> bool:
         """Whether `second` reads a name that `first` binds with no earlier binding (a swap would unbind it)."""
-        start, _ = self._span(first)
+        start = self.position[id(first)]
         read = {n.id for n in ast.walk(second) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
         return any(name in read and not self._bound_before(name, start) for name in stored(first))

@@ -54,28 +54,31 @@ class Mutator:
     # -- expressions
 
     def constant(self, tree: ast.Module) -> str | None:
-        sites = [n for n in preorder(tree, fstrings=False) if isinstance(n, ast.Constant) and self._numeric(n.value)]
+        sites = [n for n in preorder(tree, fstrings=False) if isinstance(n, ast.Constant) and self.numeric(n.value)]
         if not sites:
             return None
-        node = self.rng.choices(sites, [self._weight(n.value) for n in sites])[0]
+        node = self.rng.choices(sites, [self.weight(n.value) for n in sites])[0]
         old = node.value
         assert isinstance(old, (int, float))
-        node.value = self._perturb(old)
+        node.value = self.perturb(old)
         return f"change the constant {old!r} to {node.value!r}"
 
     @staticmethod
-    def _numeric(value: object) -> bool:
+    def numeric(value: object) -> bool:
+        """Whether a constant is a number worth perturbing (a bool, an int or a finite float)."""
         return isinstance(value, (bool, int)) or (isinstance(value, float) and math.isfinite(value))
 
     @staticmethod
-    def _weight(value: object) -> float:
+    def weight(value: object) -> float:
+        """How likely a constant is to be chosen, relative to others."""
         if isinstance(value, bool):
             return 0.05  # flip booleans rarely
         if value in (0, 1):
             return 0.15  # 0 and 1 are mostly structural (indices, identities)
         return 1.0
 
-    def _perturb(self, value: float) -> float:
+    def perturb(self, value: float) -> float:
+        """A nearby value of the same type (further with more heat; never of the other sign for an int)."""
         rng = self.rng
         if isinstance(value, bool):
             return not value

@@ -72,7 +72,7 @@ class AnthropicBackend(Backend):
             "model": self.model,
             "system": request.system,
             "messages": [{"role": "user", "content": request.message}],
-            "max_tokens": self.settings.max_tokens,
+            "max_tokens": request.token_limit(self.settings.max_tokens),
         }
         if self.sends_temperature:
             kwargs["temperature"] = min(1.0, request.temperature)  # Anthropic's range is 0..1

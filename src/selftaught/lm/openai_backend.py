@@ -65,6 +65,7 @@ class OpenAIBackend(Backend):
         )
         self.policy = RetryPolicy(max_retries=settings.max_retries)
         self.max_n: int | None = None if settings.supports_n else 1
+        self.honours_n = False  # a request for several samples got them all, in one response
         self._cap_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=settings.concurrency)
 
@@ -77,10 +78,16 @@ class OpenAIBackend(Backend):
         """Whether several samples may go in one request (as far as is known)."""
         return self.max_n != 1
 
+    def prompt_copies(self, n: int) -> int:
+        """One prompt per request of up to `max_n` samples, once the server is known to honour `n`; else n."""
+        if not self.honours_n or self.max_n == 1:
+            return n
+        return -(-n // (self.max_n or n))
+
     def _create(self, request: CompletionRequest, n: int) -> Any:
         messages = [{"role": "system", "content": request.system}, {"role": "user", "content": request.message}]
         kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": request.temperature,
-                                  "max_tokens": self.settings.max_tokens}
+                                  "max_tokens": request.token_limit(self.settings.max_tokens)}
         if n > 1:
             kwargs["n"] = n
         return call_with_retries(lambda: _completion(self.client.chat.completions.create(**kwargs)),
@@ -124,6 +131,8 @@ class OpenAIBackend(Backend):
                 reasons += got_reasons
                 if len(got_texts) < asked:
                     self._lower_cap(1)  # the server ignores n: from now on, parallel requests straight away
+                elif asked > 1:
+                    self.honours_n = True
         prompt = estimate_tokens(request.system) + estimate_tokens(request.message)
         inputs = outputs = 0
         notes: list[str] = []

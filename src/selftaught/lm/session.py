@@ -11,12 +11,19 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from selftaught.errors import BudgetExceeded, LMRefused
+from selftaught.errors import BudgetExceeded, LMRefused, SelftaughtError
 from selftaught.lm._base import Backend, CompletionRequest, Generation
+from selftaught.lm.caps import RunCaps
 from selftaught.sandbox._guest._wire import plain_text
 
 BUDGET_MESSAGE = "Error: You have exceeded your call budget."
 MAX_PARALLEL_GROUPS = 8  # distinct messages of one batch sent at once (each backend bounds its own requests)
+
+
+class BackendFault(LMRefused):
+    """A backend raised an unexpected exception on one request (a bug, a recursion limit, a reply an SDK could
+    not handle): that call fails like a refused one (counted, recorded, `helpers.LanguageModelError` in the
+    improver), and the run goes on. Deliberate errors (LMError: authentication, quota; UserError) stay fatal."""
 
 
 def stream_seed(run_seed: int, stream: str) -> int:
@@ -34,7 +41,11 @@ class LanguageModel:
     stream, so they do not depend on what other streams do concurrently.
 
     A request the provider refuses (LMRefused) still counts as a call: it is reported to `on_call`
-    with `refused` true, the `error`, no replies, and then raised to the caller.
+    with `refused` true, the `error`, no replies, and then raised to the caller. So is a request on
+    which the backend raised anything else than a SelftaughtError (BackendFault, `backend_fault` true).
+
+    `caps` (the run's RunCaps) reserves each call's worst case before it is sent, and may lower its
+    `max_tokens` or stop the run (RunLimitReached); the reservation ends once `on_call` has counted it.
     """
 
     def __init__(
@@ -48,6 +59,7 @@ class LanguageModel:
         level: str = "task",
         on_call: Callable[[dict[str, Any]], None] | None = None,
         before_call: Callable[[], None] | None = None,
+        caps: RunCaps | None = None,
         temperature_override: float | None = None,
     ) -> None:
         self.backend = backend
@@ -61,6 +73,7 @@ class LanguageModel:
         self._samples: Counter[str] = Counter()
         self._on_call = on_call
         self._before_call = before_call
+        self._caps = caps
         self._temperature_override = temperature_override
         self._lock = threading.Lock()
 
@@ -111,7 +124,21 @@ class LanguageModel:
             for key, req in groups.items():
                 self._samples[key] += req.n
         if self._before_call is not None:
-            self._before_call()  # run-wide caps: raises to stop the run cleanly
+            self._before_call()  # e.g. the run is stopping: raises
+        held = None
+        if self._caps is not None:  # may stop the run
+            held = self._caps.reserve(list(groups.values()), self.backend.prompt_copies)
+        try:
+            if held is not None and held.max_tokens is not None:  # the dollar cap leaves room for shorter replies
+                groups = {key: dataclasses.replace(req, max_tokens=held.max_tokens) for key, req in groups.items()}
+            return self._call(system, messages, temperature, method, groups, order)
+        finally:
+            if held is not None and self._caps is not None:  # after its usage was reported (and counted)
+                self._caps.release(held)
+
+    def _call(self, system: str, messages: list[str], temperature: float, method: str,
+              groups: dict[str, CompletionRequest], order: list[tuple[str, int]]) -> list[str]:
+        """Sends the call's requests, reports the call, and returns its replies in order (or raises its failure)."""
         started = time.perf_counter()
         answers, refusals = self._generate(groups)
         record: dict[str, Any] = {
@@ -124,27 +151,31 @@ class LanguageModel:
             "messages": messages,
             "temperature": temperature,
             "samples": [groups[key].first_sample + i for key, i in order],
+            "max_tokens": next(iter(groups.values())).max_tokens,  # None: as configured (not lowered by a cap)
         }
         if refusals:  # counted (budget, usage, events), then the improver gets the refusal
             self._report({**record, "replies": [], "finish_reasons": [], **_accounting(answers.values()),
                           "duration": round(time.perf_counter() - started, 4),
-                          "refused": True, "error": str(refusals[0])})
+                          "refused": True, "error": str(refusals[0]),
+                          "backend_fault": isinstance(refusals[0], BackendFault)})
             raise refusals[0]
         replies = [plain_text(answers[key].replies[i]) for key, i in order]  # sendable to a worker, always
         self.responses += len(replies)
         self._report({**record, "replies": replies,
                       "finish_reasons": [_reason(answers[key], i) for key, i in order],
                       **_accounting(answers.values()), "duration": round(time.perf_counter() - started, 4),
-                      "refused": False, "error": None})
+                      "refused": False, "error": None, "backend_fault": False})
         return replies
 
     def _generate(self, groups: dict[str, CompletionRequest]) -> tuple[dict[str, Generation], list[LMRefused]]:
-        """Each group's generation, the groups of a batch concurrently; the refused groups' LMRefused apart."""
+        """Each group's generation, the groups of a batch concurrently; the failed groups' LMRefused apart."""
+        label = f"{self.backend.name}:{self.backend.model}" if self.backend.model else self.backend.name
         if len(groups) == 1:
-            calls = {key: _outcome(self.backend.generate, req) for key, req in groups.items()}
+            calls = {key: _outcome(self.backend.generate, req, label) for key, req in groups.items()}
         else:  # different messages of one batch go out concurrently
             with ThreadPoolExecutor(max_workers=min(len(groups), MAX_PARALLEL_GROUPS)) as pool:
-                futures = {key: pool.submit(_outcome, self.backend.generate, req) for key, req in groups.items()}
+                futures = {key: pool.submit(_outcome, self.backend.generate, req, label)
+                           for key, req in groups.items()}
             calls = {key: future.result() for key, future in futures.items()}
         answers = {key: got for key, got in calls.items() if isinstance(got, Generation)}
         return answers, [got for got in calls.values() if isinstance(got, LMRefused)]
@@ -169,12 +200,24 @@ def _accounting(generations: Iterable[Generation]) -> dict[str, Any]:
 
 
 def _outcome(generate: Callable[[CompletionRequest], Generation],
-             request: CompletionRequest) -> Generation | LMRefused:
-    """The generation, or the provider's refusal of the request (any other error propagates)."""
+             request: CompletionRequest, label: str) -> Generation | LMRefused:
+    """The generation, or why this request failed: the provider's refusal, or a BackendFault for any exception
+    that is not one of selftaught's own (those, e.g. LMError, propagate: they stop the run) and for a
+    generation that is not `request.n` texts."""
     try:
-        return generate(request)
+        got = generate(request)
     except LMRefused as refused:
         return refused
+    except SelftaughtError:
+        raise
+    except Exception as exc:
+        return BackendFault(f"{label}: the backend failed on this request: {type(exc).__name__}: {exc}"[:500])
+    replies = getattr(got, "replies", None)
+    if not isinstance(replies, list) or len(replies) != request.n or not all(isinstance(r, str) for r in replies):
+        count = f"{len(replies)} replies" if isinstance(replies, list) else type(replies).__name__
+        return BackendFault(f"{label}: the backend failed on this request: it returned {count} "
+                            f"(not {request.n} texts)")
+    return got
 
 
 def _reason(generation: Generation, index: int) -> str | None:

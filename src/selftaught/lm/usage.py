@@ -3,13 +3,39 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from selftaught.lm.pricing import Price, price_for
 
 FIELDS = ("calls", "requests", "input_tokens", "output_tokens", "cost_usd", "cache_hits",
           "refused_calls", "estimated_calls")
+
+
+@dataclass(frozen=True)
+class Spending:
+    """What the run has spent (calls made, dollars) and what its calls in flight reserved (see `selftaught.lm.caps`)."""
+
+    calls: int
+    usd: float
+    calls_reserved: int = 0
+    usd_reserved: float = 0.0
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What one call holds against the run-wide caps until it is settled.
+
+    Attributes:
+      calls: LM calls held (1).
+      usd: its worst-case cost.
+      max_tokens: the reply token limit to send when the cap made it lower than the configured one, else None.
+    """
+
+    calls: int = 1
+    usd: float = 0.0
+    max_tokens: int | None = None
 
 
 def _empty() -> dict[str, float]:
@@ -25,7 +51,32 @@ class UsageMeter:
         self.by_level: dict[str, dict[str, float]] = {}
         self.by_iteration: dict[str, dict[str, float]] = {}
         self.unpriced: set[str] = set()
+        self._calls_reserved = 0
+        self._usd_reserved = 0.0
         self._lock = threading.Lock()
+
+    def spending(self) -> Spending:
+        """What is spent and reserved now."""
+        with self._lock:
+            return self._spending()
+
+    def _spending(self) -> Spending:
+        return Spending(int(self.total["calls"]), self.total["cost_usd"], self._calls_reserved, self._usd_reserved)
+
+    def reserve(self, decide: Callable[[Spending], Reservation]) -> Reservation:
+        """Holds `decide(what is spent and reserved)` against the caps, atomically with every other reservation
+        and every `add`; `decide` raises (RunLimitReached) to refuse. Settle it with `release` after `add`."""
+        with self._lock:
+            held = decide(self._spending())
+            self._calls_reserved += held.calls
+            self._usd_reserved += held.usd
+        return held
+
+    def release(self, held: Reservation) -> None:
+        """Ends a reservation (once the call's real usage was added, so that it is never counted by neither)."""
+        with self._lock:
+            self._calls_reserved -= held.calls
+            self._usd_reserved = max(0.0, self._usd_reserved - held.usd) if self._calls_reserved else 0.0
 
     def cost(self, model: str, input_tokens: int, output_tokens: int) -> float:
         price = price_for(self.prices, model) if model else None
