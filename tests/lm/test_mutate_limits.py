@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from selftaught.lm import CompletionRequest, MutateBackend, _mutate_fences, _mut
 from selftaught.lm._mutate_blocks import candidates
 from selftaught.lm._mutate_limits import MAX_MESSAGE_CHARS, MAX_TREE_NODES, PARSE_BUDGET
 from selftaught.lm.session import LanguageModel
-from selftaught.sandbox._guest.helpers import _FENCE
+from selftaught.sandbox._guest.helpers import fence, nested_blocks
 
 DEEP_PROGRAMS = {
     "binop chain": "def algorithm(x):\n    return " + " + ".join(["x * 2"] * 400) + "\n",
@@ -169,9 +170,16 @@ _FENCE_LINES = st.text(alphabet=st.sampled_from(list("`~ \t\u00a0\u3000ab_+.-1é
 
 @settings(max_examples=400, deadline=None)
 @given(line=_FENCE_LINES)
-def test_fence_lines_are_read_exactly_as_the_improvers_helper_reads_them(line: str) -> None:
-    m = _FENCE.match(line)
-    assert _mutate_fences.fence(line) == (None if m is None else (m.group(1), m.group(2)))
+def test_fence_lines_are_read_exactly_as_the_fence_pattern_reads_them(line: str) -> None:
+    m = FENCE_PATTERN.match(line)
+    assert fence(line) == (None if m is None else (m.group(1), m.group(2)))
+
+
+def test_a_long_line_of_spaces_after_a_fence_is_not_a_fence_and_the_block_after_it_is_read() -> None:
+    # FENCE_PATTERN took 10.7 s on this one line (quadratic backtracking); the reader has no pattern to backtrack
+    line = "```" + " " * 20_000 + "!"
+    assert fence(line) is None
+    assert code_blocks(f"{line}\n```python\nx = 1\n```") == ["x = 1"]
 
 
 @settings(max_examples=300, deadline=None)
@@ -179,7 +187,35 @@ def test_fence_lines_are_read_exactly_as_the_improvers_helper_reads_them(line: s
 def test_blocks_are_cut_exactly_as_the_improvers_helper_cuts_them(lines: list[str]) -> None:
     text = "\n".join(lines)
     split = text.splitlines()
-    assert _mutate_fences._nested(split, [_mutate_fences.fence(x) for x in split]) == code_blocks(text)
+    assert nested_blocks(split, [fence(x) for x in split]) == code_blocks(text) == _pattern_blocks(text)
+
+
+# The fence syntax of the paper-compatible helper, as a regular expression: the oracle the linear reader must match.
+FENCE_PATTERN = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w+.-]*)\s*$")
+
+
+def _pattern_blocks(text: str) -> list[str]:
+    """`code_blocks` as it was written with FENCE_PATTERN (quadratic on long lines, exact on short ones)."""
+    blocks: list[str] = []
+    body: list[str] = []
+    depth = 0
+    for line in text.splitlines():
+        m = FENCE_PATTERN.match(line)
+        if depth == 0:
+            if m:
+                depth, body = 1, []
+            continue
+        if m and m.group(2):
+            depth += 1
+        elif m:
+            depth -= 1
+            if depth == 0:
+                blocks.append("\n".join(body))
+                continue
+        body.append(line)
+    if depth > 0 and body:
+        blocks.append("\n".join(body))
+    return blocks
 
 
 @pytest.fixture

@@ -7,28 +7,10 @@ from itertools import accumulate
 
 from selftaught.lm._mutate_ast import parse
 from selftaught.lm._mutate_limits import FENCE_LENGTH_CAP, MAX_CLOSE_TRIES, PARSE_BUDGET
+from selftaught.sandbox._guest.helpers import Fence, fence, nested_blocks
 
 #: A message's code block: its text and its tree (None where it does not parse or was not parsed).
 Block = tuple[str, ast.Module | None]
-_TAG_PUNCTUATION = frozenset("_+.-")
-
-
-def fence(line: str) -> tuple[str, str] | None:
-    """(the fence's run of backticks or tildes, its language tag) if `line` is a fence line, else None.
-
-    The syntax of `helpers.code_blocks` (`^\\s*(`{3,}|~{3,})\\s*([\\w+.-]*)\\s*$`), read without a regular
-    expression: that pattern backtracks quadratically on a long line of spaces.
-    """
-    text = line.strip()
-    if len(text) < 3 or text[0] not in "`~":
-        return None
-    run = len(text) - len(text.lstrip(text[0]))
-    if run < 3:
-        return None
-    tag = text[run:].strip()
-    if not all(ch.isalnum() or ch in _TAG_PUNCTUATION for ch in tag):
-        return None
-    return text[:run], tag
 
 
 def message_blocks(text: str) -> list[Block]:
@@ -36,40 +18,17 @@ def message_blocks(text: str) -> list[Block]:
     so that fence lines inside string literals do not end a block (see `_parse_aware`)."""
     lines = text.splitlines()
     marks = [fence(line) for line in lines]
-    blocks = [(body, parse(body)) for body in _nested(lines, marks)]
+    blocks = [(body, parse(body)) for body in nested_blocks(lines, marks)]
     if all(tree is not None for _, tree in blocks):
         return blocks
     return _parse_aware(lines, marks, PARSE_BUDGET * len(text))
-
-
-def _nested(lines: list[str], marks: list[tuple[str, str] | None]) -> list[str]:
-    """`helpers.code_blocks`: outermost blocks; a tagged fence nests, a bare one closes; an unclosed one runs on."""
-    blocks: list[str] = []
-    body: list[str] = []
-    depth = 0
-    for line, mark in zip(lines, marks, strict=True):
-        if depth == 0:
-            if mark:
-                depth, body = 1, []
-            continue
-        if mark and mark[1]:
-            depth += 1
-        elif mark:
-            depth -= 1
-            if depth == 0:
-                blocks.append("\n".join(body))
-                continue
-        body.append(line)
-    if depth > 0 and body:
-        blocks.append("\n".join(body))
-    return blocks
 
 
 class _Closes:
     """The bare fence lines that can close an opening (same character, at least as long), found in amortized
     constant time: one sorted list per (character, capped length), walked by a pointer that only moves on."""
 
-    def __init__(self, marks: list[tuple[str, str] | None]) -> None:
+    def __init__(self, marks: list[Fence | None]) -> None:
         self.bare = [(j, mark[0][0], min(len(mark[0]), FENCE_LENGTH_CAP))
                      for j, mark in enumerate(marks) if mark and not mark[1]]
         self.lists: dict[tuple[str, int], list[int]] = {}
@@ -88,7 +47,7 @@ class _Closes:
         return found[at : at + count]
 
 
-def _parse_aware(lines: list[str], marks: list[tuple[str, str] | None], budget: int) -> list[Block]:
+def _parse_aware(lines: list[str], marks: list[Fence | None], budget: int) -> list[Block]:
     """Like `helpers.code_blocks`, but a block ends at the first closing fence after which its body parses.
 
     A program whose string literals hold unbalanced fence lines (say a bare ``` line) is cut short by
