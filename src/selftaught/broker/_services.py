@@ -64,6 +64,7 @@ class Services:
         self._cache: dict[tuple[str, str, str], Future[Evaluation]] = {}
         self.speculation = Speculation(config.speculate)
         self._scanned: set[str] = set()
+        self._asked: set[tuple[str, str, str]] = set()  # evaluations an improver (not speculation) has asked for
         self._lock = threading.Lock()
         self.iteration: int | None = None  # set by the self-improvement loop; stamped on events
         # Evaluations run vs served from the evaluation cache (LM calls and tokens are in `usage`).
@@ -148,6 +149,8 @@ class Services:
         One evaluation per (task, split, program) for the whole run: a call while the same evaluation
         is in flight in another thread waits for it. `speculative` (see `--speculate`): scored before
         any improver asked, so not recorded as a utility call; a later ask is served its result.
+        Every ask is a `utility_call` event carrying the whole evaluation record; `cached` marks a repeat
+        of an earlier ask (what run-wide counts skip), never the first, even when speculation computed it.
         """
         self._check_stopping()
         digest = self.save_program(program, "solution")
@@ -168,8 +171,11 @@ class Services:
                 future.set_exception(exc)
                 raise
         found = future.result()
-        if not speculative:
-            self.event("utility_call", program=digest, cached=not owner, **context, **evaluation_record(found))
+        if not speculative:  # count at the ask: the first ask records the result in full, however it was computed
+            with self._lock:
+                repeat = key in self._asked
+                self._asked.add(key)
+            self.event("utility_call", program=digest, cached=repeat, **context, **evaluation_record(found))
         return found
 
     def _run_evaluation(self, task: Task, program: str | None, split: str) -> Evaluation:
