@@ -136,7 +136,8 @@ def test_the_default_deadline_is_the_load_backstop_plus_instances_times_their_ba
     assert result.limits == {"time_limit": 0.05, "load_time_limit": task.load_time_limit, "backstop": 1.05,
                              "load_backstop": backstop_for(task.load_time_limit),
                              "deadline": round(deadline_for(task, 12), 3),
-                             "cpu_budget": round(cpu_budget_for(task, 12), 3)}
+                             "cpu_budget": round(cpu_budget_for(task, 12), 3),
+                             "max_output_bytes": task.max_output_bytes}
     expected = task.load_time_limit + 12 * (0.05 + CPU_INSTANCE_SLACK) + CPU_SLACK
     assert cpu_budget_for(task, 12) == pytest.approx(expected)
 

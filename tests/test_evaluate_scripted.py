@@ -21,6 +21,14 @@ from support import TEST_SECRET, SumTask
 CORRECT = "def algorithm(a):\n    return int(a.sum())\n"
 LOADED = [{"op": "loading"}, {"op": "loaded", "ok": True}]
 STOPPED = {"op": "result", "ok": False, "kind": "timeout", "error": "interrupted"}
+# The host's CPU time reading and decoding a worker's messages is charged to the program too: for these fakes'
+# messages, tens of microseconds on top of the CPU time they script.
+HOST = 0.002
+
+
+def charged(seconds: float) -> Any:
+    """What a program that scripted `seconds` of CPU is charged, give or take the host's reading of its messages."""
+    return pytest.approx(seconds, abs=HOST)
 
 
 @dataclass(frozen=True)
@@ -60,7 +68,7 @@ class Worker(ScriptedWorker):
         self.waits: list[float] = []
         self.retired = False
 
-    def receive(self, timeout: float) -> dict[str, Any]:
+    def receive(self, timeout: float, limit: int | None = None) -> dict[str, Any]:
         self.waits.append(timeout)
         item = self.script[0] if self.script and not self.closed else None
         if isinstance(item, Late):
@@ -80,7 +88,7 @@ class Worker(ScriptedWorker):
         if isinstance(item, Busy):
             self.cpu += item.threads * max(0.0, timeout)
             raise ChannelTimeout()
-        return super().receive(timeout)
+        return super().receive(timeout, limit)
 
     def cpu_time(self) -> float:
         if self.exits and not self.script:
@@ -177,7 +185,7 @@ def test_a_program_computing_when_the_deadline_passes_fails_as_deadline_and_no_o
     result = run(Sandbox(worker), deadline=0.3)
     assert [o.failure for o in result.outcomes] == ["deadline"] * 4 and result.deadline_hit
     assert result.detail == "the evaluation ran out of time"
-    assert [o.elapsed for o in result.outcomes] == [0.0] * 4  # it burnt no CPU; the others never started
+    assert [o.elapsed for o in result.outcomes] == [charged(0.0)] * 4  # it burnt no CPU; the others never started
     assert [o.wall for o in result.outcomes[1:]] == [0.0] * 3
     assert worker.interrupts == 1 and worker.closed and [m["op"] for m in worker.sent].count("call") == 1
 
@@ -195,7 +203,7 @@ def test_cpu_burnt_at_load_past_the_load_limit_fails_the_program_as_a_timeout() 
 def test_the_cpu_a_program_takes_to_load_is_recorded() -> None:
     worker = Worker([{"op": "loading"}, Burn(0.25), Costly(0.5, LOADED[1]), *answers()])
     result = run(Sandbox(worker))
-    assert result.score == 1.0 and result.load_time == pytest.approx(0.75)
+    assert result.score == 1.0 and result.load_time == charged(0.75)
 
 
 def test_an_answer_made_with_more_cpu_than_the_limit_is_a_timeout_and_the_worker_is_kept() -> None:
@@ -204,7 +212,7 @@ def test_an_answer_made_with_more_cpu_than_the_limit_is_a_timeout_and_the_worker
     sandbox = Sandbox(worker)
     result = run(sandbox)
     assert [o.failure for o in result.outcomes] == ["timeout", None, None, None]
-    assert result.outcomes[0].score == 0.0 and result.outcomes[0].elapsed == pytest.approx(0.6)
+    assert result.outcomes[0].score == 0.0 and result.outcomes[0].elapsed == charged(0.6)
     assert result.detail == "0.600s of CPU, over 0.5s"
     assert worker.interrupts == 0 and sandbox.launched == 1
     assert worker.closed and not worker.retired  # a program that ran over is not trusted to serve again
@@ -226,7 +234,7 @@ def test_a_worker_that_exits_right_after_answering_is_charged_what_its_clock_las
     worker = Worker([*LOADED, {"op": "ready"}, Burn(0.2), reply], exits=True)
     result = run(Sandbox(worker))
     assert result.outcomes[0].failure is None and result.outcomes[0].score == 1.0
-    assert result.outcomes[0].elapsed == pytest.approx(0.2)
+    assert result.outcomes[0].elapsed == charged(0.2)
     assert result.outcomes[1].failure == "crash"
 
 
@@ -257,7 +265,7 @@ def test_a_cpu_clock_that_runs_backwards_is_never_charged_as_negative_time() -> 
     worker = Worker([*LOADED, {"op": "ready"}, Burn(-0.3), reply, *answers()[2:]])
     result = run(Sandbox(worker))
     assert [o.failure for o in result.outcomes] == [None] * len(instances)
-    assert result.outcomes[0].elapsed == 0.0
+    assert 0.0 <= result.outcomes[0].elapsed < HOST  # the host's reading of its answer, no less
 
 
 @pytest.mark.parametrize("early", ["result", "loaded"])
@@ -404,7 +412,7 @@ def test_a_program_that_sleeps_is_stopped_at_the_wall_clock_backstop_and_its_wal
     worker = Worker([*LOADED, {"op": "ready"}, Late(60.0, {"op": "result", "ok": True, "output": 0}, real=True)])
     result = run(Sandbox(worker), task)
     (outcome,) = result.outcomes
-    assert outcome.failure == "timeout" and outcome.elapsed == 0.0
+    assert outcome.failure == "timeout" and outcome.elapsed == charged(0.0)
     assert outcome.detail == ("over the 1.05s wall-clock backstop of a 0.05s CPU limit (0.000s of CPU used): "
                               "it slept or was blocked")
     # the wall time runs until it was stopped, not through the grace it was given to answer the interrupt
@@ -469,7 +477,7 @@ def test_the_evaluations_cpu_budget_counts_the_load_and_every_instance(burnt: fl
     right = answers()
     worker = Worker([{"op": "loading"}, Costly(4.0, LOADED[1]), right[0], Costly(burnt, right[1]), *right[2:]])
     result = run(Sandbox(worker))
-    assert result.outcomes[0].failure == "timeout" and result.outcomes[0].elapsed == pytest.approx(burnt)
+    assert result.outcomes[0].failure == "timeout" and result.outcomes[0].elapsed == charged(burnt)
     if runs:
         assert [o.failure for o in result.outcomes[1:]] == [None] * 3 and not result.deadline_hit
     else:

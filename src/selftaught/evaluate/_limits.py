@@ -14,6 +14,10 @@ INSTANCE_SLACK = 0.25  # per instance, in the evaluation's deadline (messages, i
 EVALUATION_SLACK = 10.0  # per evaluation, in its deadline (worker starts)
 CPU_INSTANCE_SLACK = 0.05  # per instance, in the evaluation's CPU budget (a stop overshoots the limit a little)
 CPU_SLACK = 1.0  # per evaluation, in its CPU budget
+# Bytes a solution worker's message may take besides an output: the runtime audit record (5 samples of
+# 200 characters per kind), a failure's text (2,000 characters). The `loading`, `loaded` and `ready`
+# messages are held to it, a `result` to it plus the task's `max_output_bytes`.
+MESSAGE_ENVELOPE = 256 * 1024
 
 
 def backstop_for(limit: float) -> float:
@@ -35,9 +39,14 @@ def cpu_budget_for(task: Task, n_instances: int) -> float:
     return task.load_time_limit + n_instances * (task.time_limit + CPU_INSTANCE_SLACK) + CPU_SLACK
 
 
+def result_limit(task: Task) -> int:
+    """Bytes of a `result` message the host reads (the worker is told, and refuses to send more)."""
+    return task.max_output_bytes + MESSAGE_ENVELOPE
+
+
 def limits_of(task: Task, deadline: float, cpu_budget: float) -> dict[str, float]:
     """The limits an evaluation applies, as recorded."""
     return {"time_limit": task.time_limit, "load_time_limit": task.load_time_limit,
             "backstop": round(backstop_for(task.time_limit), 3),
             "load_backstop": round(backstop_for(task.load_time_limit), 3), "deadline": round(deadline, 3),
-            "cpu_budget": round(cpu_budget, 3)}
+            "cpu_budget": round(cpu_budget, 3), "max_output_bytes": task.max_output_bytes}

@@ -7,7 +7,8 @@ from dataclasses import replace
 
 from selftaught.errors import WorkerError
 from selftaught.evaluate._audit import AuditTotals
-from selftaught.evaluate._clock import await_message, cpu_used
+from selftaught.evaluate._clock import HostCharge, await_message, cpu_used, stop
+from selftaught.evaluate._limits import MESSAGE_ENVELOPE, result_limit
 from selftaught.evaluate._records import DETAIL_CHARS, InstanceOutcome
 from selftaught.evaluate._verdicts import (
     ALTERING_FAILURES,
@@ -20,7 +21,7 @@ from selftaught.evaluate._verdicts import (
 )
 from selftaught.sandbox import ChannelClosed, ChannelTimeout, ProtocolError, Sandbox, Worker
 from selftaught.sandbox._guest import _wire
-from selftaught.sandbox._worker_process import stop
+from selftaught.sandbox._worker_process import MessageTooLong
 from selftaught.tasks import Instance, Task
 
 START_TIMEOUT = 30.0  # seconds for a fresh worker to start, before any of the program's code runs
@@ -43,6 +44,7 @@ class Runner:
         self.call_started = 0.0  # when the current instance's inputs went out (perf_counter)
         self.call_wall: float | None = None  # wall seconds until its output arrived (or it was stopped)
         self.altered = False  # a worker was stopped, died or broke the protocol: none is trusted to be reused
+        self.result_limit = result_limit(task)  # bytes of a result message read, at most
 
     def remaining(self) -> float:
         return self.deadline - time.perf_counter()
@@ -67,10 +69,12 @@ class Runner:
         self.worker = worker = self.sandbox.launch(self.seed)
         self.clock = self.clock or worker.cpu_source
         limit = self.task.load_time_limit
+        charge = HostCharge()
         try:
-            worker.send({"op": "load", "program": self.program, "entrypoint": self.task.entrypoint})
+            worker.send({"op": "load", "program": self.program, "entrypoint": self.task.entrypoint,
+                         "max_result": self.result_limit})
             try:
-                first = worker.receive(min(START_TIMEOUT, max(0.0, self.remaining())))
+                first = worker.receive(min(START_TIMEOUT, max(0.0, self.remaining())), MESSAGE_ENVELOPE)
             except (ChannelTimeout, ChannelClosed) as exc:
                 if self.remaining() <= 0:
                     raise self._fail("deadline", "the evaluation ran out of time", kill=True) from None
@@ -82,12 +86,14 @@ class Runner:
             # the worker has started; the program's first line runs on `go`: its CPU is charged from here
             start_cpu = worker.cpu_time()
             worker.send({"op": "go"})
-            reply, why, used = await_message(worker, limit, start_cpu, time.perf_counter(), self.deadline)
+            reply, why, used = await_message(worker, limit, start_cpu, time.perf_counter(), self.deadline, charge,
+                                             MESSAGE_ENVELOPE)
             if why is not None:
-                reply = stop(worker)
+                reply = stop(worker, charge, MESSAGE_ENVELOPE)
             if reply is not None:
                 self.audit.see(reply)
                 used = cpu_used(worker, start_cpu, used)
+            used += charge.seconds
         except ProtocolError as exc:
             raise self._fail("protocol", str(exc), kill=True) from None
         except ChannelClosed:
@@ -130,20 +136,26 @@ class Runner:
         limit = self.task.time_limit
         worker = self.worker
         assert worker is not None
+        charge = HostCharge()  # what reading and decoding this call's messages costs the host: the program's too
         try:
             start_cpu = worker.cpu_time()
             started = self.call_started = time.perf_counter()
             worker.send({"op": "call", "args": _wire.to_wire(list(instance.args))})
-            ready, why, used = await_message(worker, limit, start_cpu, started, self.deadline)
+            ready, why, used = await_message(worker, limit, start_cpu, started, self.deadline, charge,
+                                             MESSAGE_ENVELOPE)
             if ready is None:  # decoding the inputs is the program's time too; it cannot be interrupted there
-                raise self._fail(*over(why or "cpu", limit, used), kill=True, elapsed=used)
+                raise self._fail(*over(why or "cpu", limit, used), kill=True, elapsed=used + charge.seconds)
             if ready.get("op") != "ready":
                 raise self._fail("protocol", "expected the `ready` message", kill=True)
             worker.send({"op": "go"})
-            reply, why, used = await_message(worker, limit, start_cpu, started, self.deadline)
+            try:
+                reply, why, used = await_message(worker, limit, start_cpu, started, self.deadline, charge,
+                                                 self.result_limit)
+            except MessageTooLong:
+                raise self._refuse(worker, start_cpu, charge) from None
             self.call_wall = time.perf_counter() - started
             if why is not None:
-                reply = stop(worker)
+                reply = stop(worker, charge, self.result_limit)
             if reply is not None:
                 used = cpu_used(worker, start_cpu, used)
         except ProtocolError as exc:
@@ -152,25 +164,39 @@ class Runner:
             detail = worker.stderr_tail()[-DETAIL_CHARS:] or "the worker died"
             raise self._fail("crash", detail, kill=True) from None
         if reply is None:  # it did not stop when interrupted: what it burnt meanwhile is charged too
-            used = cpu_used(worker, start_cpu, used)
+            used = cpu_used(worker, start_cpu, used) + charge.seconds
             raise self._fail(*over(why or "cpu", limit, used), kill=True, elapsed=used)
         self.audit.see(reply)
         if reply.get("op") != "result" or not isinstance(reply.get("ok"), bool):
             raise self._fail("protocol", "expected the `result` message", kill=True)
         kind = reply.get("kind")
-        if why is None and used > limit:
+        if why is None and used + charge.seconds > limit:
             why = "cpu"
         if why is not None:
-            raise self._fail(*over(why, limit, used), kill=False, elapsed=used)
+            raise self._fail(*over(why, limit, used + charge.seconds, charge.seconds), kill=False,
+                             elapsed=used + charge.seconds)
         if not reply["ok"]:
             if kind not in CALL_FAILURES:
                 raise self._fail("protocol", f"unknown failure kind {kind!r:.40}", kill=True)
-            raise self._fail(str(kind), text(reply.get("error")), kill=False, elapsed=used)
+            raise self._fail(str(kind), text(reply.get("error")), kill=False, elapsed=used + charge.seconds)
         try:
-            output = _wire.from_wire(reply.get("output"))
+            output = charge.decode(reply.get("output"))
         except _wire.WireError as exc:
             raise self._fail("protocol", f"undecodable output: {exc}", kill=True) from None
-        return judge(self.task, instance, output, used)
+        if used + charge.seconds > limit:  # decoding its output took the host past the program's limit
+            raise self._fail(*over("cpu", limit, used + charge.seconds, charge.seconds), kill=False,
+                             elapsed=used + charge.seconds)
+        return judge(self.task, instance, output, used + charge.seconds)
+
+    def _refuse(self, worker: Worker, start_cpu: float, charge: HostCharge) -> Failed:
+        """The failure of a result message over the task's output bound: refused unread (the worker, told the
+        bound, would have refused to send it: it was tampered with), and the worker replaced."""
+        self.call_wall = time.perf_counter() - self.call_started
+        used = cpu_used(worker, start_cpu, 0.0) + charge.seconds
+        self.audit.counts["protocol_violation"] += 1
+        return self._fail("bad_output", f"an output over this task's limit of {self.task.max_output_bytes} bytes "
+                          f"(max_output_bytes): the result message passed {self.result_limit} bytes and was "
+                          "refused unread", kill=True, elapsed=used)
 
     def close(self) -> None:
         """Ends the worker: `retire` (a warm worker's zygote may serve again) when nothing may have altered it."""

@@ -29,14 +29,16 @@ def text(value: Any) -> str:
     return value[-DETAIL_CHARS:] if isinstance(value, str) else ""
 
 
-def over(why: str, limit: float, used: float) -> tuple[str, str]:
-    """The failure kind and detail for a program stopped because `why` ("cpu", "wall", "deadline")."""
+def over(why: str, limit: float, used: float, host: float = 0.0) -> tuple[str, str]:
+    """The failure kind and detail for a program stopped because `why` ("cpu", "wall", "deadline") after `used`
+    CPU seconds charged, `host` of them the host's reading and decoding of its messages."""
     if why == "deadline":
         return "deadline", "the evaluation ran out of time"
     if why == "wall":
         return "timeout", (f"over the {backstop_for(limit):g}s wall-clock backstop of a {limit:g}s CPU limit "
                            f"({used:.3f}s of CPU used): it slept or was blocked")
-    return "timeout", f"{used:.3f}s of CPU, over {limit:g}s"
+    of_which = f" (of which {host:.3f}s reading and decoding its output)" if host >= 0.001 else ""
+    return "timeout", f"{used:.3f}s of CPU{of_which}, over {limit:g}s"
 
 
 def judge(task: Task, instance: Instance, output: Any, elapsed: float) -> InstanceOutcome:
