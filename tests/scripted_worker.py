@@ -63,6 +63,9 @@ class ScriptedWorker:
     def kill(self) -> None:
         self.closed = True
 
+    def retire(self) -> None:
+        self.closed = True
+
     def stderr_tail(self, limit: int = 4000) -> str:
         return "Traceback (most recent call last): ...\n"
 

@@ -57,6 +57,14 @@ class Busy:
     threads: int
 
 
+@dataclass(frozen=True)
+class Starved:
+    """A script item: the program computes, but gets only `share` of a core (the machine is busy): each wait
+    really passes, and the program uses `share` CPU seconds per second of it, until it is interrupted."""
+
+    share: float
+
+
 class Worker(ScriptedWorker):
     """A scripted worker with the script items above, which may exit once its script is done, and which records
     every wait and whether it was retired (kept for reuse) or killed."""
@@ -88,6 +96,10 @@ class Worker(ScriptedWorker):
         if isinstance(item, Busy):
             self.cpu += item.threads * max(0.0, timeout)
             raise ChannelTimeout()
+        if isinstance(item, Starved):
+            time.sleep(max(0.0, timeout))
+            self.cpu += item.share * max(0.0, timeout)
+            raise ChannelTimeout()
         return super().receive(timeout, limit)
 
     def cpu_time(self) -> float:
@@ -97,7 +109,7 @@ class Worker(ScriptedWorker):
 
     def interrupt(self) -> None:
         super().interrupt()
-        if self.script and isinstance(self.script[0], Busy):
+        if self.script and isinstance(self.script[0], Busy | Starved):
             self.script.pop(0)  # it stops computing, and answers (if its script says so)
 
     def stderr_tail(self, limit: int = 4000) -> str:
@@ -413,11 +425,29 @@ def test_a_program_that_sleeps_is_stopped_at_the_wall_clock_backstop_and_its_wal
     result = run(Sandbox(worker), task)
     (outcome,) = result.outcomes
     assert outcome.failure == "timeout" and outcome.elapsed == charged(0.0)
-    assert outcome.detail == ("over the 1.05s wall-clock backstop of a 0.05s CPU limit (0.000s of CPU used): "
-                              "it slept or was blocked")
+    # what was measured, not a guess at why: the CPU it used, the wall time it took, the machine's load
+    assert outcome.detail.startswith("did not finish: stopped by the 1.05s wall-clock backstop of its 0.05s CPU "
+                                     "limit, having used 0.000s of CPU in 1.0"), outcome.detail
+    assert "s of wall time (load average " in outcome.detail and " cores): " in outcome.detail
+    assert outcome.detail.endswith("it slept or waited, or other work left it too little CPU")
     # the wall time runs until it was stopped, not through the grace it was given to answer the interrupt
     assert 1.05 <= outcome.wall < 1.05 + 0.4
     assert worker.interrupts == 1 and worker.closed
+
+
+def test_a_program_starved_of_cpu_is_told_what_was_measured_not_that_it_slept() -> None:
+    # The issue's case: a busy loop on a loaded machine gets 3% of a core, and the wall-clock backstop ends it
+    # before its CPU limit (0.05 s: 0.03 x 1.05 s is under it). The detail reports the CPU it used, the wall time it
+    # had and the load, and that it did not finish; it does not claim the program slept.
+    worker = Worker([*LOADED, {"op": "ready"}, Starved(0.03), STOPPED])
+    result = run(Sandbox(worker), QuickTask())
+    (outcome,) = result.outcomes
+    assert outcome.failure == "timeout" and 0.025 < outcome.elapsed < 0.05, outcome
+    assert outcome.detail.startswith("did not finish: stopped by the 1.05s wall-clock backstop"), outcome.detail
+    used = float(outcome.detail.split("having used ")[1].split("s of CPU")[0])
+    wall = float(outcome.detail.split(" in ")[1].split("s of wall time")[0])
+    assert used == pytest.approx(outcome.elapsed, abs=0.001) and 1.05 <= wall < 1.05 + 0.4
+    assert "load average" in outcome.detail and "other work left it too little CPU" in outcome.detail
 
 
 def test_a_program_that_sleeps_at_load_is_stopped_at_the_load_limits_backstop() -> None:
@@ -426,8 +456,8 @@ def test_a_program_that_sleeps_at_load_is_stopped_at_the_load_limits_backstop() 
     worker = Worker([{"op": "loading"}, Late(60.0, LOADED[1], real=True)])
     result = run(Sandbox(worker), task)
     assert result.failure == "timeout" and result.n_instances == 0
-    assert result.detail == ("defining the program: over the 1.05s wall-clock backstop of a 0.05s CPU limit "
-                             "(0.000s of CPU used): it slept or was blocked")
+    assert result.detail.startswith("defining the program: did not finish: stopped by the 1.05s wall-clock "
+                                    "backstop of its 0.05s CPU limit, having used 0.000s of CPU in 1.0"), result
 
 
 class QuickTask(SumTask):
@@ -443,7 +473,7 @@ def test_a_program_still_decoding_its_inputs_past_the_wall_clock_backstop_fails_
     worker = Worker([*LOADED, Late(5.0, {"op": "ready"}, real=True)])
     result = run(Sandbox(worker), QuickTask())
     outcome = result.outcomes[0]
-    assert outcome.failure == "timeout" and outcome.detail.startswith("over the 1.05s wall-clock backstop")
+    assert outcome.failure == "timeout" and "stopped by the 1.05s wall-clock backstop" in outcome.detail
 
 
 @pytest.mark.parametrize("forged", [{"op": "result", "ok": 1, "output": 0}, {"op": "result", "ok": "yes", "output": 0},

@@ -189,8 +189,11 @@ class Services:
                 return evaluation_from_json(recorded)
             except (KeyError, TypeError, ValueError):
                 pass
+        def progress(done: int, total: int, elapsed: float) -> None:
+            self.progress(f"scoring {key[2][:8]} on {task.name} ({split}): {done}/{total} instances, {elapsed:.0f}s")
+
         found = self.executor.evaluate(task, program, split, seed=worker_seed(self.config.seed, program),
-                                       secret=self.secret)
+                                       secret=self.secret, progress=progress)
         if journal is not None and not self.stopping.is_set():  # a stopping run's workers are being killed
             journal.put(key, evaluation_to_json(found))
         return found

@@ -30,7 +30,7 @@ from selftaught.evaluate._limits import (
     deadline_for,
     limits_of,
 )
-from selftaught.evaluate._loop import evaluate, worker_seed
+from selftaught.evaluate._loop import PROGRESS_AFTER, PROGRESS_EVERY, EvaluationProgress, evaluate, worker_seed
 from selftaught.evaluate._records import (
     DETAIL_CHARS,
     Evaluation,
@@ -55,9 +55,12 @@ __all__ = [
     "LOAD_FAILURES",
     "MESSAGE_ENVELOPE",
     "POLL_INTERVAL",
+    "PROGRESS_AFTER",
+    "PROGRESS_EVERY",
     "START_TIMEOUT",
     "AuditTotals",
     "Evaluation",
+    "EvaluationProgress",
     "InstanceOutcome",
     "backstop_for",
     "cpu_budget_for",

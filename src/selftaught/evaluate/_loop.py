@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
+from collections.abc import Callable
 
 from selftaught.evaluate._limits import cpu_budget_for, deadline_for, limits_of
 from selftaught.evaluate._records import Evaluation, InstanceOutcome
@@ -13,6 +14,11 @@ from selftaught.evaluate._verdicts import Failed
 from selftaught.sandbox import Sandbox, select_sandbox
 from selftaught.store import program_hash
 from selftaught.tasks import SplitSecret, Task, load_split_secret
+
+#: Told how an evaluation is going: (instances done, instances in all, wall-clock seconds since it started).
+EvaluationProgress = Callable[[int, int, float], None]
+PROGRESS_AFTER = 3.0  # wall-clock seconds an evaluation runs before it reports its progress
+PROGRESS_EVERY = 3.0  # wall-clock seconds between its reports after that (the last instance is always reported)
 
 
 def worker_seed(run_seed: int, program: str | None) -> int:
@@ -31,12 +37,15 @@ def evaluate(
     seed: int = 0,
     secret: SplitSecret | None = None,
     deadline: float | None = None,
+    progress: EvaluationProgress | None = None,
 ) -> Evaluation:
     """Scores `program` on every instance of `split`; failures are data, never exceptions.
 
     Without `sandbox`, the default (`auto`) sandbox is used: bubblewrap where it works. Without
     `secret`, the user's split secret (see `selftaught.tasks.load_split_secret`). `deadline` (seconds)
-    replaces the evaluation's own (`deadline_for`). A task whose
+    replaces the evaluation's own (`deadline_for`). `progress`, if given, is called after an instance once
+    the evaluation has run PROGRESS_AFTER seconds, then every PROGRESS_EVERY seconds and after the last
+    instance (an evaluation that ends sooner never calls it). A task whose
     scorer or instance generator fails raises ScorerError: that is the task's fault, not the
     program's. A worker that cannot start at all raises WorkerError.
     """
@@ -50,8 +59,21 @@ def evaluate(
         return Evaluation(task.name, split, fail, 0.0, "no_code", "no program", limits=limits)
     runner = Runner(sandbox or select_sandbox().sandbox, task, program, seed, started + budget)
     outcomes: list[InstanceOutcome] = []
+    reported: float | None = None  # when progress was last reported (seconds since the start)
+
+    def report() -> None:
+        nonlocal reported
+        elapsed = time.perf_counter() - started
+        if progress is None or elapsed < PROGRESS_AFTER:
+            return
+        if reported is None or elapsed - reported >= PROGRESS_EVERY or len(outcomes) == len(instances):
+            reported = elapsed
+            progress(len(outcomes), len(instances), elapsed)
+
     try:
         for instance in instances:
+            if outcomes:
+                report()
             if outcomes and runner.remaining() <= 0:  # out of time: no instance starts past the deadline
                 outcomes.append(InstanceOutcome(fail, 0.0, "deadline", "the evaluation ran out of time"))
                 continue
@@ -69,6 +91,8 @@ def evaluate(
                 outcomes.append(InstanceOutcome(fail, 0.0, failed.kind, failed.detail))
                 continue
             outcomes.append(runner.run(instance))
+        if outcomes:
+            report()
     finally:
         runner.close()
     score = sum(o.score for o in outcomes) / len(outcomes) if outcomes else fail

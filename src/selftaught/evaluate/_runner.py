@@ -86,8 +86,10 @@ class Runner:
             # the worker has started; the program's first line runs on `go`: its CPU is charged from here
             start_cpu = worker.cpu_time()
             worker.send({"op": "go"})
-            reply, why, used = await_message(worker, limit, start_cpu, time.perf_counter(), self.deadline, charge,
+            started = time.perf_counter()
+            reply, why, used = await_message(worker, limit, start_cpu, started, self.deadline, charge,
                                              MESSAGE_ENVELOPE)
+            wall = time.perf_counter() - started
             if why is not None:
                 reply = stop(worker, charge, MESSAGE_ENVELOPE)
             if reply is not None:
@@ -103,7 +105,7 @@ class Runner:
         if why is None and used > limit:
             why = "cpu"
         if why is not None:
-            kind, detail = over(why, limit, used)
+            kind, detail = over(why, limit, used, wall=wall)
             if why == "cpu":
                 detail = f"defining the program took over {limit:g}s of CPU ({used:.3f}s)"
             elif why == "wall":
@@ -144,7 +146,9 @@ class Runner:
             ready, why, used = await_message(worker, limit, start_cpu, started, self.deadline, charge,
                                              MESSAGE_ENVELOPE)
             if ready is None:  # decoding the inputs is the program's time too; it cannot be interrupted there
-                raise self._fail(*over(why or "cpu", limit, used), kill=True, elapsed=used + charge.seconds)
+                self.call_wall = time.perf_counter() - started
+                raise self._fail(*over(why or "cpu", limit, used + charge.seconds, wall=self.call_wall), kill=True,
+                                 elapsed=used + charge.seconds)
             if ready.get("op") != "ready":
                 raise self._fail("protocol", "expected the `ready` message", kill=True)
             worker.send({"op": "go"})
@@ -165,7 +169,7 @@ class Runner:
             raise self._fail("crash", detail, kill=True) from None
         if reply is None:  # it did not stop when interrupted: what it burnt meanwhile is charged too
             used = cpu_used(worker, start_cpu, used) + charge.seconds
-            raise self._fail(*over(why or "cpu", limit, used), kill=True, elapsed=used)
+            raise self._fail(*over(why or "cpu", limit, used, wall=self.call_wall), kill=True, elapsed=used)
         self.audit.see(reply)
         if reply.get("op") != "result" or not isinstance(reply.get("ok"), bool):
             raise self._fail("protocol", "expected the `result` message", kill=True)
@@ -173,7 +177,7 @@ class Runner:
         if why is None and used + charge.seconds > limit:
             why = "cpu"
         if why is not None:
-            raise self._fail(*over(why, limit, used + charge.seconds, charge.seconds), kill=False,
+            raise self._fail(*over(why, limit, used + charge.seconds, charge.seconds, self.call_wall), kill=False,
                              elapsed=used + charge.seconds)
         if not reply["ok"]:
             if kind not in CALL_FAILURES:

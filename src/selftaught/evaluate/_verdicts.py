@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from selftaught.evaluate._limits import backstop_for
@@ -29,14 +30,27 @@ def text(value: Any) -> str:
     return value[-DETAIL_CHARS:] if isinstance(value, str) else ""
 
 
-def over(why: str, limit: float, used: float, host: float = 0.0) -> tuple[str, str]:
+def machine_load() -> str:
+    """The machine's load as a phrase ("load average 6.2 on 2 cores"), or "" where it cannot be read."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return ""
+    return f"load average {load:.1f} on {os.cpu_count() or 1} cores"
+
+
+def over(why: str, limit: float, used: float, host: float = 0.0, wall: float | None = None) -> tuple[str, str]:
     """The failure kind and detail for a program stopped because `why` ("cpu", "wall", "deadline") after `used`
-    CPU seconds charged, `host` of them the host's reading and decoding of its messages."""
+    CPU seconds charged (`host` of them the host's reading and decoding of its messages) and `wall` seconds."""
     if why == "deadline":
         return "deadline", "the evaluation ran out of time"
-    if why == "wall":
-        return "timeout", (f"over the {backstop_for(limit):g}s wall-clock backstop of a {limit:g}s CPU limit "
-                           f"({used:.3f}s of CPU used): it slept or was blocked")
+    if why == "wall":  # what was measured, not a guess at why: a starved program looks like a sleeping one
+        took = f"{backstop_for(limit) if wall is None else wall:.2f}s of wall time"
+        load = machine_load()
+        return "timeout", (f"did not finish: stopped by the {backstop_for(limit):g}s wall-clock backstop of its "
+                           f"{limit:g}s CPU limit, having used {used:.3f}s of CPU in {took}"
+                           f"{f' ({load})' if load else ''}: it slept or waited, or other work left it too "
+                           "little CPU")
     of_which = f" (of which {host:.3f}s reading and decoding its output)" if host >= 0.001 else ""
     return "timeout", f"{used:.3f}s of CPU{of_which}, over {limit:g}s"
 
