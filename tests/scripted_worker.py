@@ -31,13 +31,15 @@ class ScriptedWorker:
         self.pause = pause  # seconds each message takes to arrive (as a slow or costly message would)
         self.cpu = 0.0  # CPU seconds used so far: only Burn items use any
         self.interrupts = 0
+        self.limits: list[int | None] = []  # the size limit of each receive
 
     def send(self, message: dict[str, Any]) -> None:
         if self.closed:
             raise ChannelClosed("killed")
         self.sent.append(message)
 
-    def receive(self, timeout: float) -> dict[str, Any]:
+    def receive(self, timeout: float, limit: int | None = None) -> dict[str, Any]:
+        self.limits.append(limit)
         if self.closed or not self.script:
             raise ChannelClosed("nothing more to say")
         item = self.script.pop(0)
@@ -59,6 +61,9 @@ class ScriptedWorker:
         self.interrupts += 1
 
     def kill(self) -> None:
+        self.closed = True
+
+    def retire(self) -> None:
         self.closed = True
 
     def stderr_tail(self, limit: int = 4000) -> str:

@@ -130,12 +130,12 @@ class PacedWorker(ScriptedWorker):
         super().__init__(script)
         self.delay = delay
 
-    def receive(self, timeout: float) -> dict[str, Any]:
+    def receive(self, timeout: float, limit: int | None = None) -> dict[str, Any]:
         if timeout < self.delay:
             time.sleep(max(0.0, timeout))
             raise ChannelTimeout()
         time.sleep(self.delay)
-        return super().receive(timeout)
+        return super().receive(timeout, limit)
 
 
 def test_an_improver_gets_no_more_time_than_its_timeout() -> None:

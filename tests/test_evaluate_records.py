@@ -30,6 +30,7 @@ class OddLimitsTask(SumTask):
     split_sizes: Mapping[str, int] = {"val": 4, "test": 4}
     time_limit = 0.1234  # a backstop of 1.1234 s (the extra second dominates)
     load_time_limit = 2.0004  # a backstop of 6.0012 s (three times the limit dominates)
+    max_output_bytes = 777
 
 
 def test_the_deadline_is_every_backstop_plus_a_quarter_second_per_instance_and_ten_seconds() -> None:
@@ -47,7 +48,7 @@ def test_the_cpu_budget_is_every_limit_plus_five_hundredths_per_instance_and_a_s
 def test_the_recorded_limits_are_the_applied_ones_to_the_millisecond() -> None:
     assert limits_of(OddLimitsTask(), 12.34567, 5.20449) == {
         "time_limit": 0.1234, "load_time_limit": 2.0004, "backstop": 1.123, "load_backstop": 6.001,
-        "deadline": 12.346, "cpu_budget": 5.204,
+        "deadline": 12.346, "cpu_budget": 5.204, "max_output_bytes": 777,
     }
 
 

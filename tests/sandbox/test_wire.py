@@ -265,9 +265,10 @@ def test_a_program_forging_a_hostile_message_fails_itself_and_scoring_goes_on(su
         "    return int(a.sum())\n"
     )
     result = evaluate(sum_task, program, "val")
-    # evaluate counts a broken channel as a crash today (a `protocol` kind would do too)
+    # evaluate counts a broken channel as a crash today (a `protocol` kind would do too); a line past the task's
+    # output bound where the result is due is refused unread as `bad_output`
     assert result.score == 0.0 and result.n_instances == 4
-    assert sum(result.failures.values()) == 4 and set(result.failures) <= {"crash", "protocol"}
+    assert sum(result.failures.values()) == 4 and set(result.failures) <= {"crash", "protocol", "bad_output"}
 
 
 def test_an_honest_output_too_long_for_one_message_is_bad_output(sum_task: SumTask) -> None:

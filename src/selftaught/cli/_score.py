@@ -48,7 +48,7 @@ def handle(args: argparse.Namespace) -> int:
     choice = sandbox_for(args.sandbox, reporter)
     reporter(f"scoring {args.solution} on {task.name} ({args.split}, {len(instances)} instances)")
     result = evaluate(task, program, args.split, sandbox=choice.sandbox, seed=worker_seed(args.seed, program),
-                      secret=secret)
+                      secret=secret, progress=lambda done, total, _: reporter(f"{done}/{total} instances scored"))
     spread = score_interval(result, task.max_score - task.failure_score)
     record = {**evaluation_record(result), **spread, "split_secret": secret.record(), "sandbox": sandbox_record(choice)}
     emit(args.json, record, describe_evaluation(result, spread))

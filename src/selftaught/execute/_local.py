@@ -7,7 +7,7 @@ from typing import Protocol
 
 from selftaught.config import Config
 from selftaught.errors import UserError
-from selftaught.evaluate import Evaluation, evaluate
+from selftaught.evaluate import Evaluation, EvaluationProgress, evaluate
 from selftaught.sandbox import Sandbox, warmed
 from selftaught.tasks import SplitSecret, Task
 
@@ -22,7 +22,10 @@ class Executor(Protocol):
     name: str
     workers: int
 
-    def evaluate(self, task: Task, program: str, split: str, *, seed: int, secret: SplitSecret) -> Evaluation: ...
+    def evaluate(self, task: Task, program: str, split: str, *, seed: int, secret: SplitSecret,
+                 progress: EvaluationProgress | None = None) -> Evaluation:
+        """`selftaught.evaluate.evaluate` somewhere; `progress` is told how it goes where the executor can say."""
+        ...
 
     def close(self) -> None: ...
 
@@ -37,9 +40,10 @@ class LocalExecutor:
         self.workers = workers
         self._slots = threading.BoundedSemaphore(workers)
 
-    def evaluate(self, task: Task, program: str, split: str, *, seed: int, secret: SplitSecret) -> Evaluation:
+    def evaluate(self, task: Task, program: str, split: str, *, seed: int, secret: SplitSecret,
+                 progress: EvaluationProgress | None = None) -> Evaluation:
         with self._slots:  # the evaluation's deadline starts once it holds a slot
-            return evaluate(task, program, split, sandbox=self.sandbox, seed=seed, secret=secret)
+            return evaluate(task, program, split, sandbox=self.sandbox, seed=seed, secret=secret, progress=progress)
 
     def close(self) -> None:
         close = getattr(self.sandbox, "close", None)

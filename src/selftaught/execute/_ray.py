@@ -17,7 +17,7 @@ import ray.exceptions
 from selftaught._text import last_line
 from selftaught.config import Config
 from selftaught.errors import InfrastructureError, SelftaughtError, TaskError, UserError, WorkerError
-from selftaught.evaluate import Evaluation, evaluate
+from selftaught.evaluate import Evaluation, EvaluationProgress, evaluate
 from selftaught.execute._taskref import TaskCache, TaskRef, task_ref
 from selftaught.sandbox import Limits, Sandbox, SandboxChoice, select_sandbox, warmed
 from selftaught.tasks import SplitSecret, Task
@@ -102,7 +102,9 @@ class RayExecutor:
             self.close()
             raise InfrastructureError("the Ray cluster has no CPUs to run evaluations on")
 
-    def evaluate(self, task: Task, program: str, split: str, *, seed: int, secret: SplitSecret) -> Evaluation:
+    def evaluate(self, task: Task, program: str, split: str, *, seed: int, secret: SplitSecret,
+                 progress: EvaluationProgress | None = None) -> Evaluation:
+        """Runs the evaluation as a Ray task; its `progress` is not reported (it stays on the node)."""
         cfg = self.config
         ref = task_ref(task)
         try:

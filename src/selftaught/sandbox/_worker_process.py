@@ -101,6 +101,10 @@ class ProtocolError(ChannelClosed):
     """
 
 
+class MessageTooLong(ProtocolError):
+    """A line longer than the smaller limit the caller gave `receive` (left unread and undecoded)."""
+
+
 class LineReader:
     """Reads newline-terminated messages from a descriptor, each at most `limit` bytes, with deadlines.
 
@@ -117,37 +121,39 @@ class LineReader:
         self._eof = False
         self._broken: str | None = None
 
-    def read_line(self, timeout: float) -> bytes:
+    def read_line(self, timeout: float, limit: int | None = None) -> bytes:
         """The next line without its newline, waiting at most `timeout` seconds for it.
 
         Raises ChannelTimeout (no whole line in time), ChannelClosed (end of file), ProtocolError
-        (the line is longer than the limit, or an earlier one broke the protocol).
+        (the line is longer than the limit, or an earlier one broke the protocol); MessageTooLong when
+        `limit`, below the reader's own, is what the line exceeds (read no further than that).
         """
         if self._broken is not None:
             raise ProtocolError(self._broken)
+        cap = self.limit if limit is None else min(limit, self.limit)
         deadline = time.monotonic() + timeout
         while True:
             end = self._buffer.find(b"\n", self._scanned)
             if end >= 0:
-                return self._take(end)
+                return self._take(end, cap)
             self._scanned = len(self._buffer)
-            if self._scanned > self.limit:
-                self._break(f"a message longer than {self.limit} bytes")
+            if self._scanned > cap:
+                self._too_long(cap)
             if self._eof:
                 raise ChannelClosed("worker exited" + (" mid-message" if self._buffer else ""))
             self._fill(deadline)
 
-    def receive(self, timeout: float) -> dict[str, Any]:
-        """The next message, decoded (a line that is not one raises ProtocolError)."""
-        line = self.read_line(timeout)
+    def receive(self, timeout: float, limit: int | None = None) -> dict[str, Any]:
+        """The next message, decoded (a line that is not one raises ProtocolError; see read_line for `limit`)."""
+        line = self.read_line(timeout, limit)
         try:
             return _wire.decode(line)
         except _wire.WireError as exc:
             self._break(str(exc))
 
-    def _take(self, end: int) -> bytes:
-        if end > self.limit:
-            self._break(f"a message longer than {self.limit} bytes")
+    def _take(self, end: int, cap: int) -> bytes:
+        if end > cap:
+            self._too_long(cap)
         line = bytes(self._buffer[:end])
         del self._buffer[: end + 1]
         self._scanned = 0
@@ -170,12 +176,15 @@ class LineReader:
             self._eof = True
         self._buffer += chunk
 
-    def _break(self, reason: str) -> NoReturn:
+    def _too_long(self, cap: int) -> NoReturn:
+        self._break(f"a message longer than {cap} bytes", MessageTooLong if cap < self.limit else ProtocolError)
+
+    def _break(self, reason: str, kind: type[ProtocolError] = ProtocolError) -> NoReturn:
         reason = f"worker broke the protocol: {reason}"
         self._broken = reason
         self._buffer.clear()
         self._scanned = 0
-        raise ProtocolError(reason)
+        raise kind(reason)
 
 
 class ExitStatus(Protocol):
@@ -196,7 +205,7 @@ class Worker(Protocol):
 
     def send(self, message: dict[str, Any]) -> None: ...
 
-    def receive(self, timeout: float) -> dict[str, Any]: ...
+    def receive(self, timeout: float, limit: int | None = None) -> dict[str, Any]: ...
 
     def receive_or_stop(self, timeout: float, grace: float = ...) -> tuple[dict[str, Any] | None, bool]: ...
 
@@ -276,9 +285,9 @@ class MessageChannel:
         except (OSError, ValueError) as exc:  # a broken pipe, or a channel already closed here
             raise ChannelClosed(str(exc)) from None
 
-    def receive(self, timeout: float) -> dict[str, Any]:
-        """The next message, waiting at most `timeout` seconds (see LineReader for what it raises)."""
-        return self._reader.receive(timeout)
+    def receive(self, timeout: float, limit: int | None = None) -> dict[str, Any]:
+        """The next message, waiting at most `timeout` seconds (see LineReader for what it raises, and `limit`)."""
+        return self._reader.receive(timeout, limit)
 
     def interrupt(self) -> None:
         """Asks the program to stop (raises inside it); it may refuse, so follow with kill()."""

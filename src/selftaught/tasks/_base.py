@@ -17,6 +17,9 @@ from selftaught.sandbox._guest import _wire
 from selftaught.tasks._secret import SplitSecret
 
 SPLITS = ("val", "test")
+#: The largest output (bytes of its wire encoding) a task accepts unless it declares its own bound: 1 MiB holds
+#: about 50,000 floats or 250,000 small ints, far above what a typical task's answer needs.
+DEFAULT_MAX_OUTPUT_BYTES = 1 << 20
 
 
 class BadOutput(Exception):
@@ -58,6 +61,9 @@ class Task(ABC):
     split_seeds: Mapping[str, int] = {"val": 1, "test": 2}
     time_limit: float = 1.0  # CPU seconds the candidate may use per instance (read by the host)
     load_time_limit: float = 5.0  # CPU seconds to define the program (imports, module-level code)
+    # Bytes an output may take on the wire (its JSON encoding): bound it by what the task's outputs can be, since
+    # the host reads and decodes every output (a larger one is `bad_output`, refused unread).
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
     failure_score: float = 0.0  # what a failed instance scores (the paper uses 0.01 on some tasks)
     max_score: float = 1.0
     summary: str = ""  # one line for `selftaught tasks`

@@ -11,6 +11,16 @@ import numpy.typing as npt
 from selftaught.tasks._base import BadOutput
 
 _NUMERIC_KINDS = "biuf"  # bool, signed int, unsigned int, float
+#: Bytes one item of an output may take on the wire: the longest float repr (24 characters, as in
+#: -1.2345678901234567e-300) or an escaped character, and a separator.
+ITEM_BYTES = 32
+#: Bytes around an output's items: brackets, a numpy array's tag and shape, quotes.
+OUTPUT_OVERHEAD = 1024
+
+
+def output_bytes(items: int) -> int:
+    """A task's `max_output_bytes` when its output is `items` numbers (or characters), in any form it accepts."""
+    return OUTPUT_OVERHEAD + ITEM_BYTES * items
 
 
 def read_data(task_name: str, filename: str) -> str:

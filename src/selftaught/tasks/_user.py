@@ -23,7 +23,7 @@ import numpy as np
 from selftaught._ast import parse_python
 from selftaught._entrypoint import entrypoint_problem
 from selftaught.errors import ScorerError, TaskError
-from selftaught.tasks._base import SPLITS, Instance, Task
+from selftaught.tasks._base import DEFAULT_MAX_OUTPUT_BYTES, SPLITS, Instance, Task
 
 MAX_TASK_FILE_BYTES = 1 << 20
 #: Instances per split: every one is made in memory and scored in every evaluation (the built-in tasks have 10..100).
@@ -48,6 +48,7 @@ class ModuleTask(Task):
         split_seeds: Mapping[str, int],
         time_limit: float,
         load_time_limit: float,
+        max_output_bytes: int,
         failure_score: float,
         max_score: float,
         summary: str,
@@ -63,6 +64,7 @@ class ModuleTask(Task):
         self.split_seeds = dict(split_seeds)
         self.time_limit = time_limit
         self.load_time_limit = load_time_limit
+        self.max_output_bytes = max_output_bytes
         self.failure_score = failure_score
         self.max_score = max_score
         self.summary = summary
@@ -216,6 +218,9 @@ def _from_names(module: ModuleType, source: str, stem: str) -> ModuleTask:
     load_time_limit = _number(get("LOAD_TIME_LIMIT", Task.load_time_limit), "LOAD_TIME_LIMIT", source)
     if load_time_limit <= 0:
         raise TaskError(f"{source}: LOAD_TIME_LIMIT must be a positive number of seconds")
+    max_output_bytes = get("MAX_OUTPUT_BYTES", DEFAULT_MAX_OUTPUT_BYTES)
+    if type(max_output_bytes) is not int or max_output_bytes < 1:
+        raise TaskError(f"{source}: MAX_OUTPUT_BYTES must be a positive int (bytes), got {max_output_bytes!r:.40}")
     failure_score = _number(get("FAILURE_SCORE", 0.0), "FAILURE_SCORE", source)
     max_score = _number(get("MAX_SCORE", 1.0), "MAX_SCORE", source)
     if not failure_score < max_score:
@@ -236,6 +241,7 @@ def _from_names(module: ModuleType, source: str, stem: str) -> ModuleTask:
         split_seeds=split_seeds,
         time_limit=time_limit,
         load_time_limit=load_time_limit,
+        max_output_bytes=max_output_bytes,
         failure_score=failure_score,
         max_score=max_score,
         summary=summary,

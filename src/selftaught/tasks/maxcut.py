@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from selftaught.tasks._base import Instance, Task
-from selftaught.tasks._common import binary_vector, read_data
+from selftaught.tasks._common import binary_vector, output_bytes, read_data
 
 
 def cut_weight(adjacency: npt.NDArray[np.float64], sides: npt.NDArray[np.int64]) -> float:
@@ -39,6 +39,7 @@ class MaxCutTask(Task):
     max_nodes: int = 200
     p_edge: float = 0.4
     max_weight: int = 10
+    max_output_bytes = output_bytes(max_nodes)  # one side per node
 
     def __init__(self) -> None:
         self.description = read_data(self.name, "description.txt")

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from selftaught.tasks._base import Instance, Task
-from selftaught.tasks._common import binary_vector, read_data
+from selftaught.tasks._common import binary_vector, output_bytes, read_data
 
 
 class _ParityTask(Task):
@@ -32,6 +32,7 @@ class _ParityTask(Task):
     n_train: int = 100
     n_test: int = 20
     noise: float = 0.05
+    max_output_bytes = output_bytes(n_test)  # one prediction per test sample
 
     def __init__(self) -> None:
         self.description = read_data(self.name, "description.txt")

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from selftaught.tasks._base import Instance, Task
-from selftaught.tasks._common import permutation, read_data
+from selftaught.tasks._common import output_bytes, permutation, read_data
 
 
 class ModifiedQuadraticAssignmentTask(Task):
@@ -34,6 +34,7 @@ class ModifiedQuadraticAssignmentTask(Task):
 
     n: int = 15
     preference_weight: float = 0.5
+    max_output_bytes = output_bytes(n)  # one location per facility
 
     def __init__(self) -> None:
         self.description = read_data(self.name, "description.txt")

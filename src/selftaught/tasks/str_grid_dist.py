@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from selftaught.tasks._base import BadOutput, Instance, Task
-from selftaught.tasks._common import describe, read_data
+from selftaught.tasks._common import describe, output_bytes, read_data
 
 
 def grid_dist(s: str, t: str) -> int:
@@ -35,6 +35,7 @@ class StrGridDistTask(Task):
 
     min_length: int = 1
     max_length: int = 30
+    max_output_bytes = output_bytes(max_length)  # one letter per position of t
 
     def __init__(self) -> None:
         self.description = read_data(self.name, "description.txt")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from selftaught.tasks._base import BadOutput, Instance, Task
-from selftaught.tasks._common import describe, read_data
+from selftaught.tasks._common import describe, output_bytes, read_data
 
 
 def satisfies(formula: list[list[int]], values: list[bool]) -> bool:
@@ -35,6 +35,7 @@ class ThreeSatTask(Task):
     min_vars: int = 5
     max_vars: int = 50
     clauses_per_var: int = 4
+    max_output_bytes = output_bytes(max_vars + 1)  # one value per variable, and entry 0
 
     def __init__(self) -> None:
         self.description = read_data(self.name, "description.txt")

@@ -34,13 +34,15 @@ class Link:
         self.writer = writer
         self.lock = threading.Lock()
 
-    def send(self, message: dict[str, Any]) -> None:
-        """Sends one message; one the orchestrator would refuse as too long raises WireError instead."""
+    def send(self, message: dict[str, Any], limit: int = _wire.MAX_MESSAGE) -> None:
+        """Sends one message; one the orchestrator would refuse as too long (over `limit` bytes, or over
+        MAX_MESSAGE) raises WireError instead."""
         if message.get("op") in ("loaded", "result", "done", "ran"):
             message = {**message, "audit": _record}
         line = _wire.encode(message)
-        if len(line) > _wire.MAX_MESSAGE + 1:  # the newline is not counted
-            raise _wire.WireError(f"a message of {len(line) - 1} bytes is over the {_wire.MAX_MESSAGE}-byte limit")
+        limit = min(limit, _wire.MAX_MESSAGE)
+        if len(line) > limit + 1:  # the newline is not counted
+            raise _wire.WireError(f"a message of {len(line) - 1} bytes is over the {limit}-byte limit")
         self.writer.write(line)
         self.writer.flush()
 
@@ -208,6 +210,8 @@ def serve_solution(link: Link, first: dict[str, Any]) -> None:
     comes once the host has read the worker's CPU time: so the host charges the load alone, all of it.
     """
     link.send({"op": "loading"})
+    max_result = first.get("max_result")  # the bytes of a result message the host accepts (the task's output bound)
+    result_limit = max_result if type(max_result) is int and max_result > 0 else _wire.MAX_MESSAGE
     if link.receive().get("op") != "go":
         return
     fn, failure = _load(first.get("program"), str(first.get("entrypoint", "algorithm")))
@@ -225,7 +229,12 @@ def serve_solution(link: Link, first: dict[str, Any]) -> None:
             value, failure = _run_guarded(fn, *args)
             if failure is None:
                 try:
-                    link.send({"op": "result", "ok": True, "output": _wire.to_wire(value)})
+                    output = _wire.to_wire(value)
+                    try:
+                        link.send({"op": "result", "ok": True, "output": output}, result_limit)
+                    except _wire.WireError as exc:
+                        raise _wire.WireError(f"the output is too large: {exc} (the task's max_output_bytes, "
+                                              "and room for the message around it)") from None
                 except _wire.WireError as exc:
                     link.send({"op": "result", "ok": False, "kind": "bad_output", "error": str(exc)})
             else:

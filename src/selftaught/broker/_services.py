@@ -1,0 +1,223 @@
+"""The services a run offers untrusted programs: the sandbox, cached and recorded evaluations, budgeted LMs."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from selftaught.config import Config
+from selftaught.evaluate import (
+    Evaluation,
+    evaluate,
+    evaluation_from_json,
+    evaluation_record,
+    evaluation_to_json,
+    worker_seed,
+)
+from selftaught.execute import Executor, make_executor
+from selftaught.lm import Backend
+from selftaught.lm.caps import RunCaps
+from selftaught.lm.pricing import price_table
+from selftaught.lm.session import LanguageModel
+from selftaught.lm.usage import UsageMeter
+from selftaught.safety.scan import count_flags, scan_program
+from selftaught.sandbox import Limits, Sandbox, SandboxChoice, Worker, select_sandbox
+from selftaught.speculate import Speculation
+from selftaught.store import RunStore, program_hash
+from selftaught.tasks import SplitSecret, Task, load_split_secret
+
+Progress = Callable[[str], None]
+
+
+class Services:
+    """What the orchestrator offers a run: the sandbox, the LM backend, the store, the run's seed, the split secret.
+
+    Evaluations are deterministic given (task, split, program, seed, secret): the worker's random
+    state is seeded from the program's hash, and time limits are charged with CPU time, not wall
+    clock (see `selftaught.evaluate`). They run in the executor (`--executor`, at most `--workers` at
+    once) and are cached, so asking twice costs one run: one evaluation per (task, split, program) for
+    the whole run, and every later call, or one made while it ran, is served its result (so a program
+    that reads the clock, or sits within a few ms of a limit, still has one score per run).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        backend: Backend,
+        *,
+        store: RunStore | None = None,
+        sandbox: SandboxChoice | None = None,
+        progress: Progress | None = None,
+        secret: SplitSecret | None = None,
+        executor: Executor | None = None,
+    ) -> None:
+        self.config = config
+        self.secret = secret or load_split_secret(config.split_secret)
+        self.backend = backend
+        self.store = store
+        self.sandbox_choice = sandbox or select_sandbox(config.sandbox, Limits(memory_mb=config.memory_mb))
+        self.sandbox: Sandbox = self.sandbox_choice.sandbox
+        self.executor = executor or make_executor(config, self.sandbox)
+        self.progress = progress or (lambda _msg: None)
+        self._cache: dict[tuple[str, str, str], Future[Evaluation]] = {}
+        self.speculation = Speculation(config.speculate)
+        self._scanned: set[str] = set()
+        self._asked: set[tuple[str, str, str]] = set()  # evaluations an improver (not speculation) has asked for
+        self._lock = threading.Lock()
+        self.iteration: int | None = None  # set by the self-improvement loop; stamped on events
+        # Evaluations run vs served from the evaluation cache (LM calls and tokens are in `usage`).
+        self.counters = {"evaluations": 0, "evaluations_cached": 0}
+        self.usage = UsageMeter(price_table(config.prices))
+        self.stopping = threading.Event()  # set when the run is interrupted: its threads unwind, record nothing
+        self._workers: set[Worker] = set()
+
+    def stop(self) -> None:
+        """Interrupts the run's background work at once: nothing more is recorded, every improver's worker is
+        killed (the threads serving them unwind), and new LM calls, evaluations and workers are refused."""
+        self.stopping.set()
+        if self.store is not None:
+            self.store.freeze()
+        with self._lock:
+            workers = list(self._workers)
+        for worker in workers:
+            worker.kill()
+
+    def _check_stopping(self) -> None:
+        if self.stopping.is_set():
+            raise KeyboardInterrupt("the run is stopping")
+
+    def launch_worker(self, seed: int) -> Worker:
+        """A fresh sandboxed worker for an improver run, killed by `stop` if the run is interrupted meanwhile."""
+        self._check_stopping()
+        worker = self.sandbox.launch(seed)
+        with self._lock:
+            self._workers.add(worker)
+        if self.stopping.is_set():  # stopped while it started
+            worker.kill()
+            self._check_stopping()
+        return worker
+
+    def release_worker(self, worker: Worker) -> None:
+        """Kills an improver's worker once its run is over."""
+        with self._lock:
+            self._workers.discard(worker)
+        worker.kill()
+
+    def close(self, wait: bool = True) -> None:
+        """Ends what the services keep running (speculation, the executor's warm workers, its cluster connection).
+
+        `wait`: let the speculative scorings already running finish (so the usage report is final); without
+        it (an interrupted run: see `stop`), they are left to end with the process.
+        """
+        if not wait:
+            self.stop()
+        self.speculation.close(wait)
+        self.executor.close()
+
+    def usage_report(self) -> dict[str, Any]:
+        """LM usage (see UsageMeter), with the speculative work (`--speculate`) and what of it went unused."""
+        report = self.usage.report()
+        if self.speculation.enabled:
+            report["speculation"] = self.speculation.report()
+        return report
+
+    def event(self, kind: str, **data: Any) -> None:
+        """Records an event in the run store (if any), stamped with the current iteration."""
+        if self.store is not None:
+            self.store.event(kind, **{"iteration": self.iteration, **data})
+
+    def save_program(self, program: str | None, role: str) -> str | None:
+        """Stores a program once and records its static safety flags the first time it is seen."""
+        if not isinstance(program, str):
+            return None
+        digest = program_hash(program)
+        with self._lock:
+            first = digest not in self._scanned
+            self._scanned.add(digest)
+        if first:
+            if self.store is not None:
+                self.store.save_program(program)
+            self.event("program", program=digest, role=role, static_flags=count_flags(scan_program(program)))
+        return digest
+
+    def evaluate(self, task: Task, program: str | None, split: str, *, speculative: bool = False,
+                 **context: Any) -> Evaluation:
+        """Scores a program on a split (secretly: no budget), recording the evaluation.
+
+        One evaluation per (task, split, program) for the whole run: a call while the same evaluation
+        is in flight in another thread waits for it. `speculative` (see `--speculate`): scored before
+        any improver asked, so not recorded as a utility call; a later ask is served its result.
+        Every ask is a `utility_call` event carrying the whole evaluation record; `cached` marks a repeat
+        of an earlier ask (what run-wide counts skip), never the first, even when speculation computed it.
+        """
+        self._check_stopping()
+        digest = self.save_program(program, "solution")
+        key = (task.name, split, program_hash(program) if isinstance(program, str) else "-")
+        with self._lock:
+            future = self._cache.get(key)
+            owner = future is None
+            if future is None:
+                future = self._cache[key] = Future()
+            self.speculation.note("evaluations", key, speculative=speculative)
+            self.counters["evaluations" if owner else "evaluations_cached"] += 1
+        if owner:
+            try:
+                future.set_result(self._run_evaluation(task, program, split))
+            except BaseException as exc:  # a task's bug or a broken sandbox: the next ask tries again
+                with self._lock:
+                    del self._cache[key]
+                future.set_exception(exc)
+                raise
+        found = future.result()
+        if not speculative:  # count at the ask: the first ask records the result in full, however it was computed
+            with self._lock:
+                repeat = key in self._asked
+                self._asked.add(key)
+            self.event("utility_call", program=digest, cached=repeat, **context, **evaluation_record(found))
+        return found
+
+    def _run_evaluation(self, task: Task, program: str | None, split: str) -> Evaluation:
+        if program is None:  # no code: a failure at once, no worker
+            return evaluate(task, program, split, sandbox=self.sandbox, secret=self.secret)
+        journal = self.store.evaluations if self.store is not None else None
+        key = (task.name, split, program_hash(program))
+        recorded = journal.get(key) if journal is not None else None
+        if recorded is not None:  # finished before the run was interrupted: the same result, no worker
+            try:
+                return evaluation_from_json(recorded)
+            except (KeyError, TypeError, ValueError):
+                pass
+        def progress(done: int, total: int, elapsed: float) -> None:
+            self.progress(f"scoring {key[2][:8]} on {task.name} ({split}): {done}/{total} instances, {elapsed:.0f}s")
+
+        found = self.executor.evaluate(task, program, split, seed=worker_seed(self.config.seed, program),
+                                       secret=self.secret, progress=progress)
+        if journal is not None and not self.stopping.is_set():  # a stopping run's workers are being killed
+            journal.put(key, evaluation_to_json(found))
+        return found
+
+    def language_model(self, stream: str, level: str) -> LanguageModel:
+        """A fresh, budgeted language model for one improver run."""
+        return LanguageModel(
+            self.backend,
+            budget=self.config.lm_budget,
+            max_responses_per_call=self.config.max_responses_per_call,
+            run_seed=self.config.seed,
+            stream=stream,
+            level=level,
+            on_call=self._record_lm_call,
+            before_call=self._check_stopping,
+            caps=RunCaps.for_model(self.usage, self.config, self.backend.model),  # reserves each call's worst case
+            temperature_override=self.config.temperature,
+        )
+
+    def check_caps(self) -> None:
+        """Stops the run (cleanly) once a run-wide cap is reached (each LM call also reserves its worst case)."""
+        self._check_stopping()
+        RunCaps.for_model(self.usage, self.config, self.backend.model).check()
+
+    def _record_lm_call(self, record: dict[str, Any]) -> None:
+        cost = self.usage.add(record, self.iteration)
+        self.event("lm_call", cost_usd=round(cost, 6), **record)
