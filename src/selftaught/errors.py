@@ -66,4 +66,14 @@ class BudgetExceeded(SelftaughtError):
 
 
 class RunLimitReached(SelftaughtError):
-    """A run-wide cap (--max-usd, --max-calls) was reached: the run stops cleanly and saves everything."""
+    """A run-wide cap (--max-usd, --max-calls) was reached: the run stops cleanly and saves everything.
+
+    Attributes:
+      cap: which cap (`max_calls` or `max_usd`), when one is known; `limit` its value. A resume with the same
+        cap would stop at the same place (the next call's worst case still does not fit), so it is refused.
+    """
+
+    def __init__(self, message: str, cap: str | None = None, limit: float | None = None) -> None:
+        super().__init__(message)
+        self.cap = cap
+        self.limit = limit

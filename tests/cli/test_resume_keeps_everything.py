@@ -116,15 +116,17 @@ def test_a_run_stopped_by_max_usd_resumed_at_that_cap_keeps_its_rows_and_cost(
     runs = tmp_path / "runs"
     with FakeOpenAIServer(improving_replies, api_key="test-key") as server:
         code, err = cli(capsys, "run", *FLAGS, "--lm", "openai:test-model", "--base-url", server.url,
-                        "--cache", "off", "--config", str(config), "--max-usd", "0.3", "--runs-dir", str(runs))
+                        "--cache", "off", "--config", str(config), "--max-usd", "0.45", "--runs-dir", str(runs),
+                        "--max-tokens", "64")  # a call reserves about twice its cost: 0.45 lets I_0 finish
         assert code == 0, err
         run_dir = only_run(runs)
         before = saved(run_dir)
         assert before["status"] == "capped" and len(before["iterations"]) == 1, "I_0 was measured before the cap"
         spent = before["usage"]["cost_usd"]
-        assert spent >= 0.3
+        assert 0.16 <= spent <= 0.45  # each call reserved its worst case first: the cap is never passed
+        assert before["capped_at"] == {"cap": "max_usd", "limit": 0.45}
         requests = server.request_count
-        refused_untouched(capsys, run_dir, "is already at its cap (--max-usd 0.3, and it has spent $")
+        refused_untouched(capsys, run_dir, "is already at its cap (--max-usd 0.45, and it has spent $")
         assert server.request_count == requests  # not one request
         code, err = cli(capsys, "run", "--resume", str(run_dir), "--max-usd", str(spent + 0.5))
         assert code == 0, err

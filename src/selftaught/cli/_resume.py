@@ -68,14 +68,37 @@ def _refuse_at_cap(run_dir: Path, config: Config, summary: dict[str, Any] | None
     the work it had done past it (calls in flight when it was reached), and save less than the run has."""
     progress = recorded_progress(run_dir, summary)
     reached = cap_reached(progress, config.max_calls, config.max_usd)
+    stop = _cap_it_stopped_at(summary)
+    if reached is None and stop is not None:
+        # Stopped by a cap before reaching it (each call reserves its worst case first): the same cap stops the
+        # replay at the same call, so it is reached all the same
+        cap, limit = stop
+        now = config.max_calls if cap == "max_calls" else config.max_usd
+        if now is not None and now <= limit:
+            reached = (f"--max-calls {now}, and it has made {progress.calls} LM calls" if cap == "max_calls" else
+                       f"--max-usd {now:g}, and it has spent ${progress.cost_usd:.4f}; it stopped at --max-usd "
+                       f"{limit:g} because the next call might cost more than was left")
     if reached is None:
         return
     if reached.startswith("--max-calls"):
-        raise_it = f"--max-calls N with N above {progress.calls}"
+        raise_it = f"--max-calls N with N above {max(progress.calls, config.max_calls or 0)}"
     else:
-        raise_it = f"--max-usd X with X above {progress.cost_usd:.4f}"
+        raise_it = f"--max-usd X with X above {max(progress.cost_usd, config.max_usd or 0):.4f}"
     raise UserError(f"{run_dir} is already at its cap ({reached}): nothing more can be done without raising it; "
                     f"to continue the run: {resume_command(run_dir)} {raise_it}")
+
+
+def _cap_it_stopped_at(summary: dict[str, Any] | None) -> tuple[str, float] | None:
+    """(cap, value) of the cap a capped run stopped at, as its summary records it (None: not capped, or unknown)."""
+    if not isinstance(summary, dict) or summary.get("status") != "capped":
+        return None
+    stop = summary.get("capped_at")
+    if not isinstance(stop, dict) or stop.get("cap") not in ("max_calls", "max_usd"):
+        return None
+    limit = stop.get("limit")
+    if not isinstance(limit, (int, float)) or isinstance(limit, bool):
+        return None
+    return str(stop["cap"]), float(limit)
 
 
 def _differs(given: object, recorded: object) -> bool:

@@ -170,6 +170,8 @@ def _handle(args: argparse.Namespace) -> int:
     except RunLimitReached as exc:  # a cap: stop cleanly, keep every finished iteration
         summary["stopped"] = str(exc)
         summary["status"] = "capped"
+        if exc.cap is not None:  # which cap, at what value: a resume that does not raise it is refused
+            summary["capped_at"] = {"cap": exc.cap, "limit": exc.limit}
         save_summary(history)
         reporter.warn(f"run stopped: {exc}; everything so far is saved in {store.root}")
     except (SelftaughtError, KeyboardInterrupt) as exc:  # a task's bug, a fatal LM fault, Ctrl-C: say so, keep all

@@ -87,11 +87,13 @@ class RunCaps:
         calls = 1 if requests else 0  # `check` asks whether one more call would fit, and holds nothing
         if self.max_calls is not None and spent.calls + spent.calls_reserved >= self.max_calls:
             flight = f", {spent.calls_reserved} in flight" if spent.calls_reserved else ""
-            raise RunLimitReached(f"--max-calls {self.max_calls} reached ({spent.calls} LM calls made{flight})")
+            raise RunLimitReached(f"--max-calls {self.max_calls} reached ({spent.calls} LM calls made{flight})",
+                                  "max_calls", self.max_calls)
         if self.max_usd is None:
             return Reservation(calls, 0.0)
         if spent.usd >= self.max_usd:
-            raise RunLimitReached(f"--max-usd {self.max_usd:g} reached (${spent.usd:.4f} spent)")
+            raise RunLimitReached(f"--max-usd {self.max_usd:g} reached (${spent.usd:.4f} spent)", "max_usd",
+                                  self.max_usd)
         if self.price is None or not requests:
             return Reservation(calls, 0.0)
         samples = sum(r.n for r in requests)
@@ -109,6 +111,6 @@ class RunCaps:
             raise RunLimitReached(
                 f"--max-usd {self.max_usd:g} reached: ${spent.usd:.4f} spent{reserved}, ${max(left, 0):.4f} left, "
                 f"less than the next call may cost (${self.price.cost(prompt, least * samples):.4f} for "
-                f"{samples} repl{'y' if samples == 1 else 'ies'} of up to {least} tokens)")
+                f"{samples} repl{'y' if samples == 1 else 'ies'} of up to {least} tokens)", "max_usd", self.max_usd)
         tokens = min(tokens, self.max_tokens)
         return Reservation(calls, self.price.cost(prompt, tokens * samples), tokens)
