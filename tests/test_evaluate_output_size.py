@@ -219,11 +219,15 @@ def test_a_result_whose_reading_takes_the_host_past_the_limit_is_a_timeout() -> 
     assert "(of which 0.1" in result.detail and "reading and decoding its output" in result.detail, result
 
 
+def _thread_seconds(work: Any, *args: Any) -> float:
+    before = time.thread_time()
+    work(*args)
+    return time.thread_time() - before
+
+
 def test_the_hosts_cpu_decoding_an_output_is_charged_to_the_instance() -> None:
     nested = [[i] for i in range(100_000)]  # cheap on the wire, a Python object per item to rebuild
-    before = time.thread_time()
-    _wire.from_wire(nested)
-    decode = time.thread_time() - before
+    decode = min(_thread_seconds(_wire.from_wire, nested) for _ in range(3))  # the least: a collection can double one
     result = heavy_run(0.0, nested)
     assert result.failures == {} and result.score == 0.0  # a list is no sum: scored, not failed
     assert all(o.elapsed >= 0.5 * decode for o in result.outcomes), (decode, result.outcomes)
