@@ -86,4 +86,6 @@ def refused(record: dict[str, Any], exc: BaseException) -> None:
     ):
         counts = record["counts"]
         counts["refused"] = counts.get("refused", 0) + 1
-        record["samples"].setdefault("refused", []).append(f"{type(exc).__name__}: {exc}"[:200])
+        samples = record["samples"].setdefault("refused", [])
+        if len(samples) < MAX_SAMPLES:  # as every kind's: one per failing call would grow the record without bound
+            samples.append(f"{type(exc).__name__}: {exc}"[:200].encode("utf-8", "replace").decode("utf-8"))
