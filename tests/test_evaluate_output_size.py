@@ -23,8 +23,8 @@ from scripted_worker import ScriptedWorker
 from selftaught.errors import TaskError
 from selftaught.evaluate import MESSAGE_ENVELOPE, evaluate
 from selftaught.sandbox import Limits, ProtocolError
+from selftaught.sandbox._channel import LineReader, MessageTooLong
 from selftaught.sandbox._guest import _wire
-from selftaught.sandbox._worker_process import LineReader, MessageTooLong
 from selftaught.tasks import builtin_tasks, load_task_source
 from selftaught.tasks._base import DEFAULT_MAX_OUTPUT_BYTES
 from selftaught.tasks._user import TaskSource

@@ -13,8 +13,8 @@ import pytest
 from selftaught.broker import TaskUtility, run_improver
 from selftaught.evaluate import evaluate
 from selftaught.sandbox import LineReader, ProtocolError
+from selftaught.sandbox._channel import READ_CHUNK
 from selftaught.sandbox._guest import _wire
-from selftaught.sandbox._worker_process import READ_CHUNK
 from support import SumTask, make_services
 
 

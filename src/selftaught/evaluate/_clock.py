@@ -12,8 +12,8 @@ from typing import Any
 
 from selftaught.evaluate._limits import backstop_for
 from selftaught.sandbox import ChannelClosed, ChannelTimeout, Worker
+from selftaught.sandbox._channel import INTERRUPT_GRACE
 from selftaught.sandbox._guest import _wire
-from selftaught.sandbox._worker_process import INTERRUPT_GRACE
 
 POLL_INTERVAL = 0.01  # seconds between CPU readings while a program works (k busy threads overshoot by k x this)
 

@@ -20,8 +20,8 @@ from selftaught.evaluate._verdicts import (
     text,
 )
 from selftaught.sandbox import ChannelClosed, ChannelTimeout, ProtocolError, Sandbox, Worker
+from selftaught.sandbox._channel import MessageTooLong
 from selftaught.sandbox._guest import _wire
-from selftaught.sandbox._worker_process import MessageTooLong
 from selftaught.tasks import Instance, Task
 
 START_TIMEOUT = 30.0  # seconds for a fresh worker to start, before any of the program's code runs

@@ -7,8 +7,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from selftaught.sandbox._channel import ChannelClosed, Worker
 from selftaught.sandbox._select import Sandbox
-from selftaught.sandbox._worker_process import ChannelClosed, Worker
 
 INTERRUPT_GRACE = 1.0
 # A SIGKILL is RLIMIT_CPU's when the worker used this much CPU past the soft limit: the hard one is a second past

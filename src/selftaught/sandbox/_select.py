@@ -13,9 +13,10 @@ from typing import Protocol
 from selftaught._text import last_line
 from selftaught.errors import UserError, WorkerError
 from selftaught.sandbox._bwrap import BwrapSandbox
+from selftaught.sandbox._channel import ChannelClosed, ChannelTimeout, Worker
 from selftaught.sandbox._process import ProcessSandbox
 from selftaught.sandbox._uids import find_setpriv
-from selftaught.sandbox._worker_process import ChannelClosed, ChannelTimeout, Limits, Worker
+from selftaught.sandbox._worker_process import Limits
 
 MODES = ("auto", "strict", "process")
 PROBE_TIMEOUT = 30.0

@@ -24,15 +24,9 @@ from typing import TYPE_CHECKING
 
 from selftaught.errors import UserError, WorkerError
 from selftaught.sandbox._bwrap import BwrapSandbox
+from selftaught.sandbox._channel import ChannelClosed, ChannelTimeout, LineReader
 from selftaught.sandbox._process import user_process_count
-from selftaught.sandbox._worker_process import (
-    ChannelClosed,
-    ChannelTimeout,
-    Limits,
-    LineReader,
-    MessageChannel,
-    host_rlimits,
-)
+from selftaught.sandbox._worker_process import Limits, MessageChannel, host_rlimits
 from selftaught.sandbox._zygote import Zygote
 
 if TYPE_CHECKING:

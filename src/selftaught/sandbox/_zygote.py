@@ -12,8 +12,9 @@ from typing import Any
 
 from selftaught.errors import WorkerError
 from selftaught.sandbox._bwrap import BwrapSandbox
+from selftaught.sandbox._channel import ChannelClosed, ChannelTimeout
 from selftaught.sandbox._cputime import children
-from selftaught.sandbox._worker_process import ChannelClosed, ChannelTimeout, WorkerProcess, _find_descendant
+from selftaught.sandbox._worker_process import WorkerProcess, _find_descendant
 
 ZYGOTE_MARK = b"guest/zygote.py"
 # A POSIX message-queue filesystem of the sandbox's IPC namespace, so the sweep can see (and empty) the
