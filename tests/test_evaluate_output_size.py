@@ -8,11 +8,9 @@ messages of a call is charged to the call, within its limit.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +20,7 @@ import pytest
 from scripted_worker import ScriptedWorker
 from selftaught.errors import TaskError
 from selftaught.evaluate import MESSAGE_ENVELOPE, evaluate
-from selftaught.sandbox import Limits, ProtocolError
-from selftaught.sandbox._channel import LineReader, MessageTooLong
+from selftaught.sandbox import Limits
 from selftaught.sandbox._guest import _wire
 from selftaught.tasks import builtin_tasks, load_task_source
 from selftaught.tasks._base import DEFAULT_MAX_OUTPUT_BYTES
@@ -139,52 +136,6 @@ def test_the_load_message_carries_the_bound_and_only_a_result_may_be_longer_than
     assert worker.sent[0]["max_result"] == 64 + MESSAGE_ENVELOPE
     assert worker.limits == [MESSAGE_ENVELOPE] * 2 + [MESSAGE_ENVELOPE, 64 + MESSAGE_ENVELOPE] * 3
     assert result.limits["max_output_bytes"] == 64
-
-
-@pytest.fixture
-def pipe() -> Iterator[tuple[int, int]]:
-    read_end, write_end = os.pipe()
-    yield read_end, write_end
-    for fd in (read_end, write_end):
-        with contextlib.suppress(OSError):
-            os.close(fd)
-
-
-def test_a_line_over_the_callers_limit_is_refused_after_reading_no_more_than_the_limit_and_one_read(
-    pipe: tuple[int, int],
-) -> None:
-    read_end, write_end = pipe
-    os.set_blocking(write_end, False)
-    written = 0
-    try:
-        while written < 1 << 20:
-            written += os.write(write_end, b"x" * 4096)
-    except BlockingIOError:
-        pass  # the pipe is full: the reader never asked for more than fits in it
-    reader = LineReader(read_end, chunk=4096)
-    with pytest.raises(MessageTooLong, match="longer than 1000 bytes"):
-        reader.receive(timeout=5, limit=1000)
-    assert len(reader._buffer) == 0  # what it read is dropped, and it read at most the limit and one chunk
-    with pytest.raises(ProtocolError):
-        reader.receive(timeout=0)  # the reader stays broken
-
-
-def test_a_line_over_the_readers_own_limit_is_a_plain_protocol_error(pipe: tuple[int, int]) -> None:
-    read_end, write_end = pipe
-    os.write(write_end, b"x" * 2000 + b"\n")
-    with pytest.raises(ProtocolError) as raised:
-        LineReader(read_end, limit=1000).receive(timeout=5, limit=5000)
-    assert not isinstance(raised.value, MessageTooLong)
-
-
-def test_a_line_within_the_callers_limit_is_read() -> None:
-    read_end, write_end = os.pipe()
-    try:
-        os.write(write_end, _wire.encode({"op": "ready"}))
-        assert LineReader(read_end).receive(timeout=5, limit=len('{"op":"ready"}')) == {"op": "ready"}
-    finally:
-        os.close(read_end)
-        os.close(write_end)
 
 
 # ---- the host's reading and decoding is charged ----------------------------------------------------------------

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from selftaught.sandbox import ChannelClosed, ChannelTimeout, LineReader, ProtocolError
+from selftaught.sandbox._channel import MessageTooLong
+from selftaught.sandbox._guest import _wire
 
 
 @pytest.fixture
@@ -100,3 +102,40 @@ def test_a_line_that_does_not_decode_is_a_protocol_error_and_the_reader_stays_br
     assert isinstance(broken.value, ChannelClosed)  # existing handlers of a dead worker catch it
     with pytest.raises(ProtocolError, match="finite"):
         reader.receive(timeout=1)  # the valid line behind it is not read: the worker is not trusted again
+
+
+def test_a_line_over_the_callers_limit_is_refused_after_reading_no_more_than_the_limit_and_one_read(
+    pipe: tuple[int, int],
+) -> None:
+    read_end, write_end = pipe
+    os.set_blocking(write_end, False)
+    written = 0
+    try:
+        while written < 1 << 20:
+            written += os.write(write_end, b"x" * 4096)
+    except BlockingIOError:
+        pass  # the pipe is full: the reader never asked for more than fits in it
+    reader = LineReader(read_end, chunk=4096)
+    with pytest.raises(MessageTooLong, match="longer than 1000 bytes"):
+        reader.receive(timeout=5, limit=1000)
+    assert len(reader._buffer) == 0  # what it read is dropped, and it read at most the limit and one chunk
+    with pytest.raises(ProtocolError):
+        reader.receive(timeout=0)  # the reader stays broken
+
+
+def test_a_line_over_the_readers_own_limit_is_a_plain_protocol_error(pipe: tuple[int, int]) -> None:
+    read_end, write_end = pipe
+    os.write(write_end, b"x" * 2000 + b"\n")
+    with pytest.raises(ProtocolError) as raised:
+        LineReader(read_end, limit=1000).receive(timeout=5, limit=5000)
+    assert not isinstance(raised.value, MessageTooLong)
+
+
+def test_a_line_within_the_callers_limit_is_read() -> None:
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, _wire.encode({"op": "ready"}))
+        assert LineReader(read_end).receive(timeout=5, limit=len('{"op":"ready"}')) == {"op": "ready"}
+    finally:
+        os.close(read_end)
+        os.close(write_end)
