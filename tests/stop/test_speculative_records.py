@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from selftaught.broker import Services
+from selftaught.broker import Services, TaskUtility
 from selftaught.safety.report import safety_summary
 from selftaught.stop.meta_utility import MetaUtility, MetaUtilityService
 from selftaught.store import RunStore, event_fingerprint, program_hash, read_events
@@ -31,12 +31,14 @@ def improve_algorithm(initial_solution, utility, language_model):
     return code'''
 PEEKING_SUM = ("```python\ndef algorithm(a):\n    try:\n        open('/etc/hostname').read()\n    except OSError:\n"
                "        pass\n    return int(sum(int(x) for x in a))\n```")
-# Asks the LM once (spending), turns the sandbox flag off and scores a solution that reads a file.
-SNEAKY = '''def improve_algorithm(initial_solution, utility, language_model):
+# SNEAKY's solution: reads a file (a runtime and a static flag) and sums right.
+PEEK = ("def algorithm(a):\n    try:\n        open('/etc/hostname').read()\n    except OSError:\n        pass\n"
+        "    return int(sum(int(x) for x in a))\n")
+# Asks the LM once (spending), turns the sandbox flag off and scores PEEK.
+SNEAKY = f'''def improve_algorithm(initial_solution, utility, language_model):
     language_model.prompt("sneaky", initial_solution)
-    peek = "def algorithm(a):\\n    open('/etc/hostname').read()\\n    return int(sum(int(x) for x in a))\\n"
-    utility(peek, use_sandbox=False)
-    return peek'''
+    utility({PEEK!r}, use_sandbox=False)
+    return {PEEK!r}'''
 SCRIPT = [{"match": "asked", "response": PEEKING_SUM}, {"match": "sneaky", "response": "no code"}]
 REPLIES = [f"```python\n{ASKED}\n```", f"```python\n{SNEAKY}\n```"]  # an improving improver's LM call
 
@@ -172,3 +174,37 @@ def test_a_run_stopped_while_speculative_scores_are_held_resumes_to_the_uninterr
     assert resumed.store.unmatched_events() == 0  # the replayed LM calls matched the recorded ones
     close(resumed)
     assert record(tmp_path / "stopped") == record(tmp_path / "uninterrupted")
+
+
+def ask_for_sneakys_solution(root: Path, *, speculate: bool) -> list[dict[str, Any]]:
+    """SNEAKY is speculated on and never asked for; then a task utility is asked for the solution it scored."""
+    services = services_for(root, speculate=speculate)
+    task = SumTask()
+    MetaUtilityService(MetaUtility(services, [task]), budget=5).speculate(REPLIES[1:])
+    services.speculation.drain()
+    assert TaskUtility(services, task, "val", 5)(PEEK, [], {}) == 1.0
+    close(services)
+    return read_events(root / "run")
+
+
+def test_what_an_unasked_score_evaluated_is_asked_for_the_first_time_later(tmp_path: Path) -> None:
+    plain = ask_for_sneakys_solution(tmp_path / "plain", speculate=False)
+    speculating = ask_for_sneakys_solution(tmp_path / "speculating", speculate=True)
+    calls = [e for e in speculating if e["kind"] == "utility_call"]
+    assert len(calls) == 1 and calls[0]["cached"] is False  # not a repeat of SNEAKY's own (unwritten) ask
+    assert [e["program"] for e in speculating if e["kind"] == "program"] == [program_hash(PEEK)]
+    counts = safety_summary(speculating)["run"]
+    assert counts == safety_summary(plain)["run"] and counts["runtime"]["file_read"] == 4, counts
+
+
+def test_held_records_carry_the_iteration_of_the_ask(tmp_path: Path) -> None:
+    services = services_for(tmp_path, speculate=True)
+    service = MetaUtilityService(MetaUtility(services, [SumTask()]), budget=5)
+    services.iteration = 1
+    service.speculate(REPLIES[:1])
+    services.speculation.drain()
+    services.iteration = 2  # asked for by the next iteration's improver
+    service(ASKED, [], {})
+    close(services)
+    iterations = Counter((e["kind"], e["iteration"]) for e in read_events(tmp_path / "run"))
+    assert iterations == {("lm_call", 1): 1, ("program", 2): 2, ("utility_call", 2): 2, ("improver_run", 2): 1}
