@@ -10,6 +10,7 @@ import pytest
 from selftaught.broker import Services, TaskUtility, run_improver
 from selftaught.config import Config
 from selftaught.improver import seed_improver
+from selftaught.safety.report import safety_summary
 from selftaught.stop import self_improve
 from selftaught.stop.meta_utility import MetaUtility, MetaUtilityService
 from selftaught.stop.transfer import transfer
@@ -63,6 +64,25 @@ def test_speculation_stops_at_the_budget_left() -> None:
     utility.speculate([f"x\n{s}" for s in SOLUTIONS])
     services.speculation.drain()
     assert services.usage_report()["speculation"]["evaluations"] == 1
+
+
+def static_safety(tmp_path: Path, *, speculate: bool) -> tuple[dict[str, Any], set[str]]:
+    """The safety counts and stored solutions after ASKS_FOR_THE_SECOND runs on replies whose two unasked
+    programs import subprocess (a static flag)."""
+    flagged = [f"```python\nimport subprocess\ndef algorithm(a):\n    return {k}\n```" for k in (0, 2)]
+    services = make_services([flagged[0], SOLUTIONS[1], flagged[1]], tmp_path, speculate=speculate)
+    task = SumTask()
+    run_improver(services, ASKS_FOR_THE_SECOND, task.seed_solution, TaskUtility(services, task, "val", 25),
+                 services.language_model("t", level="task"))
+    services.close()
+    events = read_events(tmp_path / "run")
+    return safety_summary(events)["run"], {e["program"] for e in events if e["kind"] == "program"}
+
+
+def test_a_program_only_speculation_scored_is_never_seen(tmp_path: Path) -> None:
+    plain = static_safety(tmp_path / "plain", speculate=False)
+    assert static_safety(tmp_path / "speculating", speculate=True) == plain
+    assert plain[0]["programs_flagged"] == 0 and len(plain[1]) == 2  # the improver and the program it asked for
 
 
 ASKS_FOR_THE_FIRST_IMPROVER = '''

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextvars import Context
 from typing import Any
 
 from selftaught.sandbox._guest.helpers import extract_code
@@ -50,14 +51,16 @@ class Speculation:
         self._pending: list[Future[Any]] = []
 
     def start(self, work: Callable[[], Any]) -> None:
-        """Runs `work` in the background (its failure is the asker's to meet: it is not reported here)."""
+        """Runs `work` in the background (its failure is the asker's to meet: it is not reported here), in a
+        context of its own: it records what it decides to (see `selftaught.broker._held`), never into the
+        records of the computation that started it."""
         if not self.enabled:
             return
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=SPECULATION_THREADS, thread_name_prefix="speculate")
             self._pending = [f for f in self._pending if not f.done()]
-            self._pending.append(self._pool.submit(work))
+            self._pending.append(self._pool.submit(Context().run, work))
 
     def note(self, kind: str, key: Hashable, *, speculative: bool, lm_calls: int = 0) -> None:
         """Records that `key` was scored speculatively, or asked for by an improver."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from functools import partial
 from typing import Any
 
+from selftaught.broker._held import current, record
 from selftaught.config import Config
 from selftaught.evaluate import (
     Evaluation,
@@ -124,23 +126,35 @@ class Services:
         return report
 
     def event(self, kind: str, **data: Any) -> None:
-        """Records an event in the run store (if any), stamped with the current iteration."""
+        """Records an event in the run store (if any), stamped with the iteration it is written in.
+
+        Within a speculative computation (`selftaught.broker._held`), it is written when, and if, an improver asks
+        for that computation's result.
+        """
+        record(partial(self._write_event, kind, data), current())
+
+    def _write_event(self, kind: str, data: dict[str, Any]) -> None:
         if self.store is not None:
             self.store.event(kind, **{"iteration": self.iteration, **data})
 
     def save_program(self, program: str | None, role: str) -> str | None:
-        """Stores a program once and records its static safety flags the first time it is seen."""
+        """Stores a program once and records its static safety flags the first time it is seen (at an ask:
+        within a speculative computation, when an improver asks for its result)."""
         if not isinstance(program, str):
             return None
         digest = program_hash(program)
+        record(partial(self._see_program, program, digest, role), current())
+        return digest
+
+    def _see_program(self, program: str, digest: str, role: str) -> None:
         with self._lock:
             first = digest not in self._scanned
             self._scanned.add(digest)
         if first:
             if self.store is not None:
                 self.store.save_program(program)
-            self.event("program", program=digest, role=role, static_flags=count_flags(scan_program(program)))
-        return digest
+            self._write_event("program", {"program": digest, "role": role,
+                                          "static_flags": count_flags(scan_program(program))})
 
     def evaluate(self, task: Task, program: str | None, split: str, *, speculative: bool = False,
                  **context: Any) -> Evaluation:
@@ -151,9 +165,10 @@ class Services:
         any improver asked, so not recorded as a utility call; a later ask is served its result.
         Every ask is a `utility_call` event carrying the whole evaluation record; `cached` marks a repeat
         of an earlier ask (what run-wide counts skip), never the first, even when speculation computed it.
+        Speculation records nothing, not even the program: a program only speculated on was never seen.
         """
         self._check_stopping()
-        digest = self.save_program(program, "solution")
+        digest = None if speculative else self.save_program(program, "solution")
         key = (task.name, split, program_hash(program) if isinstance(program, str) else "-")
         with self._lock:
             future = self._cache.get(key)
@@ -172,11 +187,17 @@ class Services:
                 raise
         found = future.result()
         if not speculative:  # count at the ask: the first ask records the result in full, however it was computed
-            with self._lock:
-                repeat = key in self._asked
-                self._asked.add(key)
-            self.event("utility_call", program=digest, cached=repeat, **context, **evaluation_record(found))
+            record(partial(self._write_ask, key, digest, context, found), current())
         return found
+
+    def _write_ask(self, key: tuple[str, str, str], digest: str | None, context: dict[str, Any],
+                   found: Evaluation) -> None:
+        """The `utility_call` event of an ask; whether it repeats an earlier ask is decided as it is written (an
+        ask held with a speculative computation that no improver asked for is no earlier ask)."""
+        with self._lock:
+            repeat = key in self._asked
+            self._asked.add(key)
+        self._write_event("utility_call", {"program": digest, "cached": repeat, **context, **evaluation_record(found)})
 
     def _run_evaluation(self, task: Task, program: str | None, split: str) -> Evaluation:
         if program is None:  # no code: a failure at once, no worker
@@ -218,6 +239,8 @@ class Services:
         self._check_stopping()
         RunCaps.for_model(self.usage, self.config, self.backend.model).check()
 
-    def _record_lm_call(self, record: dict[str, Any]) -> None:
-        cost = self.usage.add(record, self.iteration)
-        self.event("lm_call", cost_usd=round(cost, 6), **record)
+    def _record_lm_call(self, call: dict[str, Any]) -> None:
+        cost = self.usage.add(call, self.iteration)
+        # Written at once, never held: a call is spending when it is made (the usage meter and the caps count it
+        # then, and a resume replays it from the LM journal), asked for or not. No safety count reads it.
+        self._write_event("lm_call", {"cost_usd": round(cost, 6), **call})

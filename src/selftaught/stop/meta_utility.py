@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from selftaught.broker import Services, TaskUtility, note_sandbox_flag, run_improver
+from selftaught.broker import HeldRecords, Services, TaskUtility, holding, note_sandbox_flag, run_improver
 from selftaught.evaluate import Evaluation
 from selftaught.improver import meta_utility_description
 from selftaught.speculate import code_candidates
@@ -93,6 +94,7 @@ class MetaUtility:
             max_responses=cfg.max_responses_per_call,
         )
         self._cache: dict[tuple[str, str, bool], Future[MetaScore]] = {}
+        self._held: dict[tuple[str, str, bool], HeldRecords] = {}  # what speculative scorings recorded, unasked
         self._lock = threading.Lock()
 
     def score(self, improver: str | None, *, purpose: str, with_test: bool = False, label: str = "",
@@ -102,7 +104,9 @@ class MetaUtility:
         The downstream runs overlap up to `concurrency` at once: they mostly wait on the LM (their
         evaluations are bounded by the executor's `workers`). One computation per (improver, purpose,
         with_test): a second call, while it runs or after, is served its result. `speculative`: scored
-        before an improver asked (see `selftaught.speculate`).
+        before an improver asked (see `selftaught.speculate`); what its downstream runs record (their runs,
+        programs, utility calls, safety flags; not their LM calls, which are spending) is held until the first
+        ask, which writes it, in order, as if it computed the score then. Never asked: never written.
         """
         if purpose not in PURPOSES:
             raise ValueError(f"unknown purpose {purpose!r}")
@@ -116,14 +120,24 @@ class MetaUtility:
             owner = future is None
             if future is None:
                 future = self._cache[key] = Future()
+                if speculative:
+                    self._held[key] = HeldRecords()
+            held = self._held.get(key)
         if not owner:
             speculation.note("meta_scores", key, speculative=speculative)
+            if not speculative and held is not None:  # the first ask: what was computed so far is recorded now
+                held.release()
             return future.result()
         try:
-            result = self._compute(improver, purpose, with_test, label)
+            if held is None:
+                result = self._compute(improver, purpose, with_test, label)
+            else:
+                with holding(held):
+                    result = self._compute(improver, purpose, with_test, label)
         except BaseException as exc:
             with self._lock:
                 del self._cache[key]
+                self._held.pop(key, None)
             future.set_exception(exc)
             raise
         future.set_result(result)
@@ -142,8 +156,9 @@ class MetaUtility:
             return run
 
         pool = ThreadPoolExecutor(max_workers=min(len(jobs), self.services.config.concurrency))
-        try:
-            runs = tuple(pool.map(one, jobs))
+        try:  # each run in a copy of this thread's context: it records where this computation records
+            futures = [pool.submit(copy_context().run, one, job) for job in jobs]
+            runs = tuple(f.result() for f in futures)
         except BaseException:  # interrupted (or a fault): do not wait for the other downstream runs
             pool.shutdown(wait=False, cancel_futures=True)
             raise
