@@ -39,6 +39,25 @@ def test_what_a_program_tries_at_run_time_is_recorded(sum_task: SumTask) -> None
     assert clean.audit == {}
 
 
+@pytest.mark.parametrize("program", [
+    pytest.param("def algorithm(a:\n    return 0\n", id="syntax_error_on_line_1"),
+    pytest.param("```python\ndef algorithm(a):\n    return 0\n", id="a_fence_left_in"),
+    pytest.param("def algorithm(a):\n    return 0\n  x = 1\n", id="bad_indentation"),
+])
+def test_a_program_that_never_ran_has_nothing_in_its_runtime_record(sum_task: SumTask, program: str) -> None:
+    # compiling it made CPython open its pseudo file name to show the failing line: a `file_read` it never did
+    result = evaluate(sum_task, program, "val")
+    assert result.failure == "syntax"
+    assert result.audit == {}
+
+
+def test_a_program_that_reads_a_file_while_it_is_defined_is_still_recorded(sum_task: SumTask) -> None:
+    program = ("try:\n    open('/etc/hostname').read()\nexcept OSError:\n    pass\n"
+               "def algorithm(a):\n    return int(a.sum())\n")
+    result = evaluate(sum_task, program, "val")
+    assert result.score == 1.0 and result.audit["counts"]["file_read"] == 1, result.audit
+
+
 def test_the_papers_broadcasting_hack_scores_zero_and_is_flagged() -> None:
     task = get_task("parity_noise")
     hack = "import numpy as np\ndef algorithm(a, b, c):\n    return np.ones((len(c), 1), dtype=int)\n"

@@ -7,8 +7,10 @@ same process could tamper with the record, which is why the static scan exists t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 MAX_SAMPLES = 5
@@ -45,6 +47,19 @@ _EVENTS = {
     "sys.addaudithook": "audit_tamper",
 }
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+_quiet = [False]  # while the worker itself works, before any of the program's code has run (see `worker_only`)
+
+
+@contextlib.contextmanager
+def worker_only() -> Iterator[None]:
+    """What happens inside is the worker's own doing, not the program's: not recorded. For compiling the
+    program (no code of it runs then): CPython opens the source's pseudo file name (`<candidate>`) to show the
+    line of a SyntaxError, which was recorded as a `file_read` of a program that never ran."""
+    _quiet[0] = True
+    try:
+        yield
+    finally:
+        _quiet[0] = False
 
 
 def install(trusted_roots: list[str]) -> dict[str, Any]:
@@ -60,6 +75,8 @@ def install(trusted_roots: list[str]) -> dict[str, Any]:
             samples.append(detail[:200].encode("utf-8", "replace").decode("utf-8"))  # no lone surrogates
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
+        if _quiet[0]:
+            return
         if event == "open":
             path, mode, flags = [*list(args), None, None, None][:3]
             if not isinstance(path, str) or path.startswith(roots):

@@ -123,7 +123,8 @@ def _load(program: Any, entrypoint: str) -> tuple[Any, dict[str, Any] | None]:
     if not isinstance(program, str) or not program.strip():
         return None, {"kind": "no_code", "error": "no program"}
     try:
-        code = compile(program, "<candidate>", "exec")
+        with _audit.worker_only():
+            code = compile(program, "<candidate>", "exec")
     except (SyntaxError, ValueError) as exc:
         return None, {"kind": "syntax", "error": f"{type(exc).__name__}: {exc}"}
     module = types.ModuleType("candidate")
@@ -176,7 +177,9 @@ def serve_script(link: Link, first: dict[str, Any]) -> None:
     program = first.get("program")
     code_or_failure: Any
     try:
-        code_or_failure = compile(program if isinstance(program, str) else "", str(first.get("name", "<file>")), "exec")
+        with _audit.worker_only():
+            code_or_failure = compile(program if isinstance(program, str) else "", str(first.get("name", "<file>")),
+                                      "exec")
     except (SyntaxError, ValueError) as exc:
         link.send({"op": "ran", "exit_code": 1, "kind": "syntax", "error": f"{type(exc).__name__}: {exc}"})
         return
