@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -100,3 +101,10 @@ def make_instance(rng, index):
 def score(args, hidden, output, elapsed):
     return 1.0 if output == hidden else 0.0
 """
+
+
+def sigint_as_default() -> None:
+    """`preexec_fn` for a child a test sends SIGINT (Ctrl-C): a shell starts background jobs with SIGINT ignored,
+    and a child inherits that (Python then installs no KeyboardInterrupt handler, and SIGINT does nothing), so a
+    test run from such a job (a CI step, `nohup ... &`) would wait for a child that never stops."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

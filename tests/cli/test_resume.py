@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from selftaught.store import event_fingerprint, read_events
-from support import TEST_SECRET_TEXT
+from support import TEST_SECRET_TEXT, sigint_as_default
 
 ROOT = Path(__file__).resolve().parents[2]
 FLAGS = ["--iterations", "2", "--downstream-runs", "2", "--max-responses", "2", "--utility-budget", "4",
@@ -47,7 +47,7 @@ Ready = Callable[[Path, Events], bool]
 def start_until(runs_dir: Path, ready: Ready, *args: str) -> tuple[subprocess.Popen[str], Path]:
     """Starts a run and returns once `ready(run_dir, events)` holds (the run still going)."""
     proc = subprocess.Popen(command(*FLAGS, "--runs-dir", str(runs_dir), *args), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=ENV)
+                            stderr=subprocess.PIPE, text=True, env=ENV, preexec_fn=sigint_as_default)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         run_dir = only_run(runs_dir)

@@ -16,7 +16,7 @@ import pytest
 
 from selftaught.cli import _transfer, main
 from selftaught.improver import seed_improver
-from support import TEST_SECRET_TEXT
+from support import TEST_SECRET_TEXT, sigint_as_default
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Two quick tasks (a few seconds each here) and small budgets.
@@ -121,7 +121,8 @@ def test_ctrl_c_and_sigterm_stop_a_transfer_within_seconds_keeping_its_finished_
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "SELFTAUGHT_SPLIT_SECRET": TEST_SECRET_TEXT}
     argv = [sys.executable, "-m", "selftaught", "transfer", str(improver), "--tasks", "parity_noiseless,maxcut",
             *FLAGS[2:], "--out", str(out)]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=sigint_as_default)
     deadline = time.monotonic() + 120
     while not out.exists():
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1][-2000:]
