@@ -238,3 +238,12 @@ def load_toml(path: Path) -> dict[str, Any]:
 
 DEFAULT = Config()
 __all__ = ["DEFAULT", "Config", "build_config", "load_toml"]
+
+
+#: The config keys a command's flags (and the Python API's keyword arguments) may set; `prices` only in a file.
+CONFIG_KEYS = ("lm", "seed", "task", "iterations", "runs_dir", "lm_budget", "max_responses_per_call",
+               "utility_budget", "meta_utility_budget", "downstream_runs", "workers", "improver_timeout",
+               "memory_mb", "transfer_tasks", "sandbox", "base_url", "api_key_env", "max_tokens",
+               "request_timeout", "max_retries", "concurrency", "cache", "cache_path", "max_usd", "max_calls",
+               "temperature", "split_secret", "executor", "ray_address", "speculate",
+               "warm_workers")

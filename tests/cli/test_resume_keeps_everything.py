@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from openai_server import FakeOpenAIServer
-from selftaught.cli import _run, main
+from selftaught.api import _run
+from selftaught.cli import main
 from selftaught.improver import seed_improver
 from selftaught.store import read_events
 from support import TEST_SECRET_TEXT

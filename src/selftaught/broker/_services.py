@@ -61,6 +61,7 @@ class Services:
         self.store = store
         self.sandbox_choice = sandbox or select_sandbox(config.sandbox, Limits(memory_mb=config.memory_mb))
         self.sandbox: Sandbox = self.sandbox_choice.sandbox
+        self._owns_executor = executor is None  # a shared one (a study's runs) is closed by whoever shares it
         self.executor = executor or make_executor(config, self.sandbox)
         self.progress = progress or (lambda _msg: None)
         self._cache: dict[tuple[str, str, str], Future[Evaluation]] = {}
@@ -116,7 +117,8 @@ class Services:
         if not wait:
             self.stop()
         self.speculation.close(wait)
-        self.executor.close()
+        if self._owns_executor:
+            self.executor.close()
 
     def usage_report(self) -> dict[str, Any]:
         """LM usage (see UsageMeter), with the speculative work (`--speculate`) and what of it went unused."""

@@ -9,22 +9,15 @@ import sys
 import time
 from typing import Any
 
-from selftaught._ast import parse_python
-from selftaught._entrypoint import entrypoint_problem
-from selftaught._files import read_capped
 from selftaught._text import json_safe, visible
-from selftaught.broker import Services
-from selftaught.config import Config, build_config
-from selftaught.errors import ConfigError, UserError
-from selftaught.lm import AVAILABLE_SPECS, Backend, ScriptedBackend, check_spec, parse_backend, spec_source
-from selftaught.lm._journal import JournalBackend
+from selftaught.api._reporting import Reporter as BaseReporter
+from selftaught.config import CONFIG_KEYS, Config, build_config
+from selftaught.errors import ConfigError
+from selftaught.lm import AVAILABLE_SPECS, check_spec, spec_source
 from selftaught.lm._spec import ENV_VAR as SPEC_ENV_VAR
-from selftaught.sandbox import MODES, Limits, LimitsTooSmall, SandboxChoice, select_sandbox
-from selftaught.store import RunStore
-from selftaught.tasks import Task
+from selftaught.sandbox import MODES
 from selftaught.tasks._secret import ENV_VAR as SECRET_ENV_VAR
 
-MAX_PROGRAM_BYTES = 1 << 20  # a program file (solution, improver); the paper's are a few kB
 LM_HELP = f"language model: {', '.join(AVAILABLE_SPECS)} (default mutate: offline, no model)"
 
 
@@ -133,14 +126,6 @@ def add_sandbox_flag(p: argparse.ArgumentParser) -> None:
                    "strict (refuse without full isolation), process (reduced isolation)")
 
 
-CONFIG_KEYS = ("lm", "seed", "task", "iterations", "runs_dir", "lm_budget", "max_responses_per_call",
-               "utility_budget", "meta_utility_budget", "downstream_runs", "workers", "improver_timeout",
-               "memory_mb", "transfer_tasks", "sandbox", "base_url", "api_key_env", "max_tokens",
-               "request_timeout", "max_retries", "concurrency", "cache", "cache_path", "max_usd", "max_calls",
-               "temperature", "split_secret", "executor", "ray_address", "speculate",
-               "warm_workers")
-
-
 def config_from(args: argparse.Namespace, keys: tuple[str, ...] = CONFIG_KEYS) -> Config:
     """The config of a command: defaults, SELFTAUGHT_LM, the --config file, then the flags among `keys`.
 
@@ -171,10 +156,11 @@ def _name_source(message: str, overrides: dict[str, Any], args: argparse.Namespa
     return message
 
 
-class Reporter:
-    """Progress on stderr for people (silent under --json unless stderr is a terminal)."""
+class Reporter(BaseReporter):
+    """Progress on stderr for people (silent under --json unless stderr is a terminal); warnings always."""
 
     def __init__(self, as_json: bool) -> None:
+        super().__init__(on_warning=self._print_warning)
         self.enabled = not as_json or sys.stderr.isatty()
         self.started = time.monotonic()
 
@@ -188,82 +174,11 @@ class Reporter:
         if text and self.enabled:
             sys.stderr.write(f"note: {visible(text)}\n")
 
-    def warn(self, text: str | None) -> None:
+    @staticmethod
+    def _print_warning(text: str) -> None:
         """A warning the user must see: printed on stderr even under --json."""
-        if text:
-            sys.stderr.write(f"\n*** {visible(text)}\n\n")
-            sys.stderr.flush()
-
-
-def backend_for(config: Config, reporter: Reporter) -> Backend:
-    backend = parse_backend(config.lm, config)
-    reporter.notice(backend.notice)
-    return backend
-
-
-def backend_warnings(backend: Backend) -> list[str]:
-    """What the user should know about how the backend answered (e.g. scripted replies that matched nothing)."""
-    while isinstance(getattr(backend, "inner", None), Backend):  # a journal or cache around it
-        backend = backend.inner  # type: ignore[attr-defined]
-    if isinstance(backend, ScriptedBackend) and backend.unmatched:
-        return [f"{backend.unmatched} LM request(s) matched no entry of {backend.source}: their replies only say so "
-                "(check the entries' \"match\" strings)"]
-    return []
-
-
-def sandbox_for(mode: str | None, reporter: Reporter, limits: Limits | None = None,
-                memory_flag: str = "--memory-mb") -> SandboxChoice:
-    """The sandbox for this command; a reduced-isolation fallback is announced every time.
-
-    Limits too small for a worker to start are refused in one line naming `memory_flag`.
-    """
-    try:
-        choice = select_sandbox(mode or "auto", limits or Limits())
-    except LimitsTooSmall as exc:
-        raise UserError(exc.message(memory_flag)) from None
-    reporter.warn(choice.warning)
-    return choice
-
-
-def sandbox_record(choice: SandboxChoice) -> dict[str, Any]:
-    return {"name": choice.sandbox.name, "isolated": choice.sandbox.isolated, "warning": choice.warning}
-
-
-def services_for(config: Config, reporter: Reporter, store: RunStore | None = None) -> Services:
-    """The services of a command; with a run store, the backend is journaled into the run directory (see
-    `JournalBackend`: what `run --resume` replays)."""
-    backend = backend_for(config, reporter)
-    if store is not None:
-        backend = JournalBackend(backend, store.root / "lm-cache.sqlite", {"max_tokens": config.max_tokens})
-    choice = sandbox_for(config.sandbox, reporter, Limits(memory_mb=config.memory_mb))
-    return Services(config, backend, store=store, sandbox=choice, progress=reporter)
-
-
-def read_program(path: str, what: str) -> str:
-    """Reads a program file, refusing missing, unreadable, oversized or unparsable files with one line."""
-    text = read_capped(path, what, MAX_PROGRAM_BYTES)
-    if "\x00" in text:
-        raise UserError(f"{what} file {path} is not valid Python (it holds a NUL byte)")
-    try:
-        parse_python(text)
-    except SyntaxError as exc:
-        raise UserError(f"{what} file {path} is not valid Python (line {exc.lineno}: {exc.msg})") from None
-    except (ValueError, RecursionError, MemoryError) as exc:
-        raise UserError(f"{what} file {path} is not valid Python ({type(exc).__name__})") from None
-    return text
-
-
-def require_entrypoint(program: str, name: str, path: str) -> None:
-    """Refuses a program whose module level does not bind `name` to something that may be a function: no binding,
-    or a literal value (`algorithm = 5`). Checked by parsing, not running; every command applies this one rule."""
-    problem = entrypoint_problem(parse_python(program), name)
-    if problem is not None:
-        raise UserError(f"{path} {problem}")
-
-
-def task_line(task: Task) -> str:
-    lines = task.description.strip().splitlines()
-    return str(task.summary or (lines[0][:80] if lines else ""))
+        sys.stderr.write(f"\n*** {visible(text)}\n\n")
+        sys.stderr.flush()
 
 
 def emit(as_json: bool, data: dict[str, Any], human: str) -> None:

@@ -5,15 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from selftaught.cli._common import (
-    Reporter,
-    add_run_flags,
-    backend_warnings,
-    config_from,
-    emit,
-    sandbox_record,
-    services_for,
-)
+from selftaught.api._setup import backend_warnings, sandbox_record, services_for
+from selftaught.cli._common import Reporter, add_run_flags, config_from, emit
 from selftaught.cli._refs import ImproverRef, resolve
 from selftaught.errors import UserError
 from selftaught.stop.compare import SPLITS, Comparison, compare_improvers

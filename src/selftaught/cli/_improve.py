@@ -5,18 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from selftaught.api._setup import backend_warnings, read_program, require_entrypoint, sandbox_record, services_for
 from selftaught.broker import TaskUtility, run_improver
-from selftaught.cli._common import (
-    Reporter,
-    add_run_flags,
-    backend_warnings,
-    config_from,
-    emit,
-    read_program,
-    require_entrypoint,
-    sandbox_record,
-    services_for,
-)
+from selftaught.cli._common import Reporter, add_run_flags, config_from, emit
 from selftaught.improver import seed_improver
 from selftaught.tasks import get_task
 

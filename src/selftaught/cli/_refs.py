@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from selftaught.cli._common import read_program, require_entrypoint
+from selftaught.api._setup import read_program, require_entrypoint
 from selftaught.errors import UserError
 
 LAST = ("I_T", "last")

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from selftaught.api._resume import resume_command
 from selftaught.cli._common import add_output_flags, emit
-from selftaught.cli._resume import resume_command
 from selftaught.config import build_config
 from selftaught.errors import UserError
 from selftaught.safety.report import safety_summary

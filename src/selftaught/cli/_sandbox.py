@@ -6,16 +6,8 @@ import argparse
 import math
 from typing import Any
 
-from selftaught.cli._common import (
-    Parser,
-    Reporter,
-    add_output_flags,
-    add_sandbox_flag,
-    emit,
-    read_program,
-    sandbox_for,
-    sandbox_record,
-)
+from selftaught.api._setup import read_program, sandbox_for, sandbox_record
+from selftaught.cli._common import Parser, Reporter, add_output_flags, add_sandbox_flag, emit
 from selftaught.errors import UserError
 from selftaught.sandbox import MIN_MEMORY_MB, Limits
 from selftaught.sandbox._check import check_sandbox

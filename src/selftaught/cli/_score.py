@@ -6,18 +6,8 @@ import argparse
 from typing import Any
 
 from selftaught._text import last_line
-from selftaught.cli._common import (
-    Reporter,
-    add_output_flags,
-    add_sandbox_flag,
-    add_secret_flag,
-    config_from,
-    emit,
-    read_program,
-    require_entrypoint,
-    sandbox_for,
-    sandbox_record,
-)
+from selftaught.api._setup import read_program, require_entrypoint, sandbox_for, sandbox_record
+from selftaught.cli._common import Reporter, add_output_flags, add_sandbox_flag, add_secret_flag, config_from, emit
 from selftaught.evaluate import Evaluation, evaluate, evaluation_record, worker_seed
 from selftaught.stats import bootstrap_ci, bounds, hoeffding_halfwidth
 from selftaught.tasks import get_task, load_split_secret

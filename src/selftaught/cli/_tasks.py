@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from selftaught.cli._common import add_output_flags, emit, task_line
+from selftaught.api._setup import task_line
+from selftaught.cli._common import add_output_flags, emit
 from selftaught.tasks import builtin_tasks
 
 

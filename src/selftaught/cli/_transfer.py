@@ -6,18 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from selftaught.api._setup import backend_warnings, read_program, require_entrypoint, sandbox_record, services_for
 from selftaught.broker import Services
-from selftaught.cli._common import (
-    Reporter,
-    add_run_flags,
-    backend_warnings,
-    config_from,
-    emit,
-    read_program,
-    require_entrypoint,
-    sandbox_record,
-    services_for,
-)
+from selftaught.cli._common import Reporter, add_run_flags, config_from, emit
 from selftaught.cli._signals import sigterm_interrupts
 from selftaught.errors import SelftaughtError
 from selftaught.improver import seed_improver

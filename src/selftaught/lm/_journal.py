@@ -32,8 +32,9 @@ class JournalBackend(Backend):
     committed before its generation, which is the commit point: SQLite commits survive the process being killed.
     """
 
-    def __init__(self, inner: Backend, path: Path, params: dict[str, Any]) -> None:
+    def __init__(self, inner: Backend, path: Path, params: dict[str, Any], *, owns_inner: bool = True) -> None:
         self.inner = inner
+        self.owns_inner = owns_inner  # False: `inner` is shared with other runs (a study's), closed by its owner
         self.path = path
         self.params = dict(params)
         self.name = inner.name
@@ -84,7 +85,7 @@ class JournalBackend(Backend):
             self._conn.close()
         self.cache.close()
         close = getattr(self.inner, "close", None)
-        if callable(close):
+        if self.owns_inner and callable(close):
             close()
 
     def _request_key(self, request: CompletionRequest) -> str:

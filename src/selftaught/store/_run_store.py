@@ -37,6 +37,10 @@ def event_fingerprint(record: dict[str, Any]) -> str:
     return json.dumps(stable, sort_keys=True, ensure_ascii=False, default=str)
 
 
+class _Taken(UserError):
+    """The run directory exists already."""
+
+
 class RunStore:
     """Writes one run's directory. Every event is flushed as it happens: a crash loses nothing.
 
@@ -63,7 +67,7 @@ class RunStore:
             try:
                 root.mkdir(parents=True, exist_ok=False)
             except FileExistsError:
-                raise UserError(f"run directory already exists: {root}") from None
+                raise _Taken(f"run directory already exists: {root}") from None
             except OSError as exc:
                 raise UserError(f"cannot create run directory {root}: {exc.strerror}") from None
             try:
@@ -98,7 +102,10 @@ class RunStore:
         for i in range(1000):
             name = f"{stamp}-{label}" + (f"-{i}" if i else "")
             if not (runs_dir / name).exists():
-                return cls(runs_dir / name)
+                try:
+                    return cls(runs_dir / name)
+                except _Taken:  # another run (a study's seeds start at once) took the name meanwhile
+                    continue
         raise UserError(f"cannot find a free run directory name under {runs_dir}")
 
     def write_json(self, name: str, data: Any) -> None:

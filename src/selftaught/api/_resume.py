@@ -1,13 +1,11 @@
-"""`selftaught run --resume RUN_DIR`: the run's config from its manifest, checked against the flags given."""
+"""Resuming a run (`run --resume RUN_DIR`): the run's config from its manifest, checked against the settings given."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
-from selftaught.cli._common import CONFIG_KEYS
-from selftaught.config import Config, build_config
+from selftaught.config import CONFIG_KEYS, Config, build_config
 from selftaught.errors import UserError
 from selftaught.lm._journal import check_journal
 from selftaught.store import RunStore
@@ -25,18 +23,21 @@ def resume_command(run_dir: Path) -> str:
     return f"selftaught run --resume {run_dir}"
 
 
-def open_resumed(args: argparse.Namespace) -> tuple[Config, RunStore, dict[str, Any], dict[str, Any] | None]:
+def open_resumed(run_dir: Path, given: dict[str, Any], *, config_file: str | None = None
+                 ) -> tuple[Config, RunStore, dict[str, Any], dict[str, Any] | None]:
     """The run's config, its store reopened (torn lines cut), its manifest and its last summary.
+
+    `given`: the settings asked for now (config key -> value; None = not given): those in SAFE_ON_RESUME replace
+    the run's, any other must equal it.
 
     Every refusal (a complete run, one already at its cap, a changed config, a damaged LM journal) comes before
     the store is opened: a refused resume leaves every file of the run as it was.
     """
-    run_dir = Path(args.resume)
     manifest = load_manifest(run_dir)
     if manifest["format_version"] < 2:
         raise UserError(f"{run_dir} was written by an older selftaught (run format {manifest['format_version']}), "
                         "which kept no journal of its LM calls and evaluations: it cannot be resumed")
-    if getattr(args, "config", None):
+    if config_file:
         raise UserError("--config cannot be combined with --resume: a resumed run keeps the config in its manifest")
     info = read_run(run_dir)
     if info.status == "complete":
@@ -46,14 +47,14 @@ def open_resumed(args: argparse.Namespace) -> tuple[Config, RunStore, dict[str, 
         raise UserError(f"{run_dir} cannot be resumed: it is {info.status}{why}")
     values = dict(manifest["config"])
     for key in CONFIG_KEYS:
-        given = getattr(args, key, None)
-        if given is None:
+        value = given.get(key)
+        if value is None:
             continue
         if key in SAFE_ON_RESUME:
-            values[key] = given
-        elif _differs(given, values.get(key)):
+            values[key] = value
+        elif _differs(value, values.get(key)):
             flag = "--" + key.replace("_", "-")
-            raise UserError(f"{flag} {given} differs from the run's ({values.get(key)}): a resumed run keeps its "
+            raise UserError(f"{flag} {value} differs from the run's ({values.get(key)}): a resumed run keeps its "
                             f"config (only {', '.join(sorted(SAFE_ON_RESUME - {'split_secret'}))} may change)")
     config = build_config(values)
     check_secret(manifest, load_split_secret(config.split_secret).record(), run_dir)

@@ -1,0 +1,105 @@
+"""What every command sets up: its backend, sandbox and services, and the program files it reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from selftaught._ast import parse_python
+from selftaught._entrypoint import entrypoint_problem
+from selftaught._files import read_capped
+from selftaught.api._reporting import Reporter
+from selftaught.broker import Services
+from selftaught.config import Config
+from selftaught.errors import UserError
+from selftaught.execute import Executor
+from selftaught.lm import Backend, ScriptedBackend, parse_backend
+from selftaught.lm._journal import JournalBackend
+from selftaught.sandbox import Limits, LimitsTooSmall, SandboxChoice, select_sandbox
+from selftaught.store import RunStore
+from selftaught.tasks import Task
+
+MAX_PROGRAM_BYTES = 1 << 20  # a program file (solution, improver); the paper's are a few kB
+
+
+def backend_for(config: Config, reporter: Reporter) -> Backend:
+    backend = parse_backend(config.lm, config)
+    reporter.notice(backend.notice)
+    return backend
+
+
+def backend_warnings(backend: Backend) -> list[str]:
+    """What the user should know about how the backend answered (e.g. scripted replies that matched nothing)."""
+    while isinstance(getattr(backend, "inner", None), Backend):  # a journal or cache around it
+        backend = backend.inner  # type: ignore[attr-defined]
+    if isinstance(backend, ScriptedBackend) and backend.unmatched:
+        return [f"{backend.unmatched} LM request(s) matched no entry of {backend.source}: their replies only say so "
+                "(check the entries' \"match\" strings)"]
+    return []
+
+
+def sandbox_for(mode: str | None, reporter: Reporter, limits: Limits | None = None,
+                memory_flag: str = "--memory-mb") -> SandboxChoice:
+    """The sandbox for this command; a reduced-isolation fallback is announced every time.
+
+    Limits too small for a worker to start are refused in one line naming `memory_flag`.
+    """
+    try:
+        choice = select_sandbox(mode or "auto", limits or Limits())
+    except LimitsTooSmall as exc:
+        raise UserError(exc.message(memory_flag)) from None
+    reporter.warn(choice.warning)
+    return choice
+
+
+def sandbox_record(choice: SandboxChoice) -> dict[str, Any]:
+    return {"name": choice.sandbox.name, "isolated": choice.sandbox.isolated, "warning": choice.warning}
+
+
+def services_for(config: Config, reporter: Reporter, store: RunStore | None = None, *,
+                 backend: Backend | None = None, sandbox: SandboxChoice | None = None,
+                 executor: Executor | None = None) -> Services:
+    """The services of a command; with a run store, the backend is journaled into the run directory (see
+    `JournalBackend`: what `run --resume` replays).
+
+    `backend`, `sandbox`, `executor`: shared with other runs of a study (seeds at once: one LM concurrency limit,
+    one pool of evaluation workers); the caller closes what it shares.
+    """
+    inner = backend if backend is not None else backend_for(config, reporter)
+    if store is not None:
+        inner = JournalBackend(inner, store.root / "lm-cache.sqlite", {"max_tokens": config.max_tokens},
+                               owns_inner=backend is None)
+    choice = sandbox if sandbox is not None else sandbox_for(config.sandbox, reporter,
+                                                              Limits(memory_mb=config.memory_mb))
+    return Services(config, inner, store=store, sandbox=choice, progress=reporter, executor=executor)
+
+
+def read_program(path: str, what: str) -> str:
+    """Reads a program file, refusing missing, unreadable, oversized or unparsable files with one line."""
+    text = read_capped(path, what, MAX_PROGRAM_BYTES)
+    return check_program(text, what, path)
+
+
+def check_program(text: str, what: str, name: str) -> str:
+    """`text` if it is a Python program; else one line naming `what` and `name` (its file)."""
+    if "\x00" in text:
+        raise UserError(f"{what} file {name} is not valid Python (it holds a NUL byte)")
+    try:
+        parse_python(text)
+    except SyntaxError as exc:
+        raise UserError(f"{what} file {name} is not valid Python (line {exc.lineno}: {exc.msg})") from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise UserError(f"{what} file {name} is not valid Python ({type(exc).__name__})") from None
+    return text
+
+
+def require_entrypoint(program: str, name: str, path: str) -> None:
+    """Refuses a program whose module level does not bind `name` to something that may be a function: no binding,
+    or a literal value (`algorithm = 5`). Checked by parsing, not running; every command applies this one rule."""
+    problem = entrypoint_problem(parse_python(program), name)
+    if problem is not None:
+        raise UserError(f"{path} {problem}")
+
+
+def task_line(task: Task) -> str:
+    lines = task.description.strip().splitlines()
+    return str(task.summary or (lines[0][:80] if lines else ""))
