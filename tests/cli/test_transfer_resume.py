@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from selftaught.cli import _transfer, main
+from selftaught.api import _transfer
+from selftaught.cli import main
 from selftaught.improver import seed_improver
 from support import TEST_SECRET_TEXT, sigint_as_default
 
@@ -70,6 +71,37 @@ def test_a_transfer_stopped_after_a_row_resumes_from_it_and_ends_as_an_uninterru
     assert final["complete"] is True and final["rows"] == whole["rows"]
     assert [(s["measured"], s["reused"]) for s in final["sessions"]] == [
         ([first["task"]], []), ([r["task"] for r in whole["rows"] if r["task"] != first["task"]], [first["task"]])]
+
+
+def test_transfer_resume_file_continues_with_what_the_file_was_run_with(
+    tmp_path: Path, improver: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`transfer --resume FILE` needs nothing but the file: the improver, config and tasks are in it; it refuses a
+    setting that would change the rows, and a file that is complete."""
+    whole, _ = transfer_json(capsys, str(improver), *FLAGS, "--out", str(tmp_path / "whole.json"))
+    out = tmp_path / "stopped.json"
+    real_add = _transfer.TransferFile.add
+
+    def add_then_ctrl_c(self: _transfer.TransferFile, *args: Any) -> None:
+        if not self.rows:
+            real_add(self, *args)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_transfer.TransferFile, "add", add_then_ctrl_c)
+    assert main(["transfer", str(improver), *FLAGS, "--out", str(out)]) == 130
+    assert f"selftaught transfer --resume {out}" in capsys.readouterr().err
+    monkeypatch.setattr(_transfer.TransferFile, "add", real_add)
+    improver.write_text("this file is not read again")
+    _, err = transfer_json(capsys, "--resume", str(out), "--downstream-runs", "3", status=2)
+    assert "--downstream-runs differs from the transfer saved in" in err
+    resumed, err = transfer_json(capsys, "--resume", str(out), "--max-calls", "1000")  # a cap may change
+    assert "reusing 1 finished row(s)" in err
+    assert resumed["rows"] == whole["rows"]
+    assert json.loads(out.read_text())["complete"] is True
+    _, err = transfer_json(capsys, "--resume", str(out), status=2)
+    assert "is complete: there is nothing to resume" in err
+    _, err = transfer_json(capsys, "--resume", str(tmp_path / "nothing.json"), status=2)
+    assert "no transfer results file" in err
 
 
 def test_rows_are_reused_only_for_the_same_arguments_and_task_code(
@@ -133,7 +165,7 @@ def test_ctrl_c_and_sigterm_stop_a_transfer_within_seconds_keeping_its_finished_
     took = time.monotonic() - sent
     assert proc.returncode == code, err[-2000:]
     assert took < 5, f"stopping took {took:.1f}s"
-    assert "run the same command again to measure only the others" in err
+    assert f"continue it with: selftaught transfer --resume {out}" in err
     saved = json.loads(out.read_text())
     assert [r["task"] for r in saved["rows"]] == ["parity_noiseless"] and saved["complete"] is False
     assert saved["sessions"][-1]["stopped"] == "interrupted"

@@ -52,7 +52,7 @@ def open_resumed(run_dir: Path, given: dict[str, Any], *, config_file: str | Non
             continue
         if key in SAFE_ON_RESUME:
             values[key] = value
-        elif _differs(value, values.get(key)):
+        elif differs(value, values.get(key)):
             flag = "--" + key.replace("_", "-")
             raise UserError(f"{flag} {value} differs from the run's ({values.get(key)}): a resumed run keeps its "
                             f"config (only {', '.join(sorted(SAFE_ON_RESUME - {'split_secret'}))} may change)")
@@ -102,8 +102,9 @@ def _cap_it_stopped_at(summary: dict[str, Any] | None) -> tuple[str, float] | No
     return str(stop["cap"]), float(limit)
 
 
-def _differs(given: object, recorded: object) -> bool:
-    if isinstance(given, tuple) and isinstance(recorded, list):
+def differs(given: object, recorded: object) -> bool:
+    """Whether a setting given now differs from the one recorded (JSON turned its tuples into lists)."""
+    if isinstance(given, (tuple, list)) and isinstance(recorded, list):
         return list(given) != recorded
     if isinstance(given, (int, float)) and isinstance(recorded, (int, float)) and not isinstance(given, bool):
         return float(given) != float(recorded)

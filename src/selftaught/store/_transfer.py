@@ -22,7 +22,7 @@ HOW_FIELDS = frozenset({"runs_dir", "transfer_tasks", "task", "iterations", "met
                         "max_retries", "concurrency", "cache", "cache_path", "max_usd", "max_calls", "prices"})
 _MAX_BYTES = 64 << 20
 #: What the file adds to the command's --json object (the rest is the output of the last invocation that measured).
-_OWN_KEYS = frozenset({"rows", "complete", "format", "transfer_key", "task_fingerprints", "sessions"})
+_OWN_KEYS = frozenset({"rows", "complete", "format", "transfer_key", "task_fingerprints", "sessions", "invocation"})
 
 
 def _version() -> str:
@@ -74,9 +74,10 @@ class TransferFile:
     function of the key and its task). One transfer at a time may write a file.
     """
 
-    def __init__(self, path: Path, key: str) -> None:
+    def __init__(self, path: Path, key: str, invocation: dict[str, Any] | None = None) -> None:
         self.path = path
         self.key = key
+        self.invocation = dict(invocation or {})  # what `transfer --resume FILE` re-runs: improver, config, tasks
         self._lock = threading.Lock()
         self._rows: dict[str, dict[str, Any]] = {}
         self._fingerprints: dict[str, str] = {}
@@ -165,10 +166,34 @@ class TransferFile:
         if isinstance(usage, dict):
             session["usage"] = {k: usage.get(k) for k in ("calls", "cost_usd")}
         data = {**self._fields, "rows": list(self._rows.values()), "complete": self._complete, "format": FORMAT,
-                "transfer_key": self.key, "task_fingerprints": dict(self._fingerprints),
+                "transfer_key": self.key, "task_fingerprints": dict(self._fingerprints), "invocation": self.invocation,
                 "sessions": [*self._sessions, session]}
         try:
             write_atomic(self.path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         except OSError as exc:
             raise UserError(f"cannot write {self.path} ({exc.strerror}): give --out a file in a writable "
                             "directory") from None
+
+
+def read_invocation(path: Path) -> dict[str, Any]:
+    """What the transfer saved in `path` was run with (`invocation`: improver path and program, config, tasks), for
+    `transfer --resume FILE`; one line if `path` is not a results file that holds it."""
+    try:
+        with open(path, "rb") as f:
+            data = json.loads(f.read(_MAX_BYTES + 1).decode("utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"no transfer results file {path}") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {path} ({exc.strerror})") from None
+    except (ValueError, RecursionError):
+        raise UserError(f"{path} is not a transfer results file (not valid JSON)") from None
+    invocation = data.get("invocation") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get("transfer_key"), str):
+        raise UserError(f"{path} is not a transfer results file written by `selftaught transfer`")
+    if (not isinstance(invocation, dict) or not isinstance(invocation.get("improver_program"), str)
+            or not isinstance(invocation.get("config"), dict) or not isinstance(invocation.get("tasks"), list)):
+        raise UserError(f"{path} was written by an older selftaught and does not say what it was run with: run the "
+                        "same `selftaught transfer` command again (with --out it) to continue it")
+    if data.get("complete"):
+        raise UserError(f"{path} is complete: there is nothing to resume")
+    return invocation
