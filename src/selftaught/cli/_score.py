@@ -6,11 +6,11 @@ import argparse
 from typing import Any
 
 from selftaught._text import last_line
-from selftaught.api._setup import read_program, require_entrypoint, sandbox_for, sandbox_record
+from selftaught.api._score import run_score, score_interval
+from selftaught.api._setup import read_program
 from selftaught.cli._common import Reporter, add_output_flags, add_sandbox_flag, add_secret_flag, config_from, emit
-from selftaught.evaluate import Evaluation, evaluate, evaluation_record, worker_seed
-from selftaught.stats import bootstrap_ci, bounds, hoeffding_halfwidth
-from selftaught.tasks import get_task, load_split_secret
+from selftaught.evaluate import Evaluation
+from selftaught.tasks import get_task
 
 
 def register(sub: Any) -> None:
@@ -29,30 +29,12 @@ def register(sub: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     config_from(args, ("seed",))  # the same checks as every other command's --seed
-    task = get_task(args.task)
+    get_task(args.task)  # an unknown task is named before the solution file is read
     program = read_program(args.solution, "solution")
-    require_entrypoint(program, task.entrypoint, args.solution)
-    secret = load_split_secret(args.split_secret)
-    instances = task.instances(args.split, secret)
-    reporter = Reporter(args.json)
-    choice = sandbox_for(args.sandbox, reporter)
-    reporter(f"scoring {args.solution} on {task.name} ({args.split}, {len(instances)} instances)")
-    result = evaluate(task, program, args.split, sandbox=choice.sandbox, seed=worker_seed(args.seed, program),
-                      secret=secret, progress=lambda done, total, _: reporter(f"{done}/{total} instances scored"))
-    spread = score_interval(result, task.max_score - task.failure_score)
-    record = {**evaluation_record(result), **spread, "split_secret": secret.record(), "sandbox": sandbox_record(choice)}
-    emit(args.json, record, describe_evaluation(result, spread))
+    result = run_score(args.task, program, Reporter(args.json), name=args.solution, split=args.split, seed=args.seed,
+                       split_secret=args.split_secret, sandbox=args.sandbox)
+    emit(args.json, result.to_dict(), describe_evaluation(result.evaluation, result.data))
     return 0
-
-
-def score_interval(result: Evaluation, value_range: float = 1.0) -> dict[str, Any]:
-    """The score's 95% bootstrap interval over its instances (seeded), and the paper's Hoeffding half-width for
-    that many instances of a score within a range of `value_range` (the task's max_score - failure_score)."""
-    if not result.outcomes:
-        return {"score_ci": None, "hoeffding_halfwidth": None}
-    interval = bootstrap_ci([o.score for o in result.outcomes])
-    return {"score_ci": bounds(interval),
-            "hoeffding_halfwidth": round(hoeffding_halfwidth(len(result.outcomes), value_range=value_range), 6)}
 
 
 def describe_evaluation(result: Evaluation, spread: dict[str, Any] | None = None) -> str:
