@@ -8,13 +8,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from selftaught.api._resume import resume_command
+from selftaught.api._load import load_run, run_row
 from selftaught.cli._common import add_output_flags, emit
 from selftaught.config import build_config
 from selftaught.errors import UserError
-from selftaught.safety.report import safety_summary
-from selftaught.store import read_events
-from selftaught.store._status import RESUMABLE, RunInfo, read_run
+from selftaught.store._status import RunInfo, read_run
 
 
 def register(sub: Any) -> None:
@@ -47,20 +45,12 @@ def _done(info: RunInfo) -> str:
     return f"{done}/{total}"
 
 
-def _row(info: RunInfo) -> dict[str, Any]:
-    if info.status == "unreadable":
-        return {"id": info.id, "path": str(info.path), "status": "unreadable", "reason": info.reason}
-    return {"id": info.id, "path": str(info.path), "status": info.status, "reason": info.reason or None,
-            "task": info.task, "lm": info.lm, "iterations_done": info.iterations_done,
-            "iterations": info.total_iterations, "best_meta_utility_test": info.best_test, "cost_usd": info.cost_usd}
-
-
 def handle_list(args: argparse.Namespace) -> int:
     root = _runs_dir(args)
     if not root.is_dir():
         raise UserError(f"no runs directory {root} (name one with --runs-dir)")
     infos = [read_run(path) for path in sorted(root.iterdir()) if path.is_dir() and not path.name.startswith(".")]
-    rows = [_row(info) for info in infos]
+    rows = [run_row(info) for info in infos]
     lines = [f"{'id':<36} {'status':<12} {'task':<20} {'lm':<18} {'iters':>6} {'best test':>10} {'cost':>9}"]
     for info in infos:
         if info.status == "unreadable":
@@ -106,39 +96,11 @@ def usage_line(usage: dict[str, Any]) -> str:
             f"{usage.get('cache_hits', 0)} cache hits")
 
 
-def _resolve(args: argparse.Namespace) -> Path:
-    path = Path(args.run)
-    if path.is_dir():
-        return path
-    candidate = _runs_dir(args) / str(args.run)
-    if candidate.is_dir():
-        return candidate
-    raise UserError(f"no run directory {args.run} (neither a path nor an id under {_runs_dir(args)})")
-
-
-def _safety(info: RunInfo) -> dict[str, Any]:
-    recorded = (info.summary or {}).get("safety")
-    if isinstance(recorded, dict) and isinstance(recorded.get("run"), dict) and not info.stale:
-        return dict(recorded["run"])
-    try:
-        return dict(safety_summary(read_events(info.path))["run"])
-    except OSError:
-        return {}
-
-
 def handle_show(args: argparse.Namespace) -> int:
-    info = read_run(_resolve(args))
-    if info.status == "unreadable":
-        raise UserError(info.reason)
-    manifest, summary = info.manifest, info.summary or {}
-    config = manifest.get("config", {})
-    usage = summary.get("usage") if isinstance(summary.get("usage"), dict) else {}
-    safety = _safety(info)
-    resume = resume_command(info.path) if info.status in RESUMABLE else None
-    data = {**_row(info), "seed": manifest.get("seed"), "format_version": manifest.get("format_version"),
-            "started": manifest.get("started"), "command": manifest.get("command"), "config": config,
-            "sandbox": manifest.get("sandbox"), "iteration_records": info.iterations, "usage": usage,
-            "safety": safety, "sessions": summary.get("sessions", []), "resume": resume, "warnings": info.warnings}
+    loaded = load_run(args.run, _runs_dir(args))
+    info, data = loaded.info, loaded.to_dict()
+    manifest = info.manifest
+    config, usage, safety, resume = data["config"], data["usage"], data["safety"], data["resume"]
     started = manifest.get("started")
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)) if isinstance(started, (int, float)) else "?"
     sandbox = manifest.get("sandbox") or {}
