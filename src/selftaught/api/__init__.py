@@ -25,6 +25,7 @@ from selftaught.api._score import ScoreResult, run_score
 from selftaught.api._setup import read_program
 from selftaught.api._transfer import TransferResult, resume_transfer, run_transfer
 from selftaught.errors import UserError
+from selftaught.tasks import get_task
 
 __all__ = ["CompareResult", "ImproveResult", "LoadedRun", "ProgressCallback", "RepeatsResult", "RunResult",
            "ScoreResult", "TransferResult", "compare", "improve", "load_run", "run", "score", "transfer"]
@@ -83,6 +84,7 @@ def score(task: str, solution: str | Path, *, split: str = "val", seed: int = 0,
           sandbox: str | None = None, progress: ProgressCallback | None = None) -> ScoreResult:
     """A solution file scored by `task`'s secret utility on `split`, in a sandbox."""
     config_of({"seed": seed}, allowed=("seed",))
+    get_task(task)  # an unknown task is named before the file is read, as the CLI does
     program = read_program(str(solution), "solution")
     return run_score(task, program, _reporter(progress), name=str(solution), split=split, seed=seed,
                      split_secret=split_secret, sandbox=sandbox)

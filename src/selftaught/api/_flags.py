@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from selftaught.config import CONFIG_KEYS, Config, build_config
@@ -21,7 +22,7 @@ def config_of(flags: dict[str, Any], config_file: str | None = None, *, allowed:
         if key not in allowed:
             known = sorted({*allowed, *(a for a, k in ALIASES.items() if k in allowed)})
             raise ConfigError(f"unknown argument {name!r} (known: {', '.join(known)})")
-        overrides[key] = value
+        overrides[key] = str(value) if isinstance(value, Path) else value  # a Python caller passes paths
     config = build_config(overrides, config_file)
     check_spec(config.lm, spec_source(overrides.get("lm"), config_file))
     return config
@@ -29,7 +30,7 @@ def config_of(flags: dict[str, Any], config_file: str | None = None, *, allowed:
 
 def given_of(flags: dict[str, Any]) -> dict[str, Any]:
     """`flags` by config key (for a resume: the settings asked for now)."""
-    out = {ALIASES.get(name, name): value for name, value in flags.items()}
+    out = {ALIASES.get(name, name): str(value) if isinstance(value, Path) else value for name, value in flags.items()}
     unknown = sorted(set(out) - set(CONFIG_KEYS))
     if unknown:
         raise ConfigError(f"unknown argument {unknown[0]!r} (known: {', '.join(sorted(CONFIG_KEYS))})")
