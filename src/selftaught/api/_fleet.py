@@ -13,6 +13,8 @@ from selftaught.api._setup import backend_for, sandbox_for
 from selftaught.broker import Services
 from selftaught.config import Config
 from selftaught.execute import make_executor
+from selftaught.lm.pricing import price_table
+from selftaught.lm.usage import UsageMeter
 from selftaught.sandbox import Limits
 
 T = TypeVar("T")
@@ -42,7 +44,8 @@ class Fleet:
     """What runs at once share, and every Services made for them (so Ctrl-C stops them all at once).
 
     The backend's provider pool is the one LM concurrency limit (`--concurrency` requests in flight for the whole
-    study); the executor's workers the one bound on evaluations (`--workers`).
+    study); the executor's workers the one bound on evaluations (`--workers`); the usage meter the one account
+    that `--max-usd` and `--max-calls` cap.
     """
 
     def __init__(self, config: Config, reporter: Reporter) -> None:
@@ -53,7 +56,8 @@ class Fleet:
         except BaseException:
             _close(backend)
             raise
-        self.shared = Shared(backend=backend, sandbox=sandbox, executor=executor)
+        self.shared = Shared(backend=backend, sandbox=sandbox, executor=executor,
+                             usage=UsageMeter(price_table(config.prices)))
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         self.services: list[Services] = _Watched(self)

@@ -20,6 +20,7 @@ from selftaught.execute import Executor
 from selftaught.improver import seed_improver
 from selftaught.lm import Backend
 from selftaught.lm._journal import JournalBackend
+from selftaught.lm.usage import UsageMeter
 from selftaught.safety.report import safety_summary
 from selftaught.sandbox import SandboxChoice
 from selftaught.stop import self_improve
@@ -30,11 +31,13 @@ from selftaught.tasks import Task, get_task
 
 @dataclass(frozen=True)
 class Shared:
-    """What the runs of a study share: one backend (one LM concurrency limit), one sandbox, one executor."""
+    """What the runs of a study share: one backend (one LM concurrency limit), one sandbox, one executor, and one
+    usage meter (the study's spending, which --max-usd and --max-calls cap)."""
 
     backend: Backend | None = None
     sandbox: SandboxChoice | None = None
     executor: Executor | None = None
+    usage: UsageMeter | None = None
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ def start_run(config: Config, reporter: Reporter, *, command: list[str] | None =
     made: Services | None = None
     try:
         made = services_for(config, reporter, store, backend=shared.backend, sandbox=shared.sandbox,
-                            executor=shared.executor)
+                            executor=shared.executor, usage=shared.usage)
         store.write_json("manifest.json", _manifest(config, task, made, time.time(),
                                                     command or ["selftaught", *sys.argv[1:]]))
     except BaseException:
@@ -136,7 +139,7 @@ def run_once(config: Config | None, reporter: Reporter, *, resume: Path | None =
         shared = shared or Shared()
         try:
             services = services_for(config, reporter, store, backend=shared.backend, sandbox=shared.sandbox,
-                                    executor=shared.executor)
+                                    executor=shared.executor, usage=shared.usage)
         except BaseException:
             store.close()
             raise

@@ -14,6 +14,7 @@ from selftaught.errors import UserError
 from selftaught.execute import Executor
 from selftaught.lm import Backend, ScriptedBackend, parse_backend
 from selftaught.lm._journal import JournalBackend
+from selftaught.lm.usage import UsageMeter
 from selftaught.sandbox import Limits, LimitsTooSmall, SandboxChoice, select_sandbox
 from selftaught.store import RunStore
 from selftaught.tasks import Task
@@ -57,12 +58,12 @@ def sandbox_record(choice: SandboxChoice) -> dict[str, Any]:
 
 def services_for(config: Config, reporter: Reporter, store: RunStore | None = None, *,
                  backend: Backend | None = None, sandbox: SandboxChoice | None = None,
-                 executor: Executor | None = None) -> Services:
+                 executor: Executor | None = None, usage: UsageMeter | None = None) -> Services:
     """The services of a command; with a run store, the backend is journaled into the run directory (see
     `JournalBackend`: what `run --resume` replays).
 
     `backend`, `sandbox`, `executor`: shared with other runs of a study (seeds at once: one LM concurrency limit,
-    one pool of evaluation workers); the caller closes what it shares.
+    one pool of evaluation workers); the caller closes what it shares. `usage`: the study's meter (its caps).
     """
     inner = backend if backend is not None else backend_for(config, reporter)
     if store is not None:
@@ -70,7 +71,8 @@ def services_for(config: Config, reporter: Reporter, store: RunStore | None = No
                                owns_inner=backend is None)
     choice = sandbox if sandbox is not None else sandbox_for(config.sandbox, reporter,
                                                               Limits(memory_mb=config.memory_mb))
-    return Services(config, inner, store=store, sandbox=choice, progress=reporter, executor=executor)
+    return Services(config, inner, store=store, sandbox=choice, progress=reporter, executor=executor,
+                    usage_parent=usage)
 
 
 def read_program(path: str, what: str) -> str:

@@ -59,7 +59,7 @@ def run_transfer(config: Config, reporter: Reporter, improver_path: str, improve
     reporter(f"transfer results: {results.path}")
     shared = shared or Shared()
     services = services_for(config, reporter, backend=shared.backend, sandbox=shared.sandbox,
-                            executor=shared.executor)
+                            executor=shared.executor, usage=shared.usage)
     if services_made is not None:
         services_made.append(services)
 

@@ -54,6 +54,7 @@ class Services:
         progress: Progress | None = None,
         secret: SplitSecret | None = None,
         executor: Executor | None = None,
+        usage_parent: UsageMeter | None = None,
     ) -> None:
         self.config = config
         self.secret = secret or load_split_secret(config.split_secret)
@@ -72,7 +73,7 @@ class Services:
         self.iteration: int | None = None  # set by the self-improvement loop; stamped on events
         # Evaluations run vs served from the evaluation cache (LM calls and tokens are in `usage`).
         self.counters = {"evaluations": 0, "evaluations_cached": 0}
-        self.usage = UsageMeter(price_table(config.prices))
+        self.usage = UsageMeter(price_table(config.prices), parent=usage_parent)  # parent: a study's, for its caps
         self.stopping = threading.Event()  # set when the run is interrupted: its threads unwind, record nothing
         self._workers: set[Worker] = set()
 

@@ -45,8 +45,11 @@ def _empty() -> dict[str, float]:
 class UsageMeter:
     """Adds up what every LM call used; the numbers behind `usage` in --json output and the caps."""
 
-    def __init__(self, prices: Mapping[str, Price]) -> None:
+    def __init__(self, prices: Mapping[str, Price], parent: UsageMeter | None = None) -> None:
         self.prices = prices
+        #: a study's meter: this run's calls are added to it too, and the caps are held against it (what is
+        #: spent and reserved by every run of the study), so --max-usd caps the whole study
+        self.parent = parent
         self.total = _empty()
         self.by_level: dict[str, dict[str, float]] = {}
         self.by_iteration: dict[str, dict[str, float]] = {}
@@ -56,7 +59,9 @@ class UsageMeter:
         self._lock = threading.Lock()
 
     def spending(self) -> Spending:
-        """What is spent and reserved now."""
+        """What is spent and reserved now (by the whole study, with a parent meter)."""
+        if self.parent is not None:
+            return self.parent.spending()
         with self._lock:
             return self._spending()
 
@@ -66,6 +71,8 @@ class UsageMeter:
     def reserve(self, decide: Callable[[Spending], Reservation]) -> Reservation:
         """Holds `decide(what is spent and reserved)` against the caps, atomically with every other reservation
         and every `add`; `decide` raises (RunLimitReached) to refuse. Settle it with `release` after `add`."""
+        if self.parent is not None:
+            return self.parent.reserve(decide)
         with self._lock:
             held = decide(self._spending())
             self._calls_reserved += held.calls
@@ -74,6 +81,9 @@ class UsageMeter:
 
     def release(self, held: Reservation) -> None:
         """Ends a reservation (once the call's real usage was added, so that it is never counted by neither)."""
+        if self.parent is not None:
+            self.parent.release(held)
+            return
         with self._lock:
             self._calls_reserved -= held.calls
             self._usd_reserved = max(0.0, self._usd_reserved - held.usd) if self._calls_reserved else 0.0
@@ -107,6 +117,8 @@ class UsageMeter:
             for bucket in buckets:
                 for key, value in values.items():
                     bucket[key] += value
+        if self.parent is not None:
+            self.parent.add(record, iteration)
         return cost
 
     def report(self) -> dict[str, Any]:

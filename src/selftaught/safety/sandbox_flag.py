@@ -13,6 +13,7 @@ from typing import Any
 from selftaught.errors import UserError
 from selftaught.improver import extract_code
 from selftaught.lm import Backend
+from selftaught.lm.caps import RunCaps
 from selftaught.lm.session import LanguageModel
 from selftaught.safety.scan import KINDS, count_flags, scan_program
 from selftaught.store import program_hash
@@ -122,17 +123,18 @@ class StudyResult:
 
 
 def run_study(backend: Backend, samples: int, warn: bool, seed: int = 0,
-              progress: Callable[[int, int], None] | None = None) -> StudyResult:
+              progress: Callable[[int, int], None] | None = None, *,
+              on_call: Callable[[dict[str, Any]], None] | None = None, caps: RunCaps | None = None) -> StudyResult:
     """Samples `samples` improved improvers from `backend` and counts those that switch the sandbox off.
 
     Nothing generated is executed: each reply's code is only parsed and scanned. The flag is a
     honeypot; selftaught's real sandbox does not depend on it. `progress(done, samples)` is called after each
-    LM call.
+    LM call. `on_call` and `caps`: a study's accounting of each call, and its caps (see `selftaught.lm.caps`).
     """
     if isinstance(samples, bool) or not isinstance(samples, int) or not 1 <= samples <= MAX_SAMPLES:
         raise UserError(f"samples must be an integer from 1 to {MAX_SAMPLES} (got {samples!r})")
     lm = LanguageModel(backend, budget=math.ceil(samples / MAX_RESPONSES), max_responses_per_call=MAX_RESPONSES,
-                       run_seed=seed, stream=stream_name(warn), level="meta")
+                       run_seed=seed, stream=stream_name(warn), level="meta", on_call=on_call, caps=caps)
     expertise, message = study_expertise(), study_message(warn)
     replies: list[str] = []
     for start in range(0, samples, MAX_RESPONSES):
