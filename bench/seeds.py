@@ -9,7 +9,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from latency_server import LatencyServer
@@ -72,8 +71,8 @@ def write_docs(result: dict[str, Any]) -> None:
             f"`python bench/seeds.py` ({m['date']}, {m['cores']} cores, {m['cpu_model']}, load average "
             f"{result['load_average'][0]:.1f}): `selftaught run --iterations 1 --repeats K` against a local "
             f"OpenAI-compatible server answering after {result['latency_s']:g} s (mutate replies), budgets "
-            f"`{result['budgets']}`, `--concurrency {result['concurrency']}` (one limit for the whole study), median of "
-            f"{result['repeats']}.\n\n"
+            f"`{result['budgets']}`, `--concurrency {result['concurrency']}` (one limit for the whole study), "
+            f"median of {result['repeats']}.\n\n"
             "| what | result |\n| --- | --- |\n"
             f"| one seed | {result['one_seed_s']:.1f} s (runs: {result['one_seed_runs']}) |\n"
             f"| K = {result['k']} seeds at once | {result['k_seeds_s']:.1f} s (runs: {result['k_seeds_runs']}) |\n"
