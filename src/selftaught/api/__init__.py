@@ -20,15 +20,19 @@ from selftaught.api._load import load_run as _load_run
 from selftaught.api._refs import resolve
 from selftaught.api._repeats import RepeatsResult, run_repeats
 from selftaught.api._reporting import ProgressCallback, Reporter
+from selftaught.api._reproduce import DEFAULT_SANDBOX_SAMPLES, DEFAULT_SEEDS, run_reproduce
 from selftaught.api._run import RunResult, run_once
 from selftaught.api._score import ScoreResult, run_score
 from selftaught.api._setup import read_program
 from selftaught.api._transfer import TransferResult, resume_transfer, run_transfer
+from selftaught.config import build_config
 from selftaught.errors import UserError
+from selftaught.study import ReproduceResult
 from selftaught.tasks import get_task
 
-__all__ = ["CompareResult", "ImproveResult", "LoadedRun", "ProgressCallback", "RepeatsResult", "RunResult",
-           "ScoreResult", "TransferResult", "compare", "improve", "load_run", "run", "score", "transfer"]
+__all__ = ["CompareResult", "ImproveResult", "LoadedRun", "ProgressCallback", "RepeatsResult", "ReproduceResult",
+           "RunResult", "ScoreResult", "TransferResult", "compare", "improve", "load_run", "reproduce", "run", "score",
+           "transfer"]
 
 
 def _reporter(progress: ProgressCallback | None) -> Reporter:
@@ -55,6 +59,20 @@ def run(*, repeats: int = 1, resume: str | Path | None = None, config: str | Non
     if repeats != 1:
         return run_repeats(settings, reporter, repeats, command=command)
     return run_once(settings, reporter, command=command)
+
+
+def reproduce(*, seeds: int = DEFAULT_SEEDS, iterations: int | None = None,
+              sandbox_samples: int = DEFAULT_SANDBOX_SAMPLES, out: str | Path | None = None,
+              resume: str | Path | None = None, config: str | None = None, progress: ProgressCallback | None = None,
+              **flags: Any) -> ReproduceResult:
+    """The paper's study into one directory `out`: `seeds` runs of STOP at once (`iterations` each, default 3) on
+    `task`, transfer of each seed's I_0 and I_T to `tasks`, the sandbox-flag study with and without the warning,
+    `reproduce.json` and the report. `resume`: continue the study in that directory."""
+    reporter = _reporter(progress)
+    if resume is not None:
+        return run_reproduce(build_config({}), reporter, resume=Path(resume), given=given_of(flags))
+    return run_reproduce(config_of(flags, config), reporter, seeds=seeds, iterations=iterations,
+                         sandbox_samples=sandbox_samples, out=Path(out) if out is not None else None)
 
 
 def transfer(improver: str | Path | None = None, *, out: str | Path | None = None, resume: str | Path | None = None,
