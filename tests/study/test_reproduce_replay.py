@@ -1,0 +1,34 @@
+"""A second study with the same seed replays the first one's LM samples from the cache: no request, no dollar."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from openai_server import FakeOpenAIServer
+from selftaught.cli import main
+
+TINY = ["--seeds", "2", "--iterations", "1", "--downstream-runs", "1", "--max-responses", "2", "--utility-budget", "3",
+        "--lm-budget", "1", "--meta-utility-budget", "2", "--tasks", "parity_noiseless", "--sandbox-samples", "2"]
+
+
+def test_a_second_study_with_the_same_seed_replays_for_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    toml = tmp_path / "study.toml"
+    toml.write_text('[prices]\n"test-model" = { input = 10.0, output = 20.0 }\n')
+    with FakeOpenAIServer() as server:
+        common = ["--config", str(toml), "--lm", "openai:test-model", "--base-url", server.url, "--cache", "record",
+                  "--cache-path", str(tmp_path / "cache.sqlite"), *TINY, "--json"]
+        assert main(["reproduce", *common, "--out", str(tmp_path / "first")]) == 0
+        first = json.loads(capsys.readouterr().out)
+        sent = server.request_count
+        assert main(["reproduce", *common, "--out", str(tmp_path / "second")]) == 0
+        second = json.loads(capsys.readouterr().out)
+        assert server.request_count == sent  # every sample came from the cache
+    assert first["usage"]["total"]["cost_usd"] > 0 and second["usage"]["total"]["cost_usd"] == 0
+    assert second["usage"]["total"]["calls"] == first["usage"]["total"]["calls"]
+    assert second["curve"] == first["curve"] and second["transfer"]["rows"] == first["transfer"]["rows"]
