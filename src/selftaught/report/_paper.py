@@ -162,7 +162,13 @@ COLUMN_LABELS = {"seed_utility": "u(s)", "I_0": "meta-utility of I_0", "I_T": "m
 
 def parse_paper(text: str) -> PaperNumbers:
     """The records of a paper.toml text (ValueError when it lacks a field or has one of the wrong type)."""
-    data = tomllib.loads(text)
+    try:
+        return _parse(tomllib.loads(text))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"paper.toml: a field is missing or of the wrong type ({exc!r})") from exc
+
+
+def _parse(data: dict[str, Any]) -> PaperNumbers:
     curve, transfer, sandbox = data["curve"], data["transfer"], data["sandbox"]
     task, split, curve_source = _text(curve, "task"), _text(curve, "split"), _text(curve, "source")
     points = {int(p["iteration"]): _number(p, f"I_{int(p['iteration'])} {split} meta-utility on {task}",
