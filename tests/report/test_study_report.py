@@ -93,6 +93,17 @@ def test_a_study_with_nothing_yet_still_renders(tmp_path: Path) -> None:
     assert "| parity\\_noiseless | Parity without noise | - | not run | 50.0% | not comparable: not run |" in md
     content = study_content({"format_version": 1})
     assert "the study did not complete (status: unknown)" in content["missing"]
+    assert "the meta-utility curve: not run" in content["missing"]
+
+
+def test_planned_iterations_beyond_the_curve_are_rows_not_run_within_reason() -> None:
+    record = study_record()
+    record["iterations"] = 5
+    rows = study_content(record)["curve"]["rows"]
+    assert [r["iteration"] for r in rows] == [0, 1, 2, 3, 4, 5] and rows[5]["test"] is None
+    assert "I_5: no meta-utility (not run)" in study_content(record)["missing"]
+    record["iterations"] = 10**9  # a record cannot make the report draw a billion rows
+    assert len(study_content(record)["curve"]["rows"]) == 4
 
 
 def test_a_curve_over_one_seed_has_no_interval_to_compare() -> None:

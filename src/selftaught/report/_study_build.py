@@ -14,6 +14,7 @@ from selftaught.report._study_parts import missing_parts, safety, strategies, us
 
 SPLITS = ("val", "test")
 OFFLINE_LMS = ("mutate", "scripted")
+MAX_ROWS = 1000  # iterations shown at most (a record asking for more is shown up to its curve's last iteration)
 
 
 def estimate(fig: Mapping[str, Any] | None) -> Estimate | None:
@@ -47,7 +48,8 @@ def _study(record: Mapping[str, Any]) -> dict[str, Any]:
         "backend": check.text(record.get("backend"), "backend"), "task": check.text(record.get("task"), "task"),
         "iterations": check.integer(record.get("iterations"), "iterations"), "seeds": seeds, "transfer_tasks": tasks,
         "duration": check.number(record.get("duration"), "duration"), "format_version": record.get("format_version"),
-        "config": {str(k): v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in config.items()},
+        "config": {str(k): v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)
+                   for k, v in config.items()},
         "offline": (lm or "").split(":", 1)[0] in OFFLINE_LMS,
     }
 
@@ -88,7 +90,7 @@ def _curve(record: Mapping[str, Any], paper: PaperNumbers, study: dict[str, Any]
         t = check.integer(point.get("iteration"), f"curve[{i}].iteration")
         if t is not None:
             points[t] = {split: check.spread(point.get(split), f"curve[{i}].{split}") for split in SPLITS}
-    planned = study["iterations"] if isinstance(study["iterations"], int) else -1
+    planned = study["iterations"] if isinstance(study["iterations"], int) and study["iterations"] < MAX_ROWS else -1
     last = max([planned, *points]) if points or planned >= 0 else -1
     other_task = None
     if study["task"] and study["task"] != paper.curve_task:

@@ -99,6 +99,8 @@ def missing_parts(content: dict[str, Any]) -> list[str]:
                        + (f" of I_{planned}" if isinstance(planned, int) else "")
                        + (f" ({run['stopped']})" if run["stopped"] else ""))
     seeds = len(study["seeds"])
+    if not content["curve"]["rows"]:
+        out.append("the meta-utility curve: not run")
     for row in content["curve"]["rows"]:
         n = max((row[s]["n"] or 0) if row[s] else 0 for s in ("val", "test"))
         if n == 0:
