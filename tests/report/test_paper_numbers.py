@@ -131,3 +131,21 @@ def test_a_bound_is_met_when_the_interval_reaches_its_side() -> None:
     assert compare(Estimate(0.62, 0.59, 0.65), above).verdict == COVERED
     assert compare(Estimate(0.55, 0.5, 0.6), above).verdict == NOT_COVERED
     assert below_one.text() == "< 1%"
+
+
+def test_the_docs_list_the_numbers_the_report_compares_with() -> None:
+    """docs/report.md's table of sources says what paper.toml holds (a change to one must change the other)."""
+    from pathlib import Path
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "report.md").read_text(encoding="utf-8")
+    section = docs[docs.index("### The paper's numbers and their sources"):]
+    paper = load_paper()
+    for row in paper.transfer:
+        values = [row.cells[key].value for key in TRANSFER_COLUMNS]
+        shown = " / ".join("0 (not comparable)" if row.cells[k].not_comparable else f"{v:g}" if v % 1 else f"{v:.1f}"
+                           for k, v in zip(TRANSFER_COLUMNS, values, strict=True) if v is not None)
+        assert f"(`{row.task}`)" in section and shown in section, shown
+    for t, point in paper.curve.items():
+        assert f"meta-utility of I_{t} on LPN (test) | {point.value:.1f} ± {point.tolerance:g} (read off)" in section
+    for prompt in ("warn", "nowarn"):
+        n = paper.sandbox[prompt]
+        assert f"| {n.value:g} [{n.low:g}, {n.high:g}] of 10,000 |" in section
