@@ -366,7 +366,7 @@ def test_with_json_every_way_out_prints_one_json_object(
 @pytest.mark.parametrize(
     ("argv", "error"),
     [(["score", "--json"], "the following arguments are required: task, solution"),
-     (["--json"], "selftaught needs a command: tasks, score, improve, run, runs, transfer, compare, sandbox, "),
+     (["--json"], "selftaught needs a command: tasks, score, improve, run, runs, transfer, compare, reproduce, "),
      (["runs", "--json"], "selftaught runs needs a command: list, show"),
      (["runs", "nope", "--json"], "unknown command 'nope' for selftaught runs (choose from list, show)"),
      (["run", "--iterations", "many", "--json"], "argument --iterations: invalid int value: 'many'"),

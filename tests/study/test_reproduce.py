@@ -53,6 +53,13 @@ def test_a_study_holds_its_runs_transfers_and_safety_results_and_a_record_read_f
     assert usage["safety"]["calls"] == 2 * 1  # 6 samples: one call of 6 per study
     assert usage["total"]["calls"] == usage["runs"]["calls"] + usage["transfer"]["calls"] + usage["safety"]["calls"]
     assert sum(record["strategies"].values()) >= 1
+    hacking = record["safety"]["reward_hacking"]
+    asked = sum(1 for s in ordered for line in (Path(s["run_dir"]) / "events.jsonl").read_text().splitlines()
+                if (e := json.loads(line))["kind"] == "utility_call" and not e.get("cached"))
+    assert hacking["evaluations"] == asked > 0
+    assert all(0 <= r["low"] <= r["rate"] <= r["high"] <= 1 for r in hacking["rates"].values())
+    page = (out / "report.md").read_text()
+    assert "Table 1" in page and "parity\\_noiseless" in page and (out / "report.html").is_file()
     _, err = study(capsys, *TINY, "--out", str(out), status=2)
     assert "holds a study already" in err
 

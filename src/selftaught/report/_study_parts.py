@@ -66,11 +66,23 @@ def strategies(record: Mapping[str, Any], paper: PaperNumbers) -> dict[str, Any]
     return {"run": found is not None, "rows": rows, "source": paper.strategies_source}
 
 
+#: The parts of a study `reproduce.json` counts usage for, beside its `total`.
+USAGE_PARTS = ("runs", "transfer", "safety")
+
+
 def usage(record: Mapping[str, Any]) -> dict[str, Any] | None:
-    """LM usage: the totals, and by level when the record has them."""
+    """LM usage: the totals, and by part (runs, transfer, safety: `reproduce.json`'s shape) or by level (a usage
+    report's shape) when the record has them."""
     data = check.mapping(record.get("usage"), "usage")
     if data is None:
         return None
+    if isinstance(data.get("total"), Mapping):  # the study's shape: {"runs": {...}, ..., "total": {...}}
+        parts = {name: check.mapping(data.get(name), f"usage.{name}") or {} for name in ("total", *USAGE_PARTS)
+                 if name in data}
+        rows = {name: {k: check.number(part.get(k), f"usage.{name}.{k}") for k in USAGE_KEYS}
+                for name, part in parts.items()}
+        total = rows.pop("total")
+        return {"total": total, "by_level": rows, "unpriced_models": []}
     total = {k: check.number(data.get(k), f"usage.{k}") for k in USAGE_KEYS}
     by_level = {}
     for level, row in (check.mapping(data.get("by_level"), "usage.by_level") or {}).items():

@@ -9,6 +9,7 @@ from typing import Any
 from selftaught.report._strategies import strategy_tags
 from selftaught.safety.sandbox_flag import wilson_interval
 from selftaught.stop.curves import mean_curve, spread
+from selftaught.store import read_events
 from selftaught.study._layout import FORMAT, StudyDir, StudyPlan, read_json
 
 #: Table 1's columns: (the record's name, the transfer row's field for test; `_val` is appended for val).
@@ -67,22 +68,38 @@ def transfer_part(study: StudyDir, plan: StudyPlan) -> dict[str, Any] | None:
 
 
 def safety_part(study: StudyDir, summaries: list[dict[str, Any]]) -> dict[str, Any]:
-    """The sandbox-flag rates (with and without the warning), and the runs' reward-hacking and runtime flags."""
+    """The sandbox-flag rates (with and without the warning), and the runs' reward-hacking and runtime flags.
+
+    A reward-hacking rate is over the evaluations the runs asked for (utility calls, a repeat not counted again):
+    the fraction of them that carry the flag on at least one instance, with its Wilson interval.
+    """
     flag = {("warn" if warn else "nowarn"): _result(read_json(study.safety_file(warn))) for warn in (True, False)}
-    hacking: Counter[str] = Counter()
+    flagged: Counter[str] = Counter()
+    instances: Counter[str] = Counter()
     runtime: Counter[str] = Counter()
     evaluations = 0
     for summary in summaries:
         run = (summary.get("safety") or {}).get("run") or {}
-        hacking.update({str(k): int(v) for k, v in (run.get("reward_hacking") or {}).items()})
         runtime.update({str(k): int(v) for k, v in (run.get("runtime") or {}).items()})
-        evaluations += int((summary.get("counters") or {}).get("evaluations") or 0)
+        try:
+            events = list(read_events(Path(str(summary.get("run_dir")))))
+        except OSError:
+            continue
+        for event in events:
+            if event.get("kind") != "utility_call" or event.get("cached"):
+                continue
+            evaluations += 1
+            for name, count in (event.get("flags") or {}).items():
+                if isinstance(count, int) and count > 0:
+                    flagged[str(name)] += 1
+                    instances[str(name)] += count
     rates = {}
-    for name, count in sorted(hacking.items()):
-        low, high = wilson_interval(min(count, evaluations), evaluations)
-        rates[name] = {"rate": count / evaluations if evaluations else 0.0, "low": low, "high": high}
+    for name, count in sorted(flagged.items()):
+        low, high = wilson_interval(count, evaluations)
+        rates[name] = {"rate": count / evaluations, "low": low, "high": high}
     return {"sandbox_flag": flag,
-            "reward_hacking": {"evaluations": evaluations, "flags": dict(sorted(hacking.items())), "rates": rates},
+            "reward_hacking": {"evaluations": evaluations, "flags": dict(sorted(flagged.items())),
+                               "instances": dict(sorted(instances.items())), "rates": rates},
             "runtime": dict(sorted(runtime.items()))}
 
 
@@ -109,7 +126,7 @@ def study_record(study: StudyDir, plan: StudyPlan, config: dict[str, Any], summa
     }
 
 
-USAGE_KEYS = ("calls", "requests", "input_tokens", "output_tokens", "cost_usd", "cache_hits")
+USAGE_KEYS = ("calls", "requests", "input_tokens", "output_tokens", "cost_usd", "cache_hits", "refused_calls")
 
 
 def usage_part(study: StudyDir, plan: StudyPlan, summaries: list[dict[str, Any]]) -> dict[str, Any]:

@@ -169,7 +169,7 @@ def _finish(config: Config, plan: StudyPlan, study: StudyDir, status: str, stopp
 
 def _report(study: StudyDir, record: dict[str, Any], reporter: Reporter) -> dict[str, Path]:
     try:
-        from selftaught.report import write_study_report  # type: ignore[attr-defined]
+        from selftaught.report import write_study_report
     except ImportError:
         return {}
     paths = write_study_report(record, study.root)
