@@ -14,6 +14,7 @@ from selftaught.cli._common import (
     sandbox_record,
     services_for,
 )
+from selftaught.cli._estimate import add_estimate_flags, gate_compare
 from selftaught.cli._refs import ImproverRef, resolve
 from selftaught.errors import UserError
 from selftaught.stop.compare import SPLITS, Comparison, compare_improvers
@@ -28,6 +29,7 @@ def register(sub: Any) -> None:
     p.add_argument("b", metavar="B", help=f"the challenger: {REF_HELP}")
     p.add_argument("--split", choices=SPLITS, default="test", help="the split the solutions are scored on (test)")
     add_run_flags(p, task=True)
+    add_estimate_flags(p)
     p.set_defaults(handler=handle)
 
 
@@ -48,6 +50,8 @@ def handle(args: argparse.Namespace) -> int:
     task = _task(args, refs)
     config = config_from(args)
     reporter = Reporter(args.json)
+    if (code := gate_compare(args, config, refs[0].program, refs[1].program, task, reporter)) is not None:
+        return code
     services = services_for(config, reporter)
     try:
         result = compare_improvers(services, task, refs[0].program, refs[1].program, split=args.split)

@@ -21,6 +21,7 @@ from selftaught.cli._common import (
     sandbox_record,
     services_for,
 )
+from selftaught.cli._estimate import add_estimate_flags, gate_run
 from selftaught.cli._resume import open_resumed, resume_command
 from selftaught.cli._runs import iteration_table, usage_line
 from selftaught.cli._signals import sigterm_interrupts
@@ -48,6 +49,7 @@ def register(sub: Any) -> None:
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue an interrupted run where it stopped, with the config in its manifest "
                         "(replays its finished LM calls and evaluations: the same result as an uninterrupted run)")
+    add_estimate_flags(p)
     p.set_defaults(handler=handle)
 
 
@@ -89,6 +91,8 @@ def _close_backend(services: Services | None) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    if (code := gate_run(args)) is not None:  # --estimate, or a priced model not approved
+        return code
     if getattr(args, "repeats", 1) != 1:
         if args.resume:
             raise UserError("--resume continues one run: it cannot be combined with --repeats")

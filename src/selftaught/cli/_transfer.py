@@ -18,6 +18,7 @@ from selftaught.cli._common import (
     sandbox_record,
     services_for,
 )
+from selftaught.cli._estimate import add_estimate_flags, gate_transfer
 from selftaught.cli._signals import sigterm_interrupts
 from selftaught.errors import SelftaughtError
 from selftaught.improver import seed_improver
@@ -35,6 +36,7 @@ def register(sub: Any) -> None:
                         "RUNS_DIR/transfer-<improver>-<key>.json, the key naming the improver, config and split "
                         "secret); run the same command again (after Ctrl-C, say) and the rows saved there are reused")
     add_run_flags(p)
+    add_estimate_flags(p)
     p.set_defaults(handler=handle)
 
 
@@ -49,6 +51,8 @@ def _handle(args: argparse.Namespace) -> int:
     require_entrypoint(improver, "improve_algorithm", args.improver)
     tasks = [get_task(name) for name in config.transfer_tasks]
     reporter = Reporter(args.json)
+    if (code := gate_transfer(args, config, improver, tasks, reporter)) is not None:  # --estimate, or not approved
+        return code
     seed = seed_improver()
     key = transfer_key(improver, seed, config.to_dict(), load_split_secret(config.split_secret).fingerprint)
     results = TransferFile(Path(args.out) if args.out else default_path(config.runs_dir, args.improver, key), key)
