@@ -1,12 +1,11 @@
-"""The plan of a command's LM work: which improver runs it makes, in what order, and what each asks of the LM.
+"""The plan of a command's LM work: which improver runs it makes, in what order, and what each asks of the LM."""
 
-It follows the code that runs: `stop.loop.self_improve` (measure I_0, then each step t: I_{t-1} improves itself at
-the meta level, scoring its candidates with the meta-utility, then I_t is measured), `stop.meta_utility` (a
-meta-utility is `downstream_runs` improver runs per task, `concurrency` at once, one computation per improver and
-purpose), `stop.transfer`, `stop.compare` and `safety.sandbox_flag`. The prompts are those the seed improver sends,
-found by running it (`_trace`) on the run's inputs: the task's seed solution and description, I_0 itself and the
-meta-utility's description as the broker builds it.
-"""
+# It follows the code that runs: `stop.loop.self_improve` (measure I_0, then each step t: I_{t-1} improves itself at
+# the meta level, scoring its candidates with the meta-utility, then I_t is measured), `stop.meta_utility` (a
+# meta-utility is `downstream_runs` improver runs per task, `concurrency` at once, one computation per improver and
+# purpose), `stop.transfer`, `stop.compare` and `safety.sandbox_flag`. The prompts are those the seed improver
+# sends, found by running it (`_trace`) on the run's inputs: the task's seed solution and description, I_0 itself
+# and the meta-utility's description as the broker builds it.
 
 from __future__ import annotations
 
