@@ -118,7 +118,7 @@ def test_a_run_stopped_by_max_usd_resumed_at_that_cap_keeps_its_rows_and_cost(
     with FakeOpenAIServer(improving_replies, api_key="test-key") as server:
         code, err = cli(capsys, "run", *FLAGS, "--lm", "openai:test-model", "--base-url", server.url,
                         "--cache", "off", "--config", str(config), "--max-usd", "0.45", "--runs-dir", str(runs),
-                        "--max-tokens", "64")  # a call reserves about twice its cost: 0.45 lets I_0 finish
+                        "--max-tokens", "64", "--yes")  # a call reserves about twice its cost: 0.45 lets I_0 finish
         assert code == 0, err
         run_dir = only_run(runs)
         before = saved(run_dir)

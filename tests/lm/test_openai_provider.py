@@ -191,7 +191,8 @@ def test_the_max_usd_cap_stops_a_run_cleanly_before_a_huge_completion_overshoots
     with FakeOpenAIServer(reply=filling_reply) as srv:  # six replies of 100000 tokens would cost $12
         status = main(["run", "--config", str(toml), "--lm", "openai:test-model", "--base-url", srv.url,
                        "--cache", "off", "--max-usd", "0.5", "--max-tokens", "100000", "--iterations", "2",
-                       "--downstream-runs", "1", "--runs-dir", str(tmp_path / "runs"), "--json"])
+                       "--downstream-runs", "1", "--runs-dir", str(tmp_path / "runs"), "--json",
+                       "--yes"])  # a priced model: started without asking
         sent = [r["body"]["max_tokens"] for r in srv.requests]
     out = json.loads(capsys.readouterr().out)
     assert status == 0

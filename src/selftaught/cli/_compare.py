@@ -8,7 +8,9 @@ from typing import Any
 from selftaught.api._compare import CompareResult, run_compare, task_of
 from selftaught.api._refs import resolve
 from selftaught.cli._common import Reporter, add_run_flags, config_from, emit
+from selftaught.cli._estimate import add_estimate_flags, gate_compare
 from selftaught.stop.compare import SPLITS
+from selftaught.tasks import get_task
 
 REF_HELP = "an improver file, RUN_DIR:I_t (RUN_DIR:I_T or RUN_DIR:last for the run's last one), or RUN_DIR (its last)"
 
@@ -19,13 +21,18 @@ def register(sub: Any) -> None:
     p.add_argument("b", metavar="B", help=f"the challenger: {REF_HELP}")
     p.add_argument("--split", choices=SPLITS, default="test", help="the split the solutions are scored on (test)")
     add_run_flags(p, task=True)
+    add_estimate_flags(p)
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     refs = [resolve(args.a), resolve(args.b)]
     config = task_of(config_from(args), refs, task_given=args.task is not None)
-    result = run_compare(config, Reporter(args.json), refs[0], refs[1], split=args.split)
+    reporter = Reporter(args.json)
+    if (code := gate_compare(args, config, refs[0].program, refs[1].program, get_task(config.task),
+                             reporter)) is not None:  # --estimate, or a priced model not approved
+        return code
+    result = run_compare(config, reporter, refs[0], refs[1], split=args.split)
     emit(args.json, result.to_dict(), _table(result))
     return 0
 

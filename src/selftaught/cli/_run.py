@@ -10,6 +10,7 @@ from typing import Any
 from selftaught.api._repeats import RepeatsResult, run_repeats
 from selftaught.api._run import RunResult, run_once
 from selftaught.cli._common import Reporter, add_run_flags, config_from, emit
+from selftaught.cli._estimate import add_estimate_flags, gate_run
 from selftaught.cli._explain import first_run_notes
 from selftaught.cli._runs import iteration_table, usage_line
 from selftaught.cli._signals import sigterm_interrupts
@@ -31,10 +32,13 @@ def register(sub: Any) -> None:
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue an interrupted run where it stopped, with the config in its manifest "
                         "(replays its finished LM calls and evaluations: the same result as an uninterrupted run)")
+    add_estimate_flags(p)
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
+    if (code := gate_run(args)) is not None:  # --estimate, or a priced model not approved
+        return code
     reporter = Reporter(args.json)
     command = ["selftaught", *sys.argv[1:]]
     with sigterm_interrupts():

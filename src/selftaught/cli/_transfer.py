@@ -9,9 +9,11 @@ from typing import Any
 from selftaught.api._setup import read_program
 from selftaught.api._transfer import TransferResult, resume_transfer, run_transfer
 from selftaught.cli._common import Reporter, add_run_flags, config_from, emit
+from selftaught.cli._estimate import add_estimate_flags, gate_transfer
 from selftaught.cli._signals import sigterm_interrupts
 from selftaught.config import CONFIG_KEYS
 from selftaught.errors import UserError
+from selftaught.tasks import get_task
 
 
 def register(sub: Any) -> None:
@@ -26,6 +28,7 @@ def register(sub: Any) -> None:
                    help="continue the transfer whose results file this is, with the improver, config and tasks it "
                         "was run with (its finished rows are kept)")
     add_run_flags(p)
+    add_estimate_flags(p)
     p.set_defaults(handler=handle)
 
 
@@ -33,6 +36,8 @@ def handle(args: argparse.Namespace) -> int:
     reporter = Reporter(args.json)
     with sigterm_interrupts():
         if args.resume:
+            if args.estimate:
+                raise UserError("--estimate prices a new transfer; --resume goes on with the saved one")
             if args.improver or args.out or args.config:
                 raise UserError("--resume FILE continues the transfer saved there: give no improver, --out or "
                                 "--config with it")
@@ -43,6 +48,9 @@ def handle(args: argparse.Namespace) -> int:
                 raise UserError("transfer needs an improver file (or --resume FILE)")
             config = config_from(args)
             improver = read_program(args.improver, "improver")
+            tasks = [get_task(name) for name in config.transfer_tasks]
+            if (code := gate_transfer(args, config, improver, tasks, reporter)) is not None:  # --estimate
+                return code
             result = run_transfer(config, reporter, args.improver, improver,
                                   out=Path(args.out) if args.out else None)
     emit(args.json, result.to_dict(), transfer_table(result))

@@ -11,6 +11,7 @@ from functools import partial
 from typing import Any
 
 from selftaught.broker import HeldRecords, Services, TaskUtility, holding, note_sandbox_flag, run_improver
+from selftaught.config import Config
 from selftaught.evaluate import Evaluation
 from selftaught.improver import meta_utility_description
 from selftaught.speculate import code_candidates
@@ -73,6 +74,13 @@ class MetaScore:
         return all(r.failure is not None for r in self.runs)
 
 
+def meta_description(config: Config) -> str:
+    """The meta-utility's description (its `utility.str`, what the LM sees at the meta level) under `config`'s
+    budgets: one place for the run and for `selftaught.estimate`, which prices the prompts that carry it."""
+    return meta_utility_description(budget=config.meta_utility_budget, downstream_runs=config.downstream_runs,
+                                    lm_budget=config.lm_budget, max_responses=config.max_responses_per_call)
+
+
 class MetaUtility:
     """Scores improvers by their downstream solutions on `tasks`, with fresh budgets per run.
 
@@ -86,13 +94,7 @@ class MetaUtility:
     def __init__(self, services: Services, tasks: Sequence[Task]) -> None:
         self.services = services
         self.tasks = list(tasks)
-        cfg = services.config
-        self.description = meta_utility_description(
-            budget=cfg.meta_utility_budget,
-            downstream_runs=cfg.downstream_runs,
-            lm_budget=cfg.lm_budget,
-            max_responses=cfg.max_responses_per_call,
-        )
+        self.description = meta_description(services.config)
         self._cache: dict[tuple[str, str, bool], Future[MetaScore]] = {}
         self._held: dict[tuple[str, str, bool], HeldRecords] = {}  # what speculative scorings recorded, unasked
         self._lock = threading.Lock()
