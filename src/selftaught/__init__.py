@@ -2,6 +2,7 @@
 
 from selftaught.api import (
     CompareResult,
+    Estimate,
     ImproveResult,
     LoadedRun,
     RepeatsResult,
@@ -10,6 +11,7 @@ from selftaught.api import (
     ScoreResult,
     TransferResult,
     compare,
+    estimate,
     improve,
     load_run,
     reproduce,
@@ -27,6 +29,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CompareResult",
     "Config",
+    "Estimate",
     "Evaluation",
     "ImproveResult",
     "InfrastructureError",
@@ -42,6 +45,7 @@ __all__ = [
     "UserError",
     "build_config",
     "compare",
+    "estimate",
     "evaluate",
     "extract_code",
     "improve",

@@ -65,3 +65,17 @@ def test_score_and_improve_from_python(tmp_path: Path) -> None:
                                   utility_budget=3)
     assert improved.failure is None and improved.solution is not None
     assert improved.to_dict()["lm_calls"] == 1 and improved.to_dict()["initial_score_val"] == scored.score
+
+
+def test_estimate_from_python_prices_without_contacting_a_model() -> None:
+    priced = selftaught.estimate("run", lm="openai:gpt-4o", iterations=1)
+    assert priced.usd is not None and 0 < priced.usd.low <= priced.usd.expected <= priced.usd.high
+    study = selftaught.estimate("reproduce", lm="mutate", seeds=2, iterations=1, tasks=["parity_noiseless"],
+                                sandbox_samples=6)
+    one = selftaught.estimate("reproduce", lm="mutate", seeds=1, iterations=1, tasks=["parity_noiseless"],
+                              sandbox_samples=6)
+    assert study.to_dict()["total"]["calls"]["high"] > one.to_dict()["total"]["calls"]["high"]
+    with pytest.raises(UserError, match="estimate prices run, transfer, compare or reproduce"):
+        selftaught.estimate("nope")
+    with pytest.raises(UserError, match="needs improver=FILE"):
+        selftaught.estimate("transfer")

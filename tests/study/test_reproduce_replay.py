@@ -22,7 +22,7 @@ def test_a_second_study_with_the_same_seed_replays_for_nothing(
     toml.write_text('[prices]\n"test-model" = { input = 10.0, output = 20.0 }\n')
     with FakeOpenAIServer() as server:
         common = ["--config", str(toml), "--lm", "openai:test-model", "--base-url", server.url, "--cache", "record",
-                  "--cache-path", str(tmp_path / "cache.sqlite"), *TINY, "--json"]
+                  "--cache-path", str(tmp_path / "cache.sqlite"), *TINY, "--yes", "--json"]
         assert main(["reproduce", *common, "--out", str(tmp_path / "first")]) == 0
         first = json.loads(capsys.readouterr().out)
         sent = server.request_count

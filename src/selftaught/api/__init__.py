@@ -20,19 +20,44 @@ from selftaught.api._load import load_run as _load_run
 from selftaught.api._refs import resolve
 from selftaught.api._repeats import RepeatsResult, run_repeats
 from selftaught.api._reporting import ProgressCallback, Reporter
-from selftaught.api._reproduce import DEFAULT_SANDBOX_SAMPLES, DEFAULT_SEEDS, run_reproduce
+from selftaught.api._reproduce import DEFAULT_SANDBOX_SAMPLES, DEFAULT_SEEDS, plan_of, run_reproduce
 from selftaught.api._run import RunResult, run_once
 from selftaught.api._score import ScoreResult, run_score
 from selftaught.api._setup import read_program
 from selftaught.api._transfer import TransferResult, resume_transfer, run_transfer
 from selftaught.config import build_config
 from selftaught.errors import UserError
+from selftaught.estimate import (
+    DEFAULT_LATENCY,
+    Estimate,
+    estimate_compare,
+    estimate_reproduce,
+    estimate_run,
+    estimate_transfer,
+)
 from selftaught.study import ReproduceResult
 from selftaught.tasks import get_task
 
-__all__ = ["CompareResult", "ImproveResult", "LoadedRun", "ProgressCallback", "RepeatsResult", "ReproduceResult",
-           "RunResult", "ScoreResult", "TransferResult", "compare", "improve", "load_run", "reproduce", "run", "score",
-           "transfer"]
+__all__ = [
+    "CompareResult",
+    "Estimate",
+    "ImproveResult",
+    "LoadedRun",
+    "ProgressCallback",
+    "RepeatsResult",
+    "ReproduceResult",
+    "RunResult",
+    "ScoreResult",
+    "TransferResult",
+    "compare",
+    "estimate",
+    "improve",
+    "load_run",
+    "reproduce",
+    "run",
+    "score",
+    "transfer",
+]
 
 
 def _reporter(progress: ProgressCallback | None) -> Reporter:
@@ -117,6 +142,34 @@ def improve(task: str, *, solution: str | Path | None = None, improver: str | Pa
     program = read_program(str(improver), "improver") if improver is not None else None
     return run_improve(settings, _reporter(progress), task, solution=initial, solution_name=str(solution or ""),
                        improver=program, improver_name=str(improver or ""))
+
+
+def estimate(command: str = "run", *, improver: str | Path | None = None, a: str | Path | None = None,
+             b: str | Path | None = None, repeats: int = 1, seeds: int = DEFAULT_SEEDS, iterations: int | None = None,
+             sandbox_samples: int = DEFAULT_SANDBOX_SAMPLES, latency: float = DEFAULT_LATENCY,
+             config: str | None = None, **flags: Any) -> Estimate:
+    """What `command` (`run`, `transfer`, `compare` or `reproduce`) would ask of the model, priced, without
+    contacting it: the `--estimate` of that command (`improver` for transfer; `a` and `b` for compare)."""
+    if command == "reproduce":
+        settings = config_of(flags, config)
+        plan = plan_of(settings, seeds=seeds, iterations=iterations, sandbox_samples=sandbox_samples)
+        return estimate_reproduce(settings, seeds=len(plan.seeds), iterations=plan.iterations, task=plan.task,
+                                  transfer_tasks=list(plan.transfer_tasks), sandbox_samples=plan.sandbox_samples,
+                                  latency=latency)
+    if command == "run":
+        return estimate_run(config_of({**flags, "iterations": iterations}, config), repeats=repeats,
+                            latency=latency)
+    if command == "transfer":
+        if improver is None:
+            raise UserError("estimate('transfer') needs improver=FILE")
+        return estimate_transfer(config_of(flags, config), read_program(str(improver), "improver"), latency=latency)
+    if command == "compare":
+        if a is None or b is None:
+            raise UserError("estimate('compare') needs a= and b= (improver files or RUN_DIR:I_t)")
+        refs = [resolve(str(a)), resolve(str(b))]
+        settings = task_of(config_of(flags, config), refs, task_given=flags.get("task") is not None)
+        return estimate_compare(settings, refs[0].program, refs[1].program, latency=latency)
+    raise UserError(f"estimate prices run, transfer, compare or reproduce (got {command!r})")
 
 
 def load_run(run: str | Path, runs_dir: str | Path = "runs") -> LoadedRun:

@@ -6,11 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from selftaught.api._reproduce import DEFAULT_SANDBOX_SAMPLES, DEFAULT_SEEDS, run_reproduce
+from selftaught.api._reproduce import DEFAULT_SANDBOX_SAMPLES, DEFAULT_SEEDS, plan_of, run_reproduce
 from selftaught.cli._common import Reporter, add_run_flags, config_from, emit
+from selftaught.cli._estimate import add_estimate_flags, gate
 from selftaught.cli._signals import sigterm_interrupts
 from selftaught.config import CONFIG_KEYS
 from selftaught.errors import UserError
+from selftaught.estimate import Estimate, estimate_reproduce
 from selftaught.study import ReproduceResult
 
 
@@ -29,6 +31,7 @@ def register(sub: Any) -> None:
     p.add_argument("--out", metavar="DIR", help="the study directory (default ./reproduce-<time>)")
     p.add_argument("--resume", metavar="DIR",
                    help="continue the study in DIR: finished runs, rows and results are reused, stopped runs resumed")
+    add_estimate_flags(p)
     p.set_defaults(handler=handle)
 
 
@@ -36,13 +39,25 @@ def handle(args: argparse.Namespace) -> int:
     reporter = Reporter(args.json)
     with sigterm_interrupts():
         if args.resume:
+            if args.estimate:
+                raise UserError("--estimate prices a new study; --resume goes on with the one in DIR")
             if args.out or args.config:
                 raise UserError("--resume DIR continues the study there with its own settings: give no --out or "
                                 "--config with it")
             given = {key: getattr(args, key, None) for key in CONFIG_KEYS}
             result = run_reproduce(config_from(args), reporter, resume=Path(args.resume), given=given)
         else:
-            result = run_reproduce(config_from(args), reporter, seeds=args.seeds, iterations=args.iterations,
+            config = config_from(args)
+            plan = plan_of(config, seeds=args.seeds, iterations=args.iterations, sandbox_samples=args.sandbox_samples)
+
+            def priced(latency: float) -> Estimate:
+                return estimate_reproduce(config, seeds=len(plan.seeds), iterations=plan.iterations, task=plan.task,
+                                          transfer_tasks=list(plan.transfer_tasks),
+                                          sandbox_samples=plan.sandbox_samples, latency=latency)
+
+            if (code := gate(args, config, priced, reporter)) is not None:  # --estimate, or not approved
+                return code
+            result = run_reproduce(config, reporter, seeds=args.seeds, iterations=args.iterations,
                                    sandbox_samples=args.sandbox_samples, out=Path(args.out) if args.out else None)
     emit(args.json, result.to_dict(), study_text(result))
     return 0
