@@ -7,6 +7,8 @@ from collections.abc import Callable
 from html import escape
 from typing import Any
 
+from selftaught.report._svg import frame, padded_range
+
 WIDTH, HEIGHT = 680, 340
 LEFT, RIGHT, TOP, BOTTOM = 64, 170, 24, 48
 COLORS = {"val": "#1f6fb4", "test": "#c8402a"}
@@ -27,12 +29,7 @@ def _values(rows: list[dict[str, Any]]) -> list[float]:
 
 
 def _range(rows: list[dict[str, Any]]) -> tuple[float, float]:
-    values = _values(rows)
-    if not values:
-        return 0.0, 1.0
-    low, high = min(values), max(values)
-    pad = max((high - low) * 0.1, 0.02)
-    return low - pad, high + pad
+    return padded_range(_values(rows))
 
 
 def _segments(points: list[tuple[int, Any]]) -> list[list[tuple[int, Any]]]:
@@ -50,25 +47,9 @@ def curve_svg(rows: list[dict[str, Any]], *, title: str = "mean meta-utility of 
     """An SVG document (no script, no external reference). Marks carry `data-*` attributes naming what they show:
     `circle.mark` our mean per iteration and split, `path.band` the interval over seeds, `path.paper` the paper's
     point with `line.paper-range` its tolerance."""
-    low, high = _range(rows)
+    out, x, y = frame("curve", title, (WIDTH, HEIGHT), (LEFT, RIGHT, TOP, BOTTOM), len(rows), _range(rows),
+                      lambda v: f"{100 * v:.1f}%")
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    n = max(len(rows), 1)
-
-    def x(t: int) -> float:
-        return LEFT + plot_w * (t + 0.5) / n
-
-    def y(v: float) -> float:
-        return TOP + plot_h * (high - v) / (high - low)
-
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="curve" width="{WIDTH}" height="{HEIGHT}" '
-           f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" font-family="sans-serif" '
-           'font-size="11">', f"<title>{escape(title)}</title>",
-           f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="#fafafa" stroke="#999"/>']
-    for k in range(6):
-        v = low + (high - low) * k / 5
-        out.append(f'<line class="grid" x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y(v):.2f}" y2="{y(v):.2f}" '
-                   'stroke="#e2e2e2"/>')
-        out.append(f'<text class="tick" x="{LEFT - 6}" y="{y(v) + 4:.2f}" text-anchor="end">{100 * v:.1f}%</text>')
     for row in rows:
         out.append(f'<text class="tick" x="{x(row["iteration"]):.2f}" y="{TOP + plot_h + 16}" '
                    f'text-anchor="middle">I_{int(row["iteration"])}</text>')

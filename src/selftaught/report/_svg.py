@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from html import escape
 from typing import Any
 
@@ -16,13 +17,8 @@ def _diamond(cx: float, cy: float) -> str:
     return f"M{cx:.2f},{cy - 5:.2f} L{cx + 5:.2f},{cy:.2f} L{cx:.2f},{cy + 5:.2f} L{cx - 5:.2f},{cy:.2f} Z"
 
 
-def _range(figures: list[dict[str, Any]]) -> tuple[float, float]:
-    values: list[float] = []
-    for f in figures:
-        for split in ("val", "test"):
-            values += [v for v in (f[split]["low"], f[split]["high"], f[split]["mean"]) if isinstance(v, int | float)]
-        if isinstance(f.get("selection_score"), int | float):
-            values.append(float(f["selection_score"]))
+def padded_range(values: list[float]) -> tuple[float, float]:
+    """The y range of a plot of `values` (finite ones), with a margin; (0, 1) for none."""
     values = [v for v in values if math.isfinite(v)]
     if not values:
         return 0.0, 1.0
@@ -31,27 +27,51 @@ def _range(figures: list[dict[str, Any]]) -> tuple[float, float]:
     return low - pad, high + pad
 
 
-def plot_svg(figures: list[dict[str, Any]], *, title: str = "meta-utility of I_t") -> str:
-    """An SVG document (no script, no external reference). Marks carry `data-*` attributes naming what they show."""
-    low, high = _range(figures)
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    n = max(len(figures), 1)
+Scale = Callable[[float], float]
 
-    def x(i: int) -> float:
-        return LEFT + plot_w * (i + 0.5) / n
+
+def frame(css_class: str, title: str, size: tuple[int, int], margins: tuple[int, int, int, int], columns: int,
+          y_range: tuple[float, float], tick: Callable[[float], str]) -> tuple[list[str], Scale, Scale]:
+    """An SVG document's opening, plot area and y grid with its ticks; and its x (column) and y (value) scales.
+
+    `margins` are (left, right, top, bottom); column i is centred at x(i)."""
+    (width, height), (left, right, top, bottom), (low, high) = size, margins, y_range
+    plot_w, plot_h = width - left - right, height - top - bottom
+    n = max(columns, 1)
+
+    def x(i: float) -> float:
+        return left + plot_w * (i + 0.5) / n
 
     def y(v: float) -> float:
-        return TOP + plot_h * (high - v) / (high - low)
+        return top + plot_h * (high - v) / (high - low)
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="plot" width="{WIDTH}" height="{HEIGHT}" '
-           f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" font-family="sans-serif" '
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="{css_class}" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" font-family="sans-serif" '
            'font-size="11">', f"<title>{escape(title)}</title>",
-           f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="#fafafa" stroke="#999"/>']
+           f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fafafa" stroke="#999"/>']
     for k in range(6):
         v = low + (high - low) * k / 5
-        out.append(f'<line class="grid" x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y(v):.2f}" y2="{y(v):.2f}" '
+        out.append(f'<line class="grid" x1="{left}" x2="{left + plot_w}" y1="{y(v):.2f}" y2="{y(v):.2f}" '
                    'stroke="#e2e2e2"/>')
-        out.append(f'<text class="tick" x="{LEFT - 6}" y="{y(v) + 4:.2f}" text-anchor="end">{v:.3f}</text>')
+        out.append(f'<text class="tick" x="{left - 6}" y="{y(v) + 4:.2f}" text-anchor="end">{tick(v)}</text>')
+    return out, x, y
+
+
+def _range(figures: list[dict[str, Any]]) -> tuple[float, float]:
+    values: list[float] = []
+    for f in figures:
+        for split in ("val", "test"):
+            values += [v for v in (f[split]["low"], f[split]["high"], f[split]["mean"]) if isinstance(v, int | float)]
+        if isinstance(f.get("selection_score"), int | float):
+            values.append(float(f["selection_score"]))
+    return padded_range(values)
+
+
+def plot_svg(figures: list[dict[str, Any]], *, title: str = "meta-utility of I_t") -> str:
+    """An SVG document (no script, no external reference). Marks carry `data-*` attributes naming what they show."""
+    out, x, y = frame("plot", title, (WIDTH, HEIGHT), (LEFT, RIGHT, TOP, BOTTOM), len(figures), _range(figures),
+                      lambda v: f"{v:.3f}")
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     for i, f in enumerate(figures):
         out.append(f'<text class="tick" x="{x(i):.2f}" y="{TOP + plot_h + 16}" text-anchor="middle">'
                    f'I_{int(f["iteration"])}</text>')
