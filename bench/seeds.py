@@ -51,16 +51,22 @@ def measure(k: int, latency: float, repeats: int, concurrency: int) -> dict[str,
     env = _env()
     one: list[dict[str, Any]] = []
     many: list[dict[str, Any]] = []
+    many0: list[dict[str, Any]] = []
     with LatencyServer(latency) as server:
-        for _ in range(repeats):  # interleaved, so a busy spell hits both alike
+        for _ in range(repeats):  # interleaved, so a busy spell hits all alike
+            server.latency = latency
             one.append(once(server, 1, concurrency, env))
             many.append(once(server, k, concurrency, env))
+            server.latency = 0.0
+            many0.append(once(server, k, concurrency, env))
     wall_one = sorted(r["wall_s"] for r in one)[len(one) // 2]
     wall_many = sorted(r["wall_s"] for r in many)[len(many) // 2]
+    compute = sorted(r["wall_s"] for r in many0)[len(many0) // 2]
     return {"k": k, "latency_s": latency, "concurrency": concurrency, "repeats": repeats,
             "budgets": " ".join(x for pair in QUICK_BUDGETS.items() for x in pair),
             "one_seed_s": wall_one, "k_seeds_s": wall_many, "ratio": round(wall_many / wall_one, 3),
             "one_seed_runs": [r["wall_s"] for r in one], "k_seeds_runs": [r["wall_s"] for r in many],
+            "k_seeds_latency0_s": compute, "floor_ratio": round(max(compute, wall_one) / wall_one, 3),
             "max_in_flight": max(r["max_in_flight"] for r in many),
             "machine": machine(), "load_average": os.getloadavg()}
 
@@ -78,6 +84,8 @@ def write_docs(result: dict[str, Any]) -> None:
             f"| K = {result['k']} seeds at once | {result['k_seeds_s']:.1f} s (runs: {result['k_seeds_runs']}) |\n"
             f"| K seeds / one seed (goal <= 1.3) | {result['ratio']:.2f} |\n"
             f"| most requests in flight, K seeds | {result['max_in_flight']} |\n"
+            f"| K seeds at latency 0 (their compute: the least K seeds can take here) | "
+            f"{result['k_seeds_latency0_s']:.1f} s; floor of the ratio {result['floor_ratio']:.2f} |\n"
             f"{END}\n\nThe server numbers its samples per identical prompt in order of arrival (as a stream does), so "
             "seeds that send the same prompts at once get other samples than alone; with the offline backend, whose "
             "samples depend only on the run's seed and stream, K seeds at once give exactly the figures of the same "
