@@ -32,3 +32,24 @@ def test_a_second_study_with_the_same_seed_replays_for_nothing(
     assert first["usage"]["total"]["cost_usd"] > 0 and second["usage"]["total"]["cost_usd"] == 0
     assert second["usage"]["total"]["calls"] == first["usage"]["total"]["calls"]
     assert second["curve"] == first["curve"] and second["transfer"]["rows"] == first["transfer"]["rows"]
+
+
+def test_max_usd_caps_the_whole_study_not_each_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    toml = tmp_path / "study.toml"
+    toml.write_text('[prices]\n"test-model" = { input = 10.0, output = 20.0 }\n')
+    with FakeOpenAIServer() as server:
+        argv = ["reproduce", "--config", str(toml), "--lm", "openai:test-model", "--base-url", server.url,
+                "--cache", "off", "--max-tokens", "256", *TINY, "--yes", "--json", "--out", str(tmp_path / "all")]
+        assert main(argv) == 0
+        usage = json.loads(capsys.readouterr().out)["usage"]
+        whole = usage["total"]["cost_usd"]
+        cap = whole / 2  # every part (a seed's run, a transfer, a safety study) costs less than this alone
+        assert max(usage["runs"]["cost_usd"] / 2, usage["transfer"]["cost_usd"] / 2, usage["safety"]["cost_usd"]) < cap
+        argv[-1] = str(tmp_path / "capped")
+        assert main([*argv, "--max-usd", f"{cap:.6f}"]) == 0
+        capped = json.loads(capsys.readouterr().out)
+    assert capped["status"] == "capped" and "--max-usd" in capped["stopped"]
+    assert 0 < capped["usage"]["total"]["cost_usd"] <= cap, (whole, capped["usage"])
