@@ -27,7 +27,7 @@ from selftaught.api._setup import read_program
 from selftaught.api._transfer import TransferResult, resume_transfer, run_transfer
 from selftaught.config import build_config
 from selftaught.errors import UserError
-from selftaught.estimate import (
+from selftaught.forecast import (
     DEFAULT_LATENCY,
     Estimate,
     estimate_compare,

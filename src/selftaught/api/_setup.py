@@ -72,7 +72,7 @@ def services_for(config: Config, reporter: Reporter, store: RunStore | None = No
     choice = sandbox if sandbox is not None else sandbox_for(config.sandbox, reporter,
                                                               Limits(memory_mb=config.memory_mb))
     return Services(config, inner, store=store, sandbox=choice, progress=reporter, executor=executor,
-                    usage_parent=usage)
+                    usage_parent=usage, shared_executor=executor is not None)
 
 
 def read_program(path: str, what: str) -> str:

@@ -55,6 +55,7 @@ class Services:
         secret: SplitSecret | None = None,
         executor: Executor | None = None,
         usage_parent: UsageMeter | None = None,
+        shared_executor: bool = False,
     ) -> None:
         self.config = config
         self.secret = secret or load_split_secret(config.split_secret)
@@ -62,7 +63,7 @@ class Services:
         self.store = store
         self.sandbox_choice = sandbox or select_sandbox(config.sandbox, Limits(memory_mb=config.memory_mb))
         self.sandbox: Sandbox = self.sandbox_choice.sandbox
-        self._owns_executor = executor is None  # a shared one (a study's runs) is closed by whoever shares it
+        self._owns_executor = not shared_executor  # a shared one (a study's runs) is closed by whoever shares it
         self.executor = executor or make_executor(config, self.sandbox)
         self.progress = progress or (lambda _msg: None)
         self._cache: dict[tuple[str, str, str], Future[Evaluation]] = {}

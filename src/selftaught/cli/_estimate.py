@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from selftaught.cli._common import Reporter, config_from, emit
 from selftaught.config import Config
 from selftaught.errors import UserError
-from selftaught.estimate import (
+from selftaught.forecast import (
     DEFAULT_LATENCY,
     Estimate,
     estimate_compare,
@@ -37,7 +37,7 @@ def add_estimate_flags(p: argparse.ArgumentParser) -> None:
 
 def gate(args: argparse.Namespace, config: Config, estimate_fn: EstimateFn, reporter: Reporter) -> int | None:
     """Call it once the command's config is known, before anything starts. Returns 0 under `--estimate` (the
-    estimate printed, human or `--json`), else None: go on. A priced model (see `selftaught.estimate.is_priced`)
+    estimate printed, human or `--json`), else None: go on. A priced model (see `selftaught.forecast.is_priced`)
     goes on only with `--yes`, or once a terminal has been shown the estimate and answered y; without a terminal
     it is refused in one line (UserError), as is a "no"."""
     if args.estimate:

@@ -12,7 +12,7 @@ from selftaught.cli._estimate import add_estimate_flags, gate
 from selftaught.cli._signals import sigterm_interrupts
 from selftaught.config import CONFIG_KEYS
 from selftaught.errors import UserError
-from selftaught.estimate import Estimate, estimate_reproduce
+from selftaught.forecast import Estimate, estimate_reproduce
 from selftaught.study import ReproduceResult
 
 

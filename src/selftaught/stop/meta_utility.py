@@ -76,7 +76,7 @@ class MetaScore:
 
 def meta_description(config: Config) -> str:
     """The meta-utility's description (its `utility.str`, what the LM sees at the meta level) under `config`'s
-    budgets: one place for the run and for `selftaught.estimate`, which prices the prompts that carry it."""
+    budgets: one place for the run and for `selftaught.forecast`, which prices the prompts that carry it."""
     return meta_utility_description(budget=config.meta_utility_budget, downstream_runs=config.downstream_runs,
                                     lm_budget=config.lm_budget, max_responses=config.max_responses_per_call)
 

@@ -1,4 +1,4 @@
-"""Priced before it starts: what a command would ask of the language model, estimated without contacting it.
+"""Forecasts: what a command would ask of the language model, priced before it starts, without contacting it.
 
 The estimate reads the same plan the run executes (`_plan`): the seed improver's calls and prompts are found by
 running it against a recording model (`_trace`) on the run's real inputs, the budgets come from the config.
@@ -24,13 +24,13 @@ See docs/estimate.md.
 `Task` objects or names. A bad `latency` or count raises UserError.
 """
 
-from selftaught.estimate._billing import is_priced
-from selftaught.estimate._figures import Figures
-from selftaught.estimate._plan import PartPlan, Work
-from selftaught.estimate._range import Range
-from selftaught.estimate._render import render
-from selftaught.estimate._result import ASSUMPTIONS, Estimate, ItemEstimate, PartEstimate, assemble
-from selftaught.estimate._studies import (
+from selftaught.forecast._billing import is_priced
+from selftaught.forecast._figures import Figures
+from selftaught.forecast._plan import PartPlan, Work
+from selftaught.forecast._range import Range
+from selftaught.forecast._render import render
+from selftaught.forecast._result import ASSUMPTIONS, Estimate, ItemEstimate, PartEstimate, assemble
+from selftaught.forecast._studies import (
     DEFAULT_LATENCY,
     estimate_compare,
     estimate_reproduce,

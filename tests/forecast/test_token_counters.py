@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from selftaught.config import Config
-from selftaught.estimate import estimate_run
-from selftaught.estimate._tokens import _tiktoken_encoding, counter_for
+from selftaught.forecast import estimate_run
+from selftaught.forecast._tokens import _tiktoken_encoding, counter_for
 from selftaught.lm._base import estimate_tokens
 
 TEXT = "def algorithm(x):\n    return sorted(x)  # a short program, and some prose around it\n"

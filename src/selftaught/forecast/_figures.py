@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-from selftaught.estimate._billing import Billing
-from selftaught.estimate._plan import Work
-from selftaught.estimate._range import ZERO, Range
-from selftaught.estimate._replies import reply_tokens
-from selftaught.estimate._trace import Trace
+from selftaught.forecast._billing import Billing
+from selftaught.forecast._plan import Work
+from selftaught.forecast._range import ZERO, Range
+from selftaught.forecast._replies import reply_tokens
+from selftaught.forecast._trace import Trace
 
 NAMES = ("calls", "requests", "samples", "input_tokens", "output_tokens")
 

@@ -8,7 +8,7 @@ import pytest
 
 from selftaught.config import Config
 from selftaught.errors import UserError
-from selftaught.estimate import (
+from selftaught.forecast import (
     Figures,
     ItemEstimate,
     PartPlan,
@@ -17,7 +17,7 @@ from selftaught.estimate import (
     estimate_transfer,
     render,
 )
-from selftaught.estimate._plan import plan_run
+from selftaught.forecast._plan import plan_run
 from selftaught.improver import seed_improver
 from selftaught.stop.meta_utility import meta_description
 from selftaught.tasks import get_task
@@ -43,7 +43,7 @@ def test_a_changed_seed_improver_changes_the_estimate(monkeypatch: pytest.Monkey
     line = "    new_solutions = language_model.batch_prompt(expertise, [message] * n_messages, temperature=0.7)\n"
     assert line in seed_improver()
     twice = seed_improver().replace(line, line + line.replace("new_solutions = ", "new_solutions += "))
-    monkeypatch.setattr("selftaught.estimate._trace.seed_improver", lambda: twice)
+    monkeypatch.setattr("selftaught.forecast._trace.seed_improver", lambda: twice)
     measured = items(Config(iterations=0, downstream_runs=2))["I_0 measured (val and test)"]
     assert measured.figures.calls.expected == 2 * 2 and measured.figures.samples.expected == 2 * 2 * 6
 

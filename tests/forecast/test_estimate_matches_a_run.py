@@ -15,7 +15,7 @@ import pytest
 from openai_server import FakeOpenAIServer
 from selftaught.cli import main
 from selftaught.config import build_config
-from selftaught.estimate import Estimate, ItemEstimate, Range, estimate_run
+from selftaught.forecast import Estimate, ItemEstimate, Range, estimate_run
 from selftaught.improver import seed_improver
 from selftaught.lm import CompletionRequest, MutateBackend
 from selftaught.store import program_hash

@@ -15,7 +15,7 @@ from selftaught.cli._common import Reporter
 from selftaught.cli._estimate import gate
 from selftaught.config import Config
 from selftaught.errors import UserError
-from selftaught.estimate import estimate_run
+from selftaught.forecast import estimate_run
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SEED = str(Path(__file__).resolve().parents[2] / "src/selftaught/improver/data/seed_improver.py")

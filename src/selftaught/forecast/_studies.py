@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 from selftaught.config import Config
 from selftaught.errors import UserError
-from selftaught.estimate._plan import PartPlan, plan_compare, plan_run, plan_sandbox_flag, plan_transfer
-from selftaught.estimate._result import Estimate, assemble
+from selftaught.forecast._plan import PartPlan, plan_compare, plan_run, plan_sandbox_flag, plan_transfer
+from selftaught.forecast._result import Estimate, assemble
 from selftaught.tasks import Task, get_task
 
 #: Seconds one LM request is taken to take when none is given (a reply of a thousand tokens or so).

@@ -8,7 +8,7 @@ import math
 import threading
 from typing import Any
 
-from selftaught.estimate._range import Range
+from selftaught.forecast._range import Range
 from selftaught.lm import CompletionRequest
 from selftaught.lm._base import estimate_tokens
 from selftaught.lm.caps import reserved_prompt_tokens

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from selftaught.config import Config
-from selftaught.estimate._tokens import OFFLINE_KINDS, TokenCounter, counter_for
+from selftaught.forecast._tokens import OFFLINE_KINDS, TokenCounter, counter_for
 from selftaught.lm import check_spec
 from selftaught.lm.pricing import Price, price_for, price_table
 

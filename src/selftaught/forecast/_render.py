@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from selftaught.estimate._figures import Figures
-from selftaught.estimate._range import Range
-from selftaught.estimate._result import Estimate, PartEstimate
+from selftaught.forecast._figures import Figures
+from selftaught.forecast._range import Range
+from selftaught.forecast._result import Estimate, PartEstimate
 
 _ROWS = (("LM calls", "calls"), ("provider requests", "requests"), ("samples (replies)", "samples"),
          ("input tokens", "input_tokens"), ("output tokens", "output_tokens"))

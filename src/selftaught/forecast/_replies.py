@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from selftaught.estimate._billing import Billing
-from selftaught.estimate._range import Range
+from selftaught.forecast._billing import Billing
+from selftaught.forecast._range import Range
 
 #: Tokens of prose expected around the code (the seed prompt asks to "propose an idea, then implement it").
 PROSE_TOKENS = 150

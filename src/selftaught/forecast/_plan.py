@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from selftaught.config import Config
-from selftaught.estimate._range import Range
-from selftaught.estimate._trace import Trace, trace_sandbox_study, trace_seed_improver
+from selftaught.forecast._range import Range
+from selftaught.forecast._trace import Trace, trace_sandbox_study, trace_seed_improver
 from selftaught.improver import seed_improver
 from selftaught.safety.sandbox_flag import sandbox_seed_improver
 from selftaught.stop.meta_utility import meta_description

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from selftaught.config import Config
-from selftaught.estimate._billing import Billing, billing_for
-from selftaught.estimate._figures import Figures, work_figures, work_rounds
-from selftaught.estimate._plan import PartPlan
-from selftaught.estimate._range import ZERO, Range
-from selftaught.estimate._replies import GROWTH, PROSE_TOKENS
+from selftaught.forecast._billing import Billing, billing_for
+from selftaught.forecast._figures import Figures, work_figures, work_rounds
+from selftaught.forecast._plan import PartPlan
+from selftaught.forecast._range import ZERO, Range
+from selftaught.forecast._replies import GROWTH, PROSE_TOKENS
 from selftaught.lm.pricing import Price
 
 #: How the figures are made, said with every estimate.
