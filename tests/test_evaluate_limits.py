@@ -109,11 +109,11 @@ def test_work_done_while_the_inputs_are_decoded_is_charged_to_the_instance() -> 
         "import sys, time\n"
         "_wire = sys.modules['_wire']\n"
         "_decode = _wire.from_wire\n"
-        "def _early(data, depth=0):\n"
+        "def _early(data, *args, **kwargs):\n"
         "    start = time.process_time()\n"
         "    while time.process_time() - start < {pause}:\n"
         "        pass\n"
-        "    return _decode(data, depth)\n"
+        "    return _decode(data, *args, **kwargs)\n"
         "_wire.from_wire = _early\n"
     )
     task = QuickSumTask()  # a 0.1 s limit: the CPU limit, not the backstop, stops it on a busy machine too

@@ -118,10 +118,10 @@ class MessageChannel:
     _reader: LineReader
     _stderr: IO[bytes]
 
-    def send(self, message: dict[str, Any]) -> None:
-        """Sends one message; a dead worker shows up as ChannelClosed."""
+    def send(self, message: dict[str, Any], attachment: bytes = b"") -> None:
+        """Sends one message (and its attachment: see `_wire.encode`); a dead worker shows up as ChannelClosed."""
         try:
-            self._writer.write(_wire.encode(message))
+            self._writer.write(_wire.encode(message, attachment))
             self._writer.flush()
         except (OSError, ValueError) as exc:  # a broken pipe, or a channel already closed here
             raise ChannelClosed(str(exc)) from None

@@ -47,10 +47,19 @@ class Link:
         self.writer.flush()
 
     def receive(self) -> dict[str, Any]:
+        """The orchestrator's next message; its attachment, if any, as bytes under ATTACHED (see `_wire.encode`)."""
         line = self.reader.readline()
         if not line:
             os._exit(0)  # the orchestrator is gone
-        message: dict[str, Any] = _wire.decode(line)
+        message: dict[str, Any] = _wire.decode(line, attached=True)
+        size = message.get(_wire.ATTACHED)
+        if size is not None:
+            if type(size) is not int or size < 0:
+                raise _wire.WireError("a malformed attachment length")
+            data = self.reader.read(size)
+            if len(data) != size:
+                os._exit(0)  # the orchestrator is gone
+            message[_wire.ATTACHED] = data
         return message
 
     def call(self, service: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -226,7 +235,7 @@ def serve_solution(link: Link, first: dict[str, Any]) -> None:
         message = link.receive()
         op = message.get("op")
         if op == "call":
-            args = _wire.from_wire(message.get("args", []))
+            args = _wire.from_wire(message.get("args", []), attachment=message.get(_wire.ATTACHED, b""))
             link.send({"op": "ready"})
         elif op == "go":
             value, failure = _run_guarded(fn, *args)
