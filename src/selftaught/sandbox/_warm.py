@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
-import tempfile
 import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +24,7 @@ from selftaught.errors import UserError, WorkerError
 from selftaught.sandbox._bwrap import BwrapSandbox
 from selftaught.sandbox._channel import ChannelClosed, ChannelTimeout, LineReader
 from selftaught.sandbox._process import user_process_count
-from selftaught.sandbox._worker_process import Limits, MessageChannel, host_rlimits
+from selftaught.sandbox._worker_process import Limits, MessageChannel, host_rlimits, private_file
 from selftaught.sandbox._zygote import Zygote
 
 if TYPE_CHECKING:
@@ -142,9 +140,8 @@ class ForkedWorker(MessageChannel):
         self.cpu_source = zygote.process.cpu_source
         self.proc = _Exit()
         self.closed = True  # until the child exists
-        self.workdir = tempfile.mkdtemp(prefix="selftaught-forked-")  # 0700: the child's stderr, out of its reach
-        fd = os.open(os.path.join(self.workdir, ".stderr"), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-        self._stderr = os.fdopen(fd, "w+b")
+        self._stderr = private_file()  # the child's stderr: no path reaches it
+        fd = self._stderr.fileno()
         in_read, in_write = os.pipe()
         out_read, out_write = os.pipe()
         try:
@@ -264,7 +261,6 @@ class ForkedWorker(MessageChannel):
     def _cleanup(self) -> None:
         with contextlib.suppress(OSError):
             self._stderr.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> ForkedWorker:
         return self
