@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from selftaught.errors import UserError, WorkerError
 from selftaught.sandbox._bwrap import BwrapSandbox
 from selftaught.sandbox._channel import ChannelClosed, ChannelTimeout, LineReader
+from selftaught.sandbox._guest import _wire
 from selftaught.sandbox._process import user_process_count
 from selftaught.sandbox._worker_process import Limits, MessageChannel, host_rlimits, private_file
 from selftaught.sandbox._zygote import Zygote
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 SETUP_TIMEOUT = 10.0  # seconds for a forked child to set its limits, seed and audit hook (about a millisecond)
 LAUNCHER_THREADS = 2  # zygotes started at once (each start is about 0.1 s of a core)
+SETUP_BYTES = 16384  # a setup message is about 1 KB; written before the child can read it, it must fit a pipe
 
 
 class SetupFailed(WorkerError):
@@ -142,9 +144,20 @@ class ForkedWorker(MessageChannel):
         self.closed = True  # until the child exists
         self._stderr = private_file()  # the child's stderr: no path reaches it
         fd = self._stderr.fileno()
+        budget = dict(limits.__dict__)
+        # RLIMIT_NPROC counts the zygote too (same uid): one more, so the program may start as many as in a worker
+        budget["processes"] = (limits.processes if self.zygote.as_root else user_process_count(os.getuid())
+                               + limits.processes) + 1
+        # The child acknowledges its setup (limits, seed, audit hook) before it is handed out: one that fails there
+        # has not run any program yet, and its zygote is at fault, not the machine (`launch` tries another). The
+        # setup waits in its stdin (far less than a pipe holds), so the child finds it as soon as it has the pipe.
+        setup = _wire.encode({"op": "setup", "limits": budget, "seed": seed, "rlimits": host_rlimits(), "ack": True})
         in_read, in_write = os.pipe()
         out_read, out_write = os.pipe()
         try:
+            if len(setup) > SETUP_BYTES:
+                raise WorkerError(f"a setup message of {len(setup)} bytes")
+            os.write(in_write, setup)
             self.pid = zygote.fork((in_read, out_write, fd))
         except BaseException:
             for end in (in_write, out_read):
@@ -164,14 +177,7 @@ class ForkedWorker(MessageChannel):
             self._pidfd = None
         events = zygote.process.oom_kills()
         self._oom_base = events or 0  # the zygote's sandbox counts its children's out-of-memory kills all together
-        budget = dict(limits.__dict__)
-        # RLIMIT_NPROC counts the zygote too (same uid): one more, so the program may start as many as in a worker
-        budget["processes"] = (limits.processes if self.zygote.as_root else user_process_count(os.getuid())
-                               + limits.processes) + 1
-        # The child acknowledges its setup (limits, seed, audit hook) before it is handed out: one that fails there
-        # has not run any program yet, and its zygote is at fault, not the machine (`launch` tries another).
         try:
-            self.send({"op": "setup", "limits": budget, "seed": seed, "rlimits": host_rlimits(), "ack": True})
             reply = self.receive(SETUP_TIMEOUT)
         except (ChannelClosed, ChannelTimeout) as exc:
             reply = {"error": f"{type(exc).__name__} {exc}".strip()}

@@ -12,7 +12,10 @@ memory or environment through /proc. Control messages are JSON lines on stdin/st
   host -> zygote  {"op": "retire"}       (the child is ended, reaped, and everything it left is swept)
   zygote -> host  {"op": "swept", "status": S, "clean": bool, "why": str}
 
-One child at a time. The child takes a session of its own and becomes an ordinary worker (`worker.main`).
+One child at a time. The child is forked ahead (`Spare`): once the zygote is ready, and after each clean
+sweep, so forking it and its first steps (the pages it copies) are off the path of the next launch. It
+closes everything of the zygote's but a socket of its own, on which it waits for the host's descriptors;
+then it takes a session of its own and becomes an ordinary worker (`worker.main`).
 The sweep kills every process of the sandbox but the zygote and the sandbox's init (`kill(-1, SIGKILL)`:
 safe only because the zygote is alone in a PID namespace of its own), empties the writable directories,
 and checks that the sandbox, and the zygote's own state that children inherit (`_state`: its limits,
@@ -253,12 +256,54 @@ def sweep(child: int, fresh: dict[str, Any]) -> dict[str, Any]:
     return {"op": "swept", "status": code, "clean": not why, "why": "; ".join(why)[:1000]}
 
 
+def _close_all_but(keep: int) -> None:
+    """Closes every descriptor from 3 up but `keep`."""
+    top = os.sysconf("SC_OPEN_MAX") if os.sysconf("SC_OPEN_MAX") > 0 else 65536
+    os.closerange(3, keep)
+    os.closerange(keep + 1, top)
+
+
+class Spare:
+    """A child forked ahead, waiting for its descriptors on a socket of its own (`hand` them over, once)."""
+
+    def __init__(self) -> None:
+        mine, its = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.pid = os.fork()
+        if self.pid == 0:
+            mine.close()
+            _wait_for_descriptors(its)
+        its.close()
+        self.socket = mine
+
+    def hand(self, fds: list[int]) -> None:
+        """Sends the child its stdin, stdout and stderr (OSError: it is gone)."""
+        try:
+            socket.send_fds(self.socket, [b"F"], fds)
+        finally:
+            self.socket.close()
+
+
+def _wait_for_descriptors(its: socket.socket) -> None:
+    """In the spare: nothing of the zygote's (its control channel and the host's socket closed, its stdin and
+    stdout on /dev/null; its stderr is the zygote's until replaced) but `its`, on which the descriptors come."""
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)
+        os.dup2(null, 1)
+        _close_all_but(its.fileno())
+        _data, fds, _flags, _addr = socket.recv_fds(its, 16, 3)
+        if len(fds) == 3:  # else the zygote is gone, or failed to send them: nothing to serve
+            become_worker(fds)
+    finally:
+        os._exit(70)
+
+
 def become_worker(fds: list[int]) -> None:
     """In the forked child: the received descriptors as 0, 1, 2, nothing else of the zygote's; then the worker."""
     try:
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
-        os.closerange(3, os.sysconf("SC_OPEN_MAX") if os.sysconf("SC_OPEN_MAX") > 0 else 65536)
+        _close_all_but(2)
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
         # A session and process group of its own: a signal, priority or autogroup change addressed to its own
         # process group or session then reaches the program's processes only, never the zygote.
@@ -286,6 +331,7 @@ def serve(control_fd: int) -> None:
         control.send({"op": "failed", "error": f"the zygote runs {threads} threads"})
         return
     control.send({"op": "ready"})
+    spare: Spare | None = Spare()
     child: int | None = None
     while True:
         message = control.receive()
@@ -294,22 +340,31 @@ def serve(control_fd: int) -> None:
         op = message.get("op")
         if op == "fork" and child is None:
             _data, fds, _flags, _addr = socket.recv_fds(sock, 16, 3)
-            if len(fds) != 3:
-                control.send({"op": "failed", "error": f"{len(fds)} descriptors received, not 3"})
+            if len(fds) != 3 or spare is None:
+                control.send({"op": "failed", "error": f"{len(fds)} descriptors received, not 3" if spare else
+                              "no child to hand them to"})
                 for fd in fds:
                     os.close(fd)
                 continue
-            pid = os.fork()
-            if pid == 0:
-                become_worker(fds)
-            for fd in fds:
-                os.close(fd)
-            child = pid
-            control.send({"op": "forked", "pid": pid})
+            child = spare.pid
+            try:
+                spare.hand(fds)
+            except OSError as exc:  # it died: the sweep reaps it; the host discards this zygote
+                control.send({"op": "failed", "error": f"the child is gone: {exc}"})
+                continue
+            finally:
+                spare = None
+                for fd in fds:
+                    os.close(fd)
+            control.send({"op": "forked", "pid": child})
         elif op == "retire" and child is not None:
             report = sweep(child, fresh)
             child = None
             control.send(report)
+            clean = report["clean"]
+            del report  # nothing of the last child's (its exit status) in the frames the next one inherits
+            if clean:  # else the host destroys this sandbox
+                spare = Spare()
         else:
             control.send({"op": "failed", "error": f"unexpected {op!r:.40}"})
 
