@@ -51,7 +51,8 @@ def _sandbox_cpu(pool: WarmPool) -> float | None:
     """CPU seconds the pool's idle zygotes' sandboxes have used (each a cgroup: the zygote, its children, its
     sweeps); None where that cannot be read."""
     total = 0.0
-    for zygote in pool._pool.idle:  # a bench may look inside: between evaluations every zygote is idle
+    pool.idle()  # every sweep under way answered: each zygote is idle, or gone
+    for zygote in pool._pool.idle:  # a bench may look inside
         try:
             total += zygote.process.cpu_time()
         except Exception:

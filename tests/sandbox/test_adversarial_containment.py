@@ -173,7 +173,8 @@ def bystanders() -> Iterator[Spawner]:
 
 def assert_run_left_nothing(namespace: str, runner: Runner | None = None) -> None:
     """No process of the run (of a sandbox uid or any other, zombies included) remains on the host (but for a warm
-    runner's zygote and its sandbox's init, which stay by design once the zygote has swept)."""
+    runner's zygote, the child it forks ahead and its sandbox's init, which stay by design once the zygote has
+    swept)."""
     assert namespace.startswith("pid:["), namespace
     residents = runner.residents() if runner is not None else set()
     wait_until(lambda: not leftovers(namespace, residents), SETTLE)

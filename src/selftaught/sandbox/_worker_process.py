@@ -137,6 +137,10 @@ class MessageChannel:
         """The next message, waiting at most `timeout` seconds (see LineReader for what it raises, and `limit`)."""
         return self._reader.receive(timeout, limit)
 
+    def pending(self) -> bool:
+        """Whether a message (or the channel's end) is there to be read without waiting."""
+        return self._reader.pending()
+
     def interrupt(self) -> None:
         """Asks the program to stop (raises inside it); it may refuse, so follow with kill()."""
         raise NotImplementedError

@@ -364,7 +364,10 @@ def serve(control_fd: int) -> None:
             clean = report["clean"]
             del report  # nothing of the last child's (its exit status) in the frames the next one inherits
             if clean:  # else the host destroys this sandbox
-                spare = Spare()
+                try:
+                    spare = Spare()
+                except OSError:  # the next `fork` says so, and the host destroys this sandbox
+                    spare = None
         else:
             control.send({"op": "failed", "error": f"unexpected {op!r:.40}"})
 
