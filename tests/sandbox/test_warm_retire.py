@@ -64,7 +64,7 @@ def test_a_zygote_whose_sweep_is_not_clean_never_serves_again(single: WarmPool) 
     started = single.started
     assert seen(single, LEAVE) == [1, 1, 1]  # the control: in its own sandbox they are there
     assert seen(single, LOOK) == [0, 0, 0]  # launched at once: not in that sandbox
-    assert single.started == started + 1  # a fresh zygote served
+    assert single.started > started  # a fresh zygote served
     assert any("System V" in why for why in single.discarded), single.discarded
 
 

@@ -12,7 +12,7 @@ memory or environment through /proc. Control messages are JSON lines on stdin/st
   host -> zygote  {"op": "retire"}       (the child is ended, reaped, and everything it left is swept)
   zygote -> host  {"op": "swept", "status": S, "clean": bool, "why": str}
 
-One child at a time. The child is forked ahead (`Spare`): once the zygote is ready, and after each clean
+One child at a time. The child is forked ahead (`_child.Spare`): once the zygote is ready, and after each clean
 sweep, so forking it and its first steps (the pages it copies) are off the path of the next launch. It
 closes everything of the zygote's but a socket of its own, on which it waits for the host's descriptors;
 then it takes a session of its own and becomes an ordinary worker (`worker.main`).
@@ -25,7 +25,6 @@ scheduling, affinity...), are as the zygote found them; `clean` false means the 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
 import os
 import signal
@@ -43,28 +42,22 @@ import random  # noqa: F401
 import resource  # noqa: F401
 
 import _audit  # type: ignore[import-not-found]  # noqa: F401  (preloaded for the children)
+import _child  # type: ignore[import-not-found]
 import _state  # type: ignore[import-not-found]
 import _wire  # type: ignore[import-not-found]
 import helpers  # type: ignore[import-not-found]  # noqa: F401
-import worker  # type: ignore[import-not-found]
+import worker  # type: ignore[import-not-found]  # noqa: F401
 
 with contextlib.suppress(ImportError):
     import numpy
     import numpy.random  # noqa: F401
 
-PR_SET_DUMPABLE = 4
 SCRATCH = ("/tmp", "/dev/shm", "/dev/mqueue")  # what a child may write (the rest is read-only)
 SYSV_IPC = ("/proc/sysvipc/shm", "/proc/sysvipc/msg", "/proc/sysvipc/sem")
 # Per network namespace: sockets in use and TCP connections in TIME-WAIT (the tables themselves, /proc/net/tcp,
 # take milliseconds each to read: the kernel walks its global hash table).
 SOCKSTAT = ("/proc/net/sockstat", "/proc/net/sockstat6")
 SETTLE = 2.0  # seconds the killed processes get to be reaped by the sandbox's init
-
-
-def _prctl(option: int, value: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(option, value, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl failed")
 
 
 class Control:
@@ -256,71 +249,13 @@ def sweep(child: int, fresh: dict[str, Any]) -> dict[str, Any]:
     return {"op": "swept", "status": code, "clean": not why, "why": "; ".join(why)[:1000]}
 
 
-def _close_all_but(keep: int) -> None:
-    """Closes every descriptor from 3 up but `keep`."""
-    top = os.sysconf("SC_OPEN_MAX") if os.sysconf("SC_OPEN_MAX") > 0 else 65536
-    os.closerange(3, keep)
-    os.closerange(keep + 1, top)
-
-
-class Spare:
-    """A child forked ahead, waiting for its descriptors on a socket of its own (`hand` them over, once)."""
-
-    def __init__(self) -> None:
-        mine, its = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.pid = os.fork()
-        if self.pid == 0:
-            mine.close()
-            _wait_for_descriptors(its)
-        its.close()
-        self.socket = mine
-
-    def hand(self, fds: list[int]) -> None:
-        """Sends the child its stdin, stdout and stderr (OSError: it is gone)."""
-        try:
-            socket.send_fds(self.socket, [b"F"], fds)
-        finally:
-            self.socket.close()
-
-
-def _wait_for_descriptors(its: socket.socket) -> None:
-    """In the spare: nothing of the zygote's (its control channel and the host's socket closed, its stdin and
-    stdout on /dev/null; its stderr is the zygote's until replaced) but `its`, on which the descriptors come."""
-    try:
-        null = os.open(os.devnull, os.O_RDWR)
-        os.dup2(null, 0)
-        os.dup2(null, 1)
-        _close_all_but(its.fileno())
-        _data, fds, _flags, _addr = socket.recv_fds(its, 16, 3)
-        if len(fds) == 3:  # else the zygote is gone, or failed to send them: nothing to serve
-            become_worker(fds)
-    finally:
-        os._exit(70)
-
-
-def become_worker(fds: list[int]) -> None:
-    """In the forked child: the received descriptors as 0, 1, 2, nothing else of the zygote's; then the worker."""
-    try:
-        for target, fd in enumerate(fds):
-            os.dup2(fd, target)
-        _close_all_but(2)
-        signal.pthread_sigmask(signal.SIG_SETMASK, set())
-        # A session and process group of its own: a signal, priority or autogroup change addressed to its own
-        # process group or session then reaches the program's processes only, never the zygote.
-        os.setsid()
-        _prctl(PR_SET_DUMPABLE, 1)  # as a freshly started worker is (the zygote is not)
-        worker.main()
-    finally:
-        os._exit(70)
-
-
 def serve(control_fd: int) -> None:
     control = Control()
     setup = control.receive()
     if setup is None or setup.get("op") != "setup":
         return
     sock = socket.socket(fileno=control_fd)
-    _prctl(PR_SET_DUMPABLE, 0)
+    _child.prctl(_child.PR_SET_DUMPABLE, 0)
     # What is loaded now lives as long as the zygote: out of the collector's sight, so a child's collections
     # do not touch (and copy, page by page) the objects it shares with the zygote.
     gc.collect()
@@ -331,7 +266,7 @@ def serve(control_fd: int) -> None:
         control.send({"op": "failed", "error": f"the zygote runs {threads} threads"})
         return
     control.send({"op": "ready"})
-    spare: Spare | None = Spare()
+    spare: _child.Spare | None = _child.Spare()
     child: int | None = None
     while True:
         message = control.receive()
@@ -365,7 +300,7 @@ def serve(control_fd: int) -> None:
             del report  # nothing of the last child's (its exit status) in the frames the next one inherits
             if clean:  # else the host destroys this sandbox
                 try:
-                    spare = Spare()
+                    spare = _child.Spare()
                 except OSError:  # the next `fork` says so, and the host destroys this sandbox
                     spare = None
         else:
