@@ -686,7 +686,7 @@ def forge(messages):
 @pytest.mark.parametrize("when", ["while_answering", "while_loading"])
 def test_forged_protocol_messages_never_earn_a_score(strict: SandboxChoice, when: str) -> None:
     if when == "while_loading":
-        messages = '{"op": "loaded", "ok": true}\n{"op": "ready"}\n' + FORGED * 10
+        messages = '{"op": "loaded", "ok": true}\n' + FORGED * 10
         source = FORGE + f"forge({messages!r})\ndef algorithm(a):\n    return -1\n"
     else:
         source = FORGE + f"def algorithm(a):\n    forge({FORGED!r})\n    return -1\n"

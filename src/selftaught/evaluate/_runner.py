@@ -143,23 +143,13 @@ class Runner:
             start_cpu = worker.cpu_time()
             started = self.call_started = time.perf_counter()
             attachment = bytearray()  # the arguments' arrays go as bytes: the worker decodes them much faster
+            # The worker decodes the inputs and calls the entrypoint at once: decoding is the program's time too
+            # (charged from the reading above), and interrupted as the program is.
             worker.send({"op": "call", "args": _wire.to_wire(list(instance.args), attachment=attachment)},
                         bytes(attachment))
-            # `go` follows at once (the worker reads it once it has decoded the inputs and said `ready`): the
-            # program's CPU is charged from before the call either way, and a worker that is not `ready` in time
-            # or says anything else is killed either way. It saves a round trip per instance.
-            worker.send({"op": "go"})
-            ready, why, used = await_message(worker, limit, start_cpu, started, self.deadline, charge,
-                                             MESSAGE_ENVELOPE, just_read=True)
-            if ready is None:  # decoding the inputs is the program's time too; it cannot be interrupted there
-                self.call_wall = time.perf_counter() - started
-                raise self._fail(*over(why or "cpu", limit, used + charge.seconds, wall=self.call_wall), kill=True,
-                                 elapsed=used + charge.seconds)
-            if ready.get("op") != "ready":
-                raise self._fail("protocol", "expected the `ready` message", kill=True)
             try:
                 reply, why, used = await_message(worker, limit, start_cpu, started, self.deadline, charge,
-                                                 self.result_limit)
+                                                 self.result_limit, just_read=True)
             except MessageTooLong:
                 raise self._refuse(worker, start_cpu, charge) from None
             self.call_wall = time.perf_counter() - started

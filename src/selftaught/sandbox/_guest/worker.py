@@ -180,6 +180,12 @@ def _run_guarded(fn: Any, *args: Any) -> tuple[Any, dict[str, Any] | None]:
         return None, {"kind": "exception", "error": _describe(exc)}
 
 
+def _decoded_call(fn: Any, data: Any, attachment: bytes) -> Any:
+    """The entrypoint called on its inputs, decoded here: decoding is the program's time (the host charges the call
+    from before it sent them), so it can be interrupted as the program can, and what goes wrong there is its."""
+    return fn(*_wire.from_wire(data, attachment=attachment))
+
+
 def serve_script(link: Link, first: dict[str, Any]) -> None:
     """Runs a whole file as __main__ (for `selftaught sandbox run`); reports its exit status."""
     global _interruptible
@@ -216,10 +222,11 @@ def serve_script(link: Link, first: dict[str, Any]) -> None:
 
 
 def serve_solution(link: Link, first: dict[str, Any]) -> None:
-    """Loads a solution, then answers `call`/`go` pairs: one call of the entrypoint each.
+    """Loads a solution, then answers each `call` (its inputs decoded, the entrypoint called) with a `result`.
 
     `loading` says the worker has started; the program's code runs only on the host's `go`, which
     comes once the host has read the worker's CPU time: so the host charges the load alone, all of it.
+    A call is charged from a reading the host takes before sending it, decoding included.
     """
     link.send({"op": "loading"})
     max_result = first.get("max_result")  # the bytes of a result message the host accepts (the task's output bound)
@@ -230,15 +237,11 @@ def serve_solution(link: Link, first: dict[str, Any]) -> None:
     link.send({"op": "loaded", "ok": failure is None, **(failure or {})})
     if failure is not None:
         return
-    args: list[Any] = []
     while True:
         message = link.receive()
         op = message.get("op")
         if op == "call":
-            args = _wire.from_wire(message.get("args", []), attachment=message.get(_wire.ATTACHED, b""))
-            link.send({"op": "ready"})
-        elif op == "go":
-            value, failure = _run_guarded(fn, *args)
+            value, failure = _run_guarded(_decoded_call, fn, message.get("args", []), message.get(_wire.ATTACHED, b""))
             if failure is None:
                 try:
                     output = _wire.to_wire(value)
