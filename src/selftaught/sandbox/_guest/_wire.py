@@ -78,6 +78,8 @@ def to_wire(value: Any, depth: int = 0, attachment: bytearray | None = None) -> 
         value = float(value)
         return value if math.isfinite(value) else {ND_TAG: "float64", "shape": [], "data": [repr(value)]}
     if isinstance(value, (list, tuple)):
+        if len(value) >= _FAST_LIST and _plain_values(value):
+            return list(value)  # what the loop below makes of them, checked in bulk
         return [to_wire(v, depth + 1, attachment) for v in value]
     if isinstance(value, dict):
         if ND_TAG in value:
@@ -184,6 +186,14 @@ def _plain_scalars(items: list[Any]) -> bool:
     if str in kinds and not all(_is_text(v) for v in items if type(v) is str):
         raise WireError("string is not valid Unicode (lone surrogate)")
     return True
+
+
+def _plain_values(items: list[Any] | tuple[Any, ...]) -> bool:
+    """Whether `items` are plain scalars that go on the wire as they are (a non-finite float goes tagged: no)."""
+    try:
+        return _plain_scalars(list(items))
+    except WireError:
+        return False
 
 
 def _key(key: Any) -> str:
