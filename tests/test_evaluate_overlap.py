@@ -115,9 +115,14 @@ def test_a_call_encoded_ahead_is_the_call_encoded_then() -> None:
         limits = Limits()
 
     runner = Runner(Box(), task, CORRECT, 0, time.perf_counter() + 60)  # type: ignore[arg-type]
-    now = runner._call(first)
+
+    def call() -> tuple[object, bytes, int]:
+        message, attachment = runner._call(first)
+        return message["args"], attachment, message["n"]
+
+    args, attachment, n = call()  # the control: encoded then
     runner.prepare(first)
-    assert runner._call(first) == now  # the control: encoded now
+    assert call() == (args, attachment, n + 1)  # each call numbered afresh
     runner.prepare(second)
-    assert runner._call(first) == now  # prepared for another instance: not used
+    assert call() == (args, attachment, n + 2)  # prepared for another instance: not used
     assert runner._prepared is None

@@ -88,11 +88,11 @@ class Worker(ScriptedWorker):
             if item.real:
                 time.sleep(item.seconds)
             self.script.pop(0)
-            return item.message
+            return self.answering(item.message)
         if isinstance(item, Costly):
             self.script.pop(0)
             self.cpu += item.seconds
-            return item.message
+            return self.answering(item.message)
         if isinstance(item, Busy):
             self.cpu += item.threads * max(0.0, timeout)
             raise ChannelTimeout()
@@ -580,3 +580,16 @@ def test_no_program_is_no_code_and_starts_no_worker(program: str | None) -> None
     result = evaluate(SumTask(), program, "val", sandbox=sandbox, secret=TEST_SECRET)
     assert result.failure == "no_code" and result.detail == "no program" and result.score == 0.0
     assert result.n_instances == 0 and sandbox.launched == 0 and result.duration == 0.0
+
+
+@pytest.mark.parametrize("n", [None, 0, 2, "1"])
+def test_a_result_naming_another_call_is_a_protocol_break(n: Any) -> None:
+    # The program shares its process with the protocol's descriptors: a result it forged, or its real one coming a
+    # call late behind a forged one, names a call other than the one the host waits for.
+    right = answers()
+    first = Worker([*LOADED, {**right[0], "n": n}, *right[1:]])
+    result = run(Sandbox(first, Worker([*LOADED, *answers()[1:]])))
+    assert [o.failure for o in result.outcomes] == ["protocol", None, None, None]
+    assert result.detail == f"a result for call {n}, not call 1" and first.closed and not first.retired
+    control = run(Sandbox(Worker([*LOADED, {**right[0], "n": 1}, *right[1:]])))  # the same result, naming its call
+    assert control.failures == {} and control.score == 1.0

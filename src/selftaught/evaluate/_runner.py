@@ -59,6 +59,7 @@ class Runner:
         self.altered = False  # a worker was stopped, died or broke the protocol: none is trusted to be reused
         self.result_limit = result_limit(task)  # bytes of a result message read, at most
         self._prepared: tuple[Instance, Any, bytes] | None = None  # the next call, encoded ahead
+        self.calls = 0  # calls sent: each is numbered, and its result must name it
 
     def remaining(self) -> float:
         return self.deadline - time.perf_counter()
@@ -169,11 +170,13 @@ class Runner:
     def _call(self, instance: Instance) -> tuple[dict[str, Any], bytes]:
         """`instance`'s call message and its attachment (the arguments' arrays as bytes: the worker decodes them much
         faster than JSON lists), as prepared or encoded now."""
+        self.calls += 1
         prepared, self._prepared = self._prepared, None
         if prepared is not None and prepared[0] is instance:
-            return {"op": "call", "args": prepared[1]}, prepared[2]
+            return {"op": "call", "n": self.calls, "args": prepared[1]}, prepared[2]
         attachment = bytearray()
-        return {"op": "call", "args": _wire.to_wire(list(instance.args), attachment=attachment)}, bytes(attachment)
+        args = _wire.to_wire(list(instance.args), attachment=attachment)
+        return {"op": "call", "n": self.calls, "args": args}, bytes(attachment)
 
     @contextlib.contextmanager
     def _talking(self, worker: Worker) -> Iterator[None]:
@@ -219,6 +222,9 @@ class Runner:
         self.audit.see(reply)
         if reply.get("op") != "result" or not isinstance(reply.get("ok"), bool):
             raise self._fail("protocol", "expected the `result` message", kill=True)
+        if reply.get("n") != message["n"]:  # a message the program forged, or one it made come out of turn
+            raise self._fail("protocol", f"a result for call {str(reply.get('n'))[:20]}, not call {message['n']}",
+                             kill=True)
         kind = reply.get("kind")
         if why is None and used + charge.seconds > limit:
             why = "cpu"

@@ -222,7 +222,8 @@ def serve_script(link: Link, first: dict[str, Any]) -> None:
 
 
 def serve_solution(link: Link, first: dict[str, Any]) -> None:
-    """Loads a solution, then answers each `call` (its inputs decoded, the entrypoint called) with a `result`.
+    """Loads a solution, then answers each `call` (its inputs decoded, the entrypoint called) with a `result` that
+    names the call (`n`, as the host numbered it).
 
     `loading` says the worker has started; the program's code runs only on the host's `go`, which
     comes once the host has read the worker's CPU time: so the host charges the load alone, all of it.
@@ -241,19 +242,20 @@ def serve_solution(link: Link, first: dict[str, Any]) -> None:
         message = link.receive()
         op = message.get("op")
         if op == "call":
+            turn = {"n": message.get("n")}  # which call this answers
             value, failure = _run_guarded(_decoded_call, fn, message.get("args", []), message.get(_wire.ATTACHED, b""))
             if failure is None:
                 try:
                     output = _wire.to_wire(value)
                     try:
-                        link.send({"op": "result", "ok": True, "output": output}, result_limit)
+                        link.send({"op": "result", "ok": True, "output": output, **turn}, result_limit)
                     except _wire.WireError as exc:
                         raise _wire.WireError(f"the output is too large: {exc} (the task's max_output_bytes, "
                                               "and room for the message around it)") from None
                 except _wire.WireError as exc:
-                    link.send({"op": "result", "ok": False, "kind": "bad_output", "error": str(exc)})
+                    link.send({"op": "result", "ok": False, "kind": "bad_output", "error": str(exc), **turn})
             else:
-                link.send({"op": "result", "ok": False, **failure})
+                link.send({"op": "result", "ok": False, **failure, **turn})
         elif op == "stop":
             return
 
