@@ -107,8 +107,9 @@ def _array_to_wire(value: Any, attachment: bytearray | None = None) -> dict[str,
     _check_shape(shape, value.size)
     if kind == "u" and value.size and int(value.max()) > _INT64_MAX:
         raise WireError("unsigned array values do not fit int64")
-    if attachment is not None:  # its elements in C order, little-endian
-        raw = value.astype(_numpy().dtype(_DTYPES[kind]).newbyteorder("<")).tobytes()
+    if attachment is not None:  # its elements in C order, little-endian (tobytes copies in C order whatever the layout)
+        target = _numpy().dtype(_DTYPES[kind]).newbyteorder("<")
+        raw = (value if value.dtype == target else value.astype(target)).tobytes()
         span = [len(attachment), len(raw)]
         attachment += raw
         return {ND_TAG: _DTYPES[kind], "shape": shape, "bytes": span}
