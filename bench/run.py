@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from latency_server import LatencyServer
+from warm_cost import rows as warm_rows
+from warm_cost import warm_cost
 
 from selftaught.config import Config
 from selftaught.evaluate import evaluate, worker_seed
@@ -37,6 +39,13 @@ KEY_ENV = "SELFTAUGHT_BENCH_API_KEY"
 QUICK_BUDGETS = {"--downstream-runs": "2", "--max-responses": "3", "--utility-budget": "6",
                  "--meta-utility-budget": "4"}
 SEQUENTIAL = ["--workers", "1", "--concurrency", "1"]
+#: The parts of the benchmark (`--only` picks some), in the order they run.
+PARTS = ("lpn", "stop", "throughput", "warm")
+PART_KEYS = {"lpn": "lpn_scoring", "stop": "stop_iteration", "throughput": "throughput", "warm": "warm_cost"}
+#: docs/benchmarks.md holds two blocks of this benchmark: the first three parts (rewritten only when all three ran)
+#: and the warm evaluation's, each with its own header line.
+MAIN_PARTS = ("lpn", "stop", "throughput")
+WARM_BEGIN, WARM_END = "<!-- bench/run.py warm -->", "<!-- /bench/run.py warm -->"
 
 Row = tuple[str, str]
 
@@ -312,7 +321,20 @@ def _num(value: Any, unit: str = "") -> str:
 
 
 def rows(report: dict[str, Any]) -> list[Row]:
-    lpn, stop, tp = report["lpn_scoring"], report["stop_iteration"], report["throughput"]
+    """The table's rows of the parts that ran."""
+    out: list[Row] = []
+    if "lpn_scoring" in report:
+        out += lpn_rows(report["lpn_scoring"])
+    if "stop_iteration" in report:
+        out += stop_rows(report["stop_iteration"])
+    if "throughput" in report:
+        out += throughput_rows(report["throughput"])
+    if "warm_cost" in report:
+        out += warm_rows(report["warm_cost"])
+    return out
+
+
+def lpn_rows(lpn: dict[str, Any]) -> list[Row]:
     out: list[Row] = [
         ("lpn_scoring.in_process_s", f"{_num(lpn['in_process_s'], ' s')}: brute-force solver on "
                                      f"{lpn['instances']} val instances, median of {lpn['repeats']}"),
@@ -323,6 +345,11 @@ def rows(report: dict[str, Any]) -> list[Row]:
     ]
     if lpn.get("warm_speedup_vs_cold") is not None:
         out.append(("lpn_scoring.warm_speedup_vs_cold", _num(lpn["warm_speedup_vs_cold"], "x")))
+    return out
+
+
+def stop_rows(stop: dict[str, Any]) -> list[Row]:
+    out: list[Row] = []
     out.append(("stop_iteration budgets", f"{stop['budgets']}; latency {stop['latency_s']:g} s per request"))
     for name in ("parallel", "sequential", "speculating"):
         item = stop[name]
@@ -341,6 +368,11 @@ def rows(report: dict[str, Any]) -> list[Row]:
         ]
     out.append(("stop_iteration.parallel_speedup", _num(stop["parallel_speedup"], "x")))
     out.append(("stop_iteration.speculation_speedup", _num(stop["speculation_speedup"], "x")))
+    return out
+
+
+def throughput_rows(tp: dict[str, Any]) -> list[Row]:
+    out: list[Row] = []
     counts = [k.split("_")[1] for k in tp if k.startswith("local_") and k.endswith("_per_s")]
     out.append(("throughput.local (evaluations/s)",
                 ", ".join(f"{w} worker{'s' if w != '1' else ''}: {_num(tp[f'local_{w}_per_s'])}" for w in counts)
@@ -356,13 +388,16 @@ def rows(report: dict[str, Any]) -> list[Row]:
     return out
 
 
-def table(report: dict[str, Any]) -> str:
+def table(report: dict[str, Any], parts: tuple[str, ...] = PARTS) -> str:
+    """The header line and the table of `parts` (those of them that ran)."""
     m = report["machine"]
     header = (f"Machine: {m['cores']} cores, {m['cpu_model']}, Python {m['python']}, {m['platform']}; "
               f"selftaught {m['selftaught_commit'][:12]}; {m['date']}; "
               f"{'--quick' if report['quick'] else 'full'} run, {report['seconds']:.0f} s.")
+    keys = {PART_KEYS[part] for part in parts}
     lines = [header, "", "| figure | value |", "| --- | --- |"]
-    lines += [f"| {key} | {value.replace('|', '/')} |" for key, value in rows(report)]
+    lines += [f"| {key} | {value.replace('|', '/')} |"
+              for key, value in rows({k: v for k, v in report.items() if k not in PART_KEYS.values() or k in keys})]
     return "\n".join(lines)
 
 
@@ -409,14 +444,45 @@ EXPLANATION = """\
   uses `selftaught.execute._ray.RayExecutor` (a local Ray instance on this machine)."""
 
 
-def write_docs(report: dict[str, Any]) -> None:
-    """Replaces this benchmark's section of docs/benchmarks.md (appends it if missing); the rest is untouched."""
-    section = (f"{BEGIN}\n## Parallelism and sandbox overhead (`bench/run.py`)\n\n"
-               f"Produced by `python bench/run.py{' --quick' if report['quick'] else ''} --write-docs`.\n\n"
-               f"{table(report)}\n\n{EXPLANATION}\n{END}")
+WARM_EXPLANATION = """\
+- **warm**: `bench/warm_cost.py`. Each of its repeats scores, one after another, a trivial program (it
+  returns 20 zeros, so what is measured is the evaluation's own cost: a child forked and set up, the
+  program loaded, 20 calls each charged with the child's CPU time, the sweep after it), the brute-force
+  solver, both through `evaluate` with `WarmPool(BwrapSandbox(), size=2)`, and the solver in this
+  process (as in lpn_scoring), so a busy spell hits all three alike. The CPU row is what one trivial
+  evaluation costs this process (the orchestrator) and the pool's sandboxes (zygote, child and sweep,
+  read from their cgroups), so work moved off the critical path still counts. The ratio is the
+  solver's warm median / its in-process median."""
+
+
+def _block(text: str, begin: str, end: str) -> tuple[int, int] | None:
+    """Where the block from `begin` to `end` (both included) is in `text`."""
+    if begin in text and end in text[text.index(begin):]:
+        start = text.index(begin)
+        return start, text.index(end, start) + len(end)
+    return None
+
+
+def write_docs(report: dict[str, Any], parts: tuple[str, ...]) -> None:
+    """Replaces the blocks of the parts that ran in this benchmark's section of docs/benchmarks.md (the section is
+    appended if missing); the rest of the file, and a block whose parts did not run, are untouched."""
     text = DOCS.read_text() if DOCS.exists() else ""
-    if BEGIN in text and END in text and text.index(BEGIN) < text.index(END):
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END):]
+    where = _block(text, BEGIN, END)
+    old = text[where[0] + len(BEGIN): where[1] - len(END)] if where else ""
+    warm_at = _block(old, WARM_BEGIN, WARM_END)
+    main, warm = (old[: warm_at[0]], old[warm_at[0]: warm_at[1]]) if warm_at else (old, "")
+    flag = " --quick" if report["quick"] else ""
+    if set(MAIN_PARTS) <= set(parts):
+        main = (f"\n## Parallelism and sandbox overhead (`bench/run.py`)\n\n"
+                f"Produced by `python bench/run.py{flag} --write-docs`.\n\n"
+                f"{table(report, MAIN_PARTS)}\n\n{EXPLANATION}\n")
+    if "warm" in parts:
+        warm = (f"{WARM_BEGIN}\n### Fixed cost of a warm evaluation (`bench/run.py --only warm`)\n\n"
+                f"Produced by `python bench/run.py{flag} --only warm --write-docs`.\n\n"
+                f"{table(report, ('warm',))}\n\n{WARM_EXPLANATION}\n{WARM_END}")
+    section = f"{BEGIN}{main.rstrip()}\n\n{warm}\n{END}" if warm else f"{BEGIN}{main}{END}"
+    if where:
+        text = text[: where[0]] + section + text[where[1]:]
     else:
         text = text + ("" if text.endswith("\n") or not text else "\n") + ("\n" if text else "") + section + "\n"
     DOCS.write_text(text)
@@ -425,29 +491,43 @@ def write_docs(report: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repeats and programs, small STOP budgets (<2 min)")
+    parser.add_argument("--only", metavar="PARTS",
+                        help=f"run only these parts, comma-separated (of {', '.join(PARTS)})")
     parser.add_argument("--json", metavar="FILE", help="write the report as JSON to FILE")
     parser.add_argument("--latency", type=float, default=1.0, help="seconds per LM request (default 1)")
     parser.add_argument("--write-docs", action="store_true", help="rewrite this benchmark's section of "
-                        "docs/benchmarks.md")
+                        "docs/benchmarks.md (with --only: the blocks of those parts; lpn, stop and throughput "
+                        "share one, so they go together)")
     args = parser.parse_args()
+    parts = tuple(p for p in PARTS if args.only is None or p in args.only.split(","))
+    unknown = set(args.only.split(",")) - set(PARTS) if args.only else set()
+    if unknown or not parts:
+        parser.error(f"--only takes some of {', '.join(PARTS)}, not {args.only!r}")
+    if args.write_docs and set(MAIN_PARTS) & set(parts) and not set(MAIN_PARTS) <= set(parts):
+        parser.error(f"--write-docs rewrites {', '.join(MAIN_PARTS)} together: run all of them or none")
     started = time.perf_counter()
     secret = SplitSecret.from_text(SECRET_TEXT, "flag")
     report: dict[str, Any] = {"machine": machine(), "quick": args.quick}
     print(f"machine: {report['machine']}", file=sys.stderr)
-    print("1/3 LPN scoring...", file=sys.stderr)
-    report["lpn_scoring"] = lpn_scoring(5 if args.quick else 15, secret)
-    print("2/3 one STOP iteration (2 configurations x 2 latencies x repeats)...", file=sys.stderr)
-    report["stop_iteration"] = stop_iteration(args.latency, args.quick, 2 if args.quick else 3)
-    print("3/3 evaluation throughput...", file=sys.stderr)
-    report["throughput"] = throughput(8 if args.quick else 24, secret)
+    steps = {
+        "lpn": ("LPN scoring", lambda: lpn_scoring(5 if args.quick else 15, secret)),
+        "stop": ("one STOP iteration (3 configurations x 2 latencies x repeats)",
+                 lambda: stop_iteration(args.latency, args.quick, 2 if args.quick else 3)),
+        "throughput": ("evaluation throughput", lambda: throughput(8 if args.quick else 24, secret)),
+        "warm": ("the fixed cost of a warm evaluation", lambda: warm_cost(10 if args.quick else 30, secret)),
+    }
+    for i, part in enumerate(parts, 1):
+        what, measure = steps[part]
+        print(f"{i}/{len(parts)} {what}...", file=sys.stderr)
+        report[PART_KEYS[part]] = measure()
     report["seconds"] = round(time.perf_counter() - started, 1)
     report["ratios"] = {key: value for key, value in _flatten(report).items()
                         if "ratio" in key.rsplit(".", 1)[-1] or "speedup" in key.rsplit(".", 1)[-1]}
-    print(table(report))
+    print(table(report, parts))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     if args.write_docs:
-        write_docs(report)
+        write_docs(report, parts)
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:

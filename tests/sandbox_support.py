@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 import selftaught
 from selftaught.sandbox import BwrapSandbox, Limits, Sandbox, WarmPool, select_sandbox
+from selftaught.sandbox._cputime import children
 from selftaught.sandbox._run_file import FileRun, run_file
 from selftaught.sandbox._uids import SANDBOX_UID_BASE, SANDBOX_UID_COUNT, SYSTEM_PATH, UidPool, find_setpriv
 
@@ -139,11 +140,14 @@ class InProcessRunner:
         return InProcessRunner(sandbox, self.mode, self.pinned)
 
     def residents(self) -> set[int]:
-        """A warm pool's idle zygotes and their sandboxes' inits (a cold sandbox leaves none)."""
+        """A warm pool's idle zygotes, the child each has forked ahead (waiting for the next program: it has run
+        none) and their sandboxes' inits (a cold sandbox leaves none)."""
         if not isinstance(self.sandbox, WarmPool):
             return set()
         zygotes = set(self.sandbox.idle())
-        return zygotes | {parent for z in zygotes if (parent := _parent(z)) is not None}
+        wait_until(lambda: all(children(z) for z in zygotes), 5)  # forked once the zygote has answered its sweep
+        waiting = {child for z in zygotes for child in children(z)}
+        return zygotes | waiting | {parent for z in zygotes if (parent := _parent(z)) is not None}
 
 
 def _parent(pid: int) -> int | None:
@@ -339,7 +343,8 @@ def leftovers(namespace: str, residents: set[int] | None = None) -> list[tuple[i
     sandboxes of their own with the same sandbox uids right now. One member is not counted: the sandbox's
     init (bubblewrap, pid 1 inside) once it is a zombie. The orchestrator kills the outer bubblewrap, which
     orphans that init to the host's pid 1, and it stays until the host's init reaps it (about two seconds here).
-    Nor are `residents`: a warm zygote and its sandbox's init, which outlive a clean run by design.
+    Nor are `residents`: a warm zygote, the child it forks ahead and its sandbox's init, which outlive a clean
+    run by design.
     """
     found = []
     for pid in pid_namespace_members(namespace):

@@ -109,11 +109,11 @@ def test_work_done_while_the_inputs_are_decoded_is_charged_to_the_instance() -> 
         "import sys, time\n"
         "_wire = sys.modules['_wire']\n"
         "_decode = _wire.from_wire\n"
-        "def _early(data, depth=0):\n"
+        "def _early(data, *args, **kwargs):\n"
         "    start = time.process_time()\n"
         "    while time.process_time() - start < {pause}:\n"
         "        pass\n"
-        "    return _decode(data, depth)\n"
+        "    return _decode(data, *args, **kwargs)\n"
         "_wire.from_wire = _early\n"
     )
     task = QuickSumTask()  # a 0.1 s limit: the CPU limit, not the backstop, stops it on a busy machine too
@@ -124,6 +124,27 @@ def test_work_done_while_the_inputs_are_decoded_is_charged_to_the_instance() -> 
     # two busy processes per core)
     assert all(0.1 < o.elapsed < 0.1 + 0.05 for o in cheat.outcomes), cheat.outcomes
     honest = evaluate(task, trick.format(pause=0.0) + CORRECT, "val", secret=TEST_SECRET)
+    assert honest.score == 1.0 and honest.failures == {}
+
+
+def test_a_decoder_the_program_broke_fails_its_instances_as_its_own_exceptions() -> None:
+    # The inputs are decoded in the program's process, in its time: what goes wrong there is the program's failure,
+    # and the worker goes on serving (the control: the same program without the break scores 1).
+    broken = (
+        "import sys\n"
+        "_wire = sys.modules['_wire']\n"
+        "_decode = _wire.from_wire\n"
+        "def _broken(data, *args, **kwargs):\n"
+        "    if {broken}:\n"
+        "        raise ValueError('the decoder is broken')\n"
+        "    return _decode(data, *args, **kwargs)\n"
+        "_wire.from_wire = _broken\n"
+    )
+    task = SumTask()
+    result = evaluate(task, broken.format(broken=True) + CORRECT, "val", secret=TEST_SECRET)
+    assert result.score == 0.0 and result.failures == {"exception": 4}, result
+    assert "the decoder is broken" in result.detail
+    honest = evaluate(task, broken.format(broken=False) + CORRECT, "val", secret=TEST_SECRET)
     assert honest.score == 1.0 and honest.failures == {}
 
 
@@ -205,7 +226,7 @@ def test_no_instance_starts_past_the_deadline_however_costly_each_message() -> N
     # Each message takes 0.2 s to arrive (as a flood of maximal messages costs the host to decode), and every
     # answer comes: only the deadline can end this early.
     task = ManySmallTask()
-    answers = [msg for i in range(12) for msg in ({"op": "ready"}, {"op": "result", "ok": True, "output": i})]
+    answers = [{"op": "result", "ok": True, "output": i} for i in range(12)]
     sandbox = ScriptedSandbox([[{"op": "loading"}, {"op": "loaded", "ok": True}, *answers]], pause=0.2)
     started = time.monotonic()
     result = evaluate(task, CORRECT, "val", sandbox=sandbox, secret=TEST_SECRET, deadline=1.0)
@@ -218,8 +239,8 @@ def test_cpu_burnt_past_the_limit_interrupts_the_program_and_fails_the_instance_
     # interrupted, and it answers the interrupt (so it is kept: the next instance runs in the same worker).
     loaded = [{"op": "loading"}, {"op": "loaded", "ok": True}]
     stopped = {"op": "result", "ok": False, "kind": "timeout", "error": "time limit"}
-    within = [{"op": "ready"}, Burn(0.3), {"op": "result", "ok": True, "output": 0}]
-    over = [{"op": "ready"}, Burn(0.3), Burn(0.3), stopped]
+    within = [Burn(0.3), {"op": "result", "ok": True, "output": 0}]
+    over = [Burn(0.3), Burn(0.3), stopped]
     sandbox = ScriptedSandbox([[*loaded, *over, *within, *over, *within]])
     result = evaluate(SumTask(), CORRECT, "val", sandbox=sandbox, secret=TEST_SECRET)
     assert [o.failure for o in result.outcomes] == ["timeout", None, "timeout", None], result

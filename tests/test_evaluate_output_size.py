@@ -129,12 +129,12 @@ def test_the_load_message_carries_the_bound_and_only_a_result_may_be_longer_than
     hidden = [i.hidden for i in task.instances("val", TEST_SECRET)]
     script: list[Any] = [{"op": "loading"}, {"op": "loaded", "ok": True}]
     for answer in hidden:
-        script += [{"op": "ready"}, {"op": "result", "ok": True, "output": answer}]
+        script += [{"op": "result", "ok": True, "output": answer}]
     worker = HeavyWorker(script)
     result = evaluate(task, CORRECT, "val", sandbox=Given(worker), secret=TEST_SECRET)
     assert result.score == 1.0, result
     assert worker.sent[0]["max_result"] == 64 + MESSAGE_ENVELOPE
-    assert worker.limits == [MESSAGE_ENVELOPE] * 2 + [MESSAGE_ENVELOPE, 64 + MESSAGE_ENVELOPE] * 3
+    assert worker.limits == [MESSAGE_ENVELOPE] * 2 + [64 + MESSAGE_ENVELOPE] * 3
     assert result.limits["max_output_bytes"] == 64
 
 
@@ -154,7 +154,7 @@ def heavy_run(seconds: float, output: Any = None, task: SumTask | None = None) -
     answers = [i.hidden for i in task.instances("val", TEST_SECRET)]
     script: list[Any] = [{"op": "loading"}, {"op": "loaded", "ok": True}]
     for answer in answers:
-        script += [{"op": "ready"}, {"op": "result", "ok": True, "output": answer if output is None else output}]
+        script += [{"op": "result", "ok": True, "output": answer if output is None else output}]
     return evaluate(task, CORRECT, "val", sandbox=Given(HeavyWorker(script, seconds)), secret=TEST_SECRET)
 
 

@@ -19,7 +19,7 @@ def script(pause: float = 0.0) -> ScriptedSandbox:
     """A sandbox whose one worker answers SumTask's four val instances right, each message `pause` s late."""
     answers: list[Any] = [{"op": "loading"}, {"op": "loaded", "ok": True}]
     for instance in SumTask().instances("val", TEST_SECRET):
-        answers += [{"op": "ready"}, {"op": "result", "ok": True, "output": instance.hidden}]
+        answers += [{"op": "result", "ok": True, "output": instance.hidden}]
     return ScriptedSandbox([answers], pause=pause)
 
 

@@ -88,11 +88,11 @@ class Worker(ScriptedWorker):
             if item.real:
                 time.sleep(item.seconds)
             self.script.pop(0)
-            return item.message
+            return self.answering(item.message)
         if isinstance(item, Costly):
             self.script.pop(0)
             self.cpu += item.seconds
-            return item.message
+            return self.answering(item.message)
         if isinstance(item, Busy):
             self.cpu += item.threads * max(0.0, timeout)
             raise ChannelTimeout()
@@ -148,7 +148,7 @@ def answers(task: SumTask | None = None, audit: dict[str, Any] | None = None) ->
     """The messages of a worker that answers every instance of the task's val split correctly."""
     extra = {} if audit is None else {"audit": audit}
     instances = (task or SumTask()).instances("val", TEST_SECRET)
-    return [m for i in instances for m in ({"op": "ready"}, {"op": "result", "ok": True, "output": i.hidden, **extra})]
+    return [{"op": "result", "ok": True, "output": i.hidden, **extra} for i in instances]
 
 
 def test_a_worker_has_thirty_seconds_to_start() -> None:
@@ -193,7 +193,7 @@ def test_a_worker_still_starting_at_the_deadline_ends_the_evaluation_without_wai
 
 
 def test_a_program_computing_when_the_deadline_passes_fails_as_deadline_and_no_other_instance_starts() -> None:
-    worker = Worker([*LOADED, {"op": "ready"}, Late(10.0, {"op": "result", "ok": True, "output": 0}, real=True)])
+    worker = Worker([*LOADED, Late(10.0, {"op": "result", "ok": True, "output": 0}, real=True)])
     result = run(Sandbox(worker), deadline=0.3)
     assert [o.failure for o in result.outcomes] == ["deadline"] * 4 and result.deadline_hit
     assert result.detail == "the evaluation ran out of time"
@@ -220,7 +220,7 @@ def test_the_cpu_a_program_takes_to_load_is_recorded() -> None:
 
 def test_an_answer_made_with_more_cpu_than_the_limit_is_a_timeout_and_the_worker_is_kept() -> None:
     over = Costly(0.6, {"op": "result", "ok": True, "output": 0})
-    worker = Worker([*LOADED, {"op": "ready"}, over, *answers()[2:]])
+    worker = Worker([*LOADED, over, *answers()[1:]])
     sandbox = Sandbox(worker)
     result = run(sandbox)
     assert [o.failure for o in result.outcomes] == ["timeout", None, None, None]
@@ -233,7 +233,7 @@ def test_an_answer_made_with_more_cpu_than_the_limit_is_a_timeout_and_the_worker
 def test_a_program_busy_in_many_threads_is_stopped_soon_after_its_limit() -> None:
     # Four busy threads use CPU four times as fast as the wall clock runs: the host reads the CPU time often enough
     # that the program is charged little more than its limit when it is stopped.
-    worker = Worker([*LOADED, {"op": "ready"}, Busy(threads=4), STOPPED, *answers()[2:]])
+    worker = Worker([*LOADED, Busy(threads=4), STOPPED, *answers()[1:]])
     result = run(Sandbox(worker))
     first = result.outcomes[0]
     assert first.failure == "timeout" and "of CPU, over 0.5s" in first.detail
@@ -243,7 +243,7 @@ def test_a_program_busy_in_many_threads_is_stopped_soon_after_its_limit() -> Non
 
 def test_a_worker_that_exits_right_after_answering_is_charged_what_its_clock_last_showed() -> None:
     reply = {"op": "result", "ok": True, "output": SumTask().instances("val", TEST_SECRET)[0].hidden}
-    worker = Worker([*LOADED, {"op": "ready"}, Burn(0.2), reply], exits=True)
+    worker = Worker([*LOADED, Burn(0.2), reply], exits=True)
     result = run(Sandbox(worker))
     assert result.outcomes[0].failure is None and result.outcomes[0].score == 1.0
     assert result.outcomes[0].elapsed == charged(0.2)
@@ -253,7 +253,7 @@ def test_a_worker_that_exits_right_after_answering_is_charged_what_its_clock_las
 def test_an_instance_whose_worker_is_already_gone_is_charged_no_wall_time_of_the_instance_before() -> None:
     # The first answer takes 1 s of real time; the worker is then gone, so the next instance fails at once.
     reply = {"op": "result", "ok": True, "output": SumTask().instances("val", TEST_SECRET)[0].hidden}
-    worker = Worker([*LOADED, {"op": "ready"}, Late(1.0, reply, real=True)], exits=True)
+    worker = Worker([*LOADED, Late(1.0, reply, real=True)], exits=True)
     result = run(Sandbox(worker))
     assert result.outcomes[0].failure is None and result.outcomes[0].wall >= 1.0
     assert result.outcomes[1].failure == "crash" and result.outcomes[1].wall < 0.5
@@ -274,18 +274,19 @@ def test_a_cpu_clock_that_runs_backwards_is_never_charged_as_negative_time() -> 
     # A negative charge would hand the program CPU budget back; the drop is charged as nothing instead.
     instances = SumTask().instances("val", TEST_SECRET)
     reply = {"op": "result", "ok": True, "output": instances[0].hidden}
-    worker = Worker([*LOADED, {"op": "ready"}, Burn(-0.3), reply, *answers()[2:]])
+    worker = Worker([*LOADED, Burn(-0.3), reply, *answers()[1:]])
     result = run(Sandbox(worker))
     assert [o.failure for o in result.outcomes] == [None] * len(instances)
     assert 0.0 <= result.outcomes[0].elapsed < HOST  # the host's reading of its answer, no less
 
 
-@pytest.mark.parametrize("early", ["result", "loaded"])
-def test_a_worker_that_answers_before_it_is_told_to_go_breaks_the_protocol_and_is_charged_nothing(early: str) -> None:
-    # Had the early message been ignored, the next one would have been taken as a correct answer.
+@pytest.mark.parametrize("early", ["ready", "loaded"])
+def test_a_worker_that_answers_a_call_with_anything_but_a_result_breaks_the_protocol_and_is_charged_nothing(
+        early: str) -> None:
+    # Had the message been ignored, the next one would have been taken as a correct answer.
     right = answers()
-    first = Worker([*LOADED, {**right[1], "op": early}, right[1], *right[2:]])
-    second = Worker([*LOADED, *answers()[2:]])
+    first = Worker([*LOADED, {**right[0], "op": early}, right[0], *right[1:]])
+    second = Worker([*LOADED, *answers()[1:]])
     result = run(Sandbox(first, second))
     assert [o.failure for o in result.outcomes] == ["protocol", None, None, None]
     assert result.outcomes[0].elapsed == 0.0 and result.outcomes[0].score == 0.0
@@ -296,8 +297,8 @@ def test_a_worker_that_answers_before_it_is_told_to_go_breaks_the_protocol_and_i
 
 @pytest.mark.parametrize(("stderr", "detail"), [("S" * 200 + "T" * 500, "T" * 500), ("", "the worker died")])
 def test_a_worker_that_dies_during_a_call_is_a_crash_explained_by_its_stderr(stderr: str, detail: str) -> None:
-    first = Worker([*LOADED, {"op": "ready"}, ChannelClosed("gone")], stderr=stderr)
-    second = Worker([*LOADED, *answers()[2:]])
+    first = Worker([*LOADED, ChannelClosed("gone")], stderr=stderr)
+    second = Worker([*LOADED, *answers()[1:]])
     result = run(Sandbox(first, second))
     assert [o.failure for o in result.outcomes] == ["crash", None, None, None]
     assert result.detail == detail
@@ -306,7 +307,7 @@ def test_a_worker_that_dies_during_a_call_is_a_crash_explained_by_its_stderr(std
 def test_an_instance_failure_message_keeps_its_last_500_characters() -> None:
     error = "A" * 100 + "B" * 500
     failing = {"op": "result", "ok": False, "kind": "exception", "error": error}
-    worker = Worker([*LOADED, {"op": "ready"}, failing, *answers()[2:]])
+    worker = Worker([*LOADED, failing, *answers()[1:]])
     result = run(Sandbox(worker))
     assert result.failures == {"exception": 1} and result.detail == "B" * 500
     assert worker.retired  # an exception in the program leaves its worker fit to serve again
@@ -317,7 +318,7 @@ def test_a_worker_that_only_answered_is_retired_for_reuse() -> None:
     sandbox = Sandbox(worker)
     result = run(sandbox)
     assert result.score == 1.0 and result.flags == {} and result.failures == {} and worker.retired
-    assert [m["op"] for m in worker.sent] == ["load", "go"] + ["call", "go"] * 4
+    assert [m["op"] for m in worker.sent] == ["load", "go"] + ["call"] * 4
     assert sandbox.seeds == [0]  # without a seed, as with seed=0
 
 
@@ -351,8 +352,8 @@ def test_a_load_reply_off_the_protocol_is_a_protocol_failure(reply: dict[str, An
 @pytest.mark.parametrize("when", ["loading", "answering"])
 def test_an_undecodable_message_is_a_protocol_failure(when: str) -> None:
     garbled = ProtocolError("a line that is not a message")
-    script = [{"op": "loading"}, garbled] if when == "loading" else [*LOADED, {"op": "ready"}, garbled]
-    result = run(Sandbox(Worker(script), Worker([*LOADED, *answers()[2:]])))
+    script = [{"op": "loading"}, garbled] if when == "loading" else [*LOADED, garbled]
+    result = run(Sandbox(Worker(script), Worker([*LOADED, *answers()[1:]])))
     kinds = [result.failure] if when == "loading" else [o.failure for o in result.outcomes]
     assert kinds == (["protocol"] if when == "loading" else ["protocol", None, None, None])
     assert result.detail == "a line that is not a message"
@@ -361,7 +362,7 @@ def test_an_undecodable_message_is_a_protocol_failure(when: str) -> None:
 
 def test_a_failure_kind_the_protocol_does_not_know_is_a_protocol_failure() -> None:
     made_up = {"op": "result", "ok": False, "kind": "scorer_error", "error": "blame the task"}
-    result = run(Sandbox(Worker([*LOADED, {"op": "ready"}, made_up]), Worker([*LOADED, *answers()[2:]])))
+    result = run(Sandbox(Worker([*LOADED, made_up]), Worker([*LOADED, *answers()[1:]])))
     assert [o.failure for o in result.outcomes] == ["protocol", None, None, None]
     assert result.detail == "unknown failure kind 'scorer_error'"
 
@@ -369,14 +370,14 @@ def test_a_failure_kind_the_protocol_does_not_know_is_a_protocol_failure() -> No
 @pytest.mark.parametrize("kind", ["timeout", "memory"])
 def test_a_worker_whose_program_was_stopped_is_killed_not_reused(kind: str) -> None:
     stopped = {"op": "result", "ok": False, "kind": kind, "error": "stopped"}
-    worker = Worker([*LOADED, {"op": "ready"}, stopped, *answers()[2:]])
+    worker = Worker([*LOADED, stopped, *answers()[1:]])
     result = run(Sandbox(worker))
     assert result.failures == {kind: 1} and worker.closed and not worker.retired
 
 
 def test_later_workers_that_fail_to_load_fail_their_instances() -> None:
     broken = [{"op": "loading"}, {"op": "loaded", "ok": False, "kind": "exception", "error": "flaky import"}]
-    first = Worker([*LOADED, {"op": "ready"}, {"op": "surprise"}])
+    first = Worker([*LOADED, {"op": "surprise"}])
     result = run(Sandbox(first, Worker(broken), Worker(broken), Worker(broken)))
     assert [o.failure for o in result.outcomes] == ["protocol", "exception", "exception", "exception"]
     assert result.failure is None and result.n_instances == 4
@@ -384,10 +385,10 @@ def test_later_workers_that_fail_to_load_fail_their_instances() -> None:
 
 def test_what_the_program_tried_is_reported_from_every_worker_it_used() -> None:
     first = Worker([{"op": "loading"}, {"op": "loaded", "ok": True, "audit": {"counts": {"subprocess": 1}}},
-                    {"op": "ready"}, {"op": "result", "ok": True, "output": 0, "audit": {"counts": {"subprocess": 2}}},
-                    {"op": "ready"}, {"op": "bogus"}])
+                    {"op": "result", "ok": True, "output": 0, "audit": {"counts": {"subprocess": 2}}},
+                    {"op": "bogus"}])
     second = Worker([{"op": "loading"}, {"op": "loaded", "ok": True, "audit": {"counts": {"network": 1}}},
-                     *answers(audit={"counts": {"network": 1, "subprocess": 1}})[4:]])
+                     *answers(audit={"counts": {"network": 1, "subprocess": 1}})[2:]])
     result = run(Sandbox(first, second))
     assert result.audit == {"counts": {"subprocess": 3, "network": 1, "protocol_violation": 1}, "samples": {}}
 
@@ -413,15 +414,15 @@ class LaxTask(SumTask):
 def test_a_wrong_but_well_formed_answer_the_lax_scorer_would_reward_is_flagged() -> None:
     task = LaxTask()
     right = answers(task)
-    wrong = [{"op": "ready"}, {"op": "result", "ok": True, "output": -1}]
-    result = run(Sandbox(Worker([*LOADED, *wrong, *right[2:]])), task)
+    wrong = [{"op": "result", "ok": True, "output": -1}]
+    result = run(Sandbox(Worker([*LOADED, *wrong, *right[1:]])), task)
     assert result.score == 0.5 and result.failures == {}
     assert [o.flags for o in result.outcomes] == [("lax_would_accept",), ()]
 
 
 def test_a_program_that_sleeps_is_stopped_at_the_wall_clock_backstop_and_its_wall_time_recorded() -> None:
     task = QuickTask()
-    worker = Worker([*LOADED, {"op": "ready"}, Late(60.0, {"op": "result", "ok": True, "output": 0}, real=True)])
+    worker = Worker([*LOADED, Late(60.0, {"op": "result", "ok": True, "output": 0}, real=True)])
     result = run(Sandbox(worker), task)
     (outcome,) = result.outcomes
     assert outcome.failure == "timeout" and outcome.elapsed == charged(0.0)
@@ -439,7 +440,7 @@ def test_a_program_starved_of_cpu_is_told_what_was_measured_not_that_it_slept() 
     # The issue's case: a busy loop on a loaded machine gets 3% of a core, and the wall-clock backstop ends it
     # before its CPU limit (0.05 s: 0.03 x 1.05 s is under it). The detail reports the CPU it used, the wall time it
     # had and the load, and that it did not finish; it does not claim the program slept.
-    worker = Worker([*LOADED, {"op": "ready"}, Starved(0.03), STOPPED])
+    worker = Worker([*LOADED, Starved(0.03), STOPPED])
     result = run(Sandbox(worker), QuickTask())
     (outcome,) = result.outcomes
     assert outcome.failure == "timeout" and 0.025 < outcome.elapsed < 0.05, outcome
@@ -469,8 +470,9 @@ class QuickTask(SumTask):
 
 
 def test_a_program_still_decoding_its_inputs_past_the_wall_clock_backstop_fails_on_the_wall_clock() -> None:
-    # Decoding the inputs is the program's time: a worker that never says `ready` is stopped like one that computes.
-    worker = Worker([*LOADED, Late(5.0, {"op": "ready"}, real=True)])
+    # Decoding the inputs is the program's time: a worker still decoding (it answers nothing) is stopped like one that
+    # computes.
+    worker = Worker([*LOADED, Late(5.0, {"op": "result", "ok": True, "output": 0}, real=True)])
     result = run(Sandbox(worker), QuickTask())
     outcome = result.outcomes[0]
     assert outcome.failure == "timeout" and "stopped by the 1.05s wall-clock backstop" in outcome.detail
@@ -480,7 +482,7 @@ def test_a_program_still_decoding_its_inputs_past_the_wall_clock_backstop_fails_
                                     {"op": "answer", "ok": True, "output": 0}], ids=["ok 1", "ok yes", "not a result"])
 def test_a_result_message_off_the_protocol_is_a_protocol_failure_not_an_answer(forged: dict[str, Any]) -> None:
     instances = SumTask().instances("val", TEST_SECRET)
-    worker = Worker([*LOADED, {"op": "ready"}, {**forged, "output": instances[0].hidden}])
+    worker = Worker([*LOADED, {**forged, "output": instances[0].hidden}])
     result = run(Sandbox(worker))
     assert result.outcomes[0].failure == "protocol" and result.outcomes[0].detail == "expected the `result` message"
 
@@ -488,7 +490,7 @@ def test_a_result_message_off_the_protocol_is_a_protocol_failure_not_an_answer(f
 def test_an_output_the_host_cannot_decode_is_a_protocol_failure() -> None:
     # A guest that skips its own encoder can send anything; the host decodes it under the wire's rules.
     forged = {"op": "result", "ok": True, "output": {"__ndarray__": "int64", "shape": [2], "data": [1]}}
-    worker = Worker([*LOADED, {"op": "ready"}, forged])
+    worker = Worker([*LOADED, forged])
     result = run(Sandbox(worker))
     assert result.outcomes[0].failure == "protocol"
     assert result.outcomes[0].detail.startswith("undecodable output: ")
@@ -505,7 +507,7 @@ def test_the_evaluations_cpu_budget_counts_the_load_and_every_instance(burnt: fl
     # SumTask's budget for its four instances: 5 s of load, 4 x (0.5 + 0.05) s of calls and 1 s: 8.2 s. The load
     # took 4 s and the first call `burnt` s: the next instance runs only if that leaves some budget.
     right = answers()
-    worker = Worker([{"op": "loading"}, Costly(4.0, LOADED[1]), right[0], Costly(burnt, right[1]), *right[2:]])
+    worker = Worker([{"op": "loading"}, Costly(4.0, LOADED[1]), Costly(burnt, right[0]), *right[1:]])
     result = run(Sandbox(worker))
     assert result.outcomes[0].failure == "timeout" and result.outcomes[0].elapsed == charged(burnt)
     if runs:
@@ -547,8 +549,8 @@ class StrictTask(LaxTask):
 
 def test_a_malformed_answer_is_bad_output_and_flagged_when_the_lax_scorer_would_take_it() -> None:
     task = StrictTask()
-    malformed = [{"op": "ready"}, {"op": "result", "ok": True, "output": "12"}]
-    result = run(Sandbox(Worker([*LOADED, *malformed, *answers(task)[2:]])), task)
+    malformed = [{"op": "result", "ok": True, "output": "12"}]
+    result = run(Sandbox(Worker([*LOADED, *malformed, *answers(task)[1:]])), task)
     assert [(o.score, o.failure, o.flags) for o in result.outcomes] == [
         (0.0, "bad_output", ("lax_would_accept",)), (1.0, None, ())]
     assert result.detail == "expected an int, got str"
@@ -578,3 +580,16 @@ def test_no_program_is_no_code_and_starts_no_worker(program: str | None) -> None
     result = evaluate(SumTask(), program, "val", sandbox=sandbox, secret=TEST_SECRET)
     assert result.failure == "no_code" and result.detail == "no program" and result.score == 0.0
     assert result.n_instances == 0 and sandbox.launched == 0 and result.duration == 0.0
+
+
+@pytest.mark.parametrize("n", [None, 0, 2, "1"])
+def test_a_result_naming_another_call_is_a_protocol_break(n: Any) -> None:
+    # The program shares its process with the protocol's descriptors: a result it forged, or its real one coming a
+    # call late behind a forged one, names a call other than the one the host waits for.
+    right = answers()
+    first = Worker([*LOADED, {**right[0], "n": n}, *right[1:]])
+    result = run(Sandbox(first, Worker([*LOADED, *answers()[1:]])))
+    assert [o.failure for o in result.outcomes] == ["protocol", None, None, None]
+    assert result.detail == f"a result for call {n}, not call 1" and first.closed and not first.retired
+    control = run(Sandbox(Worker([*LOADED, {**right[0], "n": 1}, *right[1:]])))  # the same result, naming its call
+    assert control.failures == {} and control.score == 1.0

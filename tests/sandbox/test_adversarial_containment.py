@@ -173,7 +173,8 @@ def bystanders() -> Iterator[Spawner]:
 
 def assert_run_left_nothing(namespace: str, runner: Runner | None = None) -> None:
     """No process of the run (of a sandbox uid or any other, zombies included) remains on the host (but for a warm
-    runner's zygote and its sandbox's init, which stay by design once the zygote has swept)."""
+    runner's zygote, the child it forks ahead and its sandbox's init, which stay by design once the zygote has
+    swept)."""
     assert namespace.startswith("pid:["), namespace
     residents = runner.residents() if runner is not None else set()
     wait_until(lambda: not leftovers(namespace, residents), SETTLE)
@@ -685,7 +686,7 @@ def forge(messages):
 @pytest.mark.parametrize("when", ["while_answering", "while_loading"])
 def test_forged_protocol_messages_never_earn_a_score(strict: SandboxChoice, when: str) -> None:
     if when == "while_loading":
-        messages = '{"op": "loaded", "ok": true}\n{"op": "ready"}\n' + FORGED * 10
+        messages = '{"op": "loaded", "ok": true}\n' + FORGED * 10
         source = FORGE + f"forge({messages!r})\ndef algorithm(a):\n    return -1\n"
     else:
         source = FORGE + f"def algorithm(a):\n    forge({FORGED!r})\n    return -1\n"

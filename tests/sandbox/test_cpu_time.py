@@ -13,7 +13,8 @@ import pytest
 
 from selftaught.evaluate import evaluate
 from selftaught.sandbox import BwrapSandbox, WorkerProcess
-from selftaught.sandbox._cputime import CpuReader, process_cpu, process_tree_cpu
+from selftaught.sandbox._cgroup import WorkerCgroup
+from selftaught.sandbox._cputime import CgroupCpu, CpuReader, process_cpu, process_tree_cpu
 from selftaught.sandbox._process import SINGLE_THREAD_ENV
 from support import TEST_SECRET, EchoTask
 
@@ -149,3 +150,33 @@ def test_numeric_libraries_run_one_thread_in_a_worker() -> None:
     assert threads == 1
     assert env == dict.fromkeys(SINGLE_THREAD_ENV, "1")
     assert {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"} <= set(env)
+
+
+def test_a_cgroup_reading_through_a_kept_descriptor_is_current() -> None:
+    # The host keeps each worker's CPU accounting file open and re-reads it at offset 0; every reading must be the
+    # kernel's current count: between two readings that open the file afresh (the control), while a program burns.
+    sandbox = BwrapSandbox()
+    if sandbox.cgroups.version is None or (sandbox.cgroups.version == 1 and "cpuacct" not in sandbox.cgroups.bases):
+        pytest.skip("no writable cgroup with CPU accounting here")
+    name = "cpuacct.usage" if sandbox.cgroups.version == 1 else "cpu.stat"
+    with sandbox.launch() as worker:
+        cgroup = worker._cgroup
+        assert isinstance(cgroup, WorkerCgroup) and isinstance(cgroup.cpu, CgroupCpu)
+        kept = cgroup.cpu
+        fresh = CgroupCpu(next(d for d in cgroup.dirs if (d / name).exists()), sandbox.cgroups.version)
+        fresh.file.close()  # read by name each time: open, read, close
+
+        worker.send({"op": "load", "program": BURN.format(seconds=0.5) + "def algorithm():\n    return 1\n",
+                     "entrypoint": "algorithm"})
+        assert worker.receive(30)["op"] == "loading"
+        worker.send({"op": "go"})
+        readings = []
+        for _ in range(200):
+            before, now, after = fresh(), kept(), fresh()
+            assert before is not None and now is not None and after is not None
+            assert before <= now <= after, (before, now, after)
+            readings.append(now)
+            time.sleep(0.002)
+        assert worker.receive(30)["ok"] is True
+    assert readings[-1] - readings[0] >= 0.2, readings  # it moved while the program burnt
+    assert kept.file.fd is None  # closed with the cgroup

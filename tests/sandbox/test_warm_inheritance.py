@@ -5,8 +5,9 @@ sched_setscheduler, sched_setaffinity, ioprio_set on the zygote's pid). Three de
 - the seccomp filter refuses those calls on any process but the caller (a hostile predecessor gets EPERM, and
   the honest program after it sees and scores exactly what it does after an innocent one, and in a cold worker);
 - without the filter, the zygote's sweep finds the change (a snapshot of its own state) and discards it;
-- a zygote changed behind both (here: by a host process of its uid) makes its next child fail its setup, which
-  the pool retries with a fresh zygote, never a machine fault.
+- a zygote changed behind both (here: by a host process of its uid) is found by the sweep after its next child
+  (that child was forked ahead, before the change), and a changed child (the one forked ahead, changed too) fails
+  its setup, which the pool retries with a fresh zygote, never a machine fault.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from typing import Any
 
 import pytest
 
-from sandbox_support import program, report_of
+from sandbox_support import program, report_of, wait_until
 from selftaught.errors import WorkerError
 from selftaught.evaluate import evaluate
 from selftaught.sandbox import BwrapSandbox, Limits, WarmPool, _seccomp
+from selftaught.sandbox._cputime import children
 from selftaught.sandbox._guest import _state
 from selftaught.sandbox._run_file import run_file
 from support import TEST_SECRET, EchoTask
@@ -221,18 +223,25 @@ def _as_uid_of(pid: int, action: Callable[[], None]) -> None:
     pytest.param(resource.RLIMIT_DATA, (50 * MB, resource.RLIM_INFINITY), id="data_soft"),
     pytest.param(resource.RLIMIT_STACK, (MB, MB), id="stack_hard"),
 ])
+@pytest.mark.parametrize("changed", ["zygote and child", "zygote alone"])
 def test_a_zygote_changed_behind_both_defences_is_retried_never_a_machine_fault(
-        bwrap: BwrapSandbox, cold: tuple[float, Any], limit: int, pair: tuple[int, int]) -> None:
+        bwrap: BwrapSandbox, cold: tuple[float, Any], limit: int, pair: tuple[int, int], changed: str) -> None:
     with WarmPool(bwrap, size=1) as warm:
         warm.warm()
         zygote = warm.idle()[0]
-        _as_uid_of(zygote, lambda: resource.prlimit(zygote, limit, pair))
+        assert wait_until(lambda: len(children(zygote)) == 1, 5)  # its next child, forked ahead, waits
+        targets = [zygote, *children(zygote)] if changed == "zygote and child" else [zygote]
+        for pid in targets:
+            _as_uid_of(pid, lambda pid=pid: resource.prlimit(pid, limit, pair))
         assert as_cold(honest(warm)) == cold  # the child set every limit explicitly, or a fresh zygote served
         assert zygote not in warm.idle()
-        if pair[1] != resource.RLIM_INFINITY:  # a hard limit below the host's: the child could not set its own
+        limit_name = {resource.RLIMIT_AS: "RLIMIT_AS", resource.RLIMIT_DATA: "RLIMIT_DATA",
+                      resource.RLIMIT_STACK: "RLIMIT_STACK"}[limit]
+        if changed == "zygote and child" and pair[1] != resource.RLIM_INFINITY:
+            # a hard limit below the host's: the child could not set its own
             assert any("failed to set up" in why and "cannot be set" in why for why in warm.discarded), warm.discarded
-        else:  # a soft one: the child reset it, and the sweep after it found the zygote changed
-            assert any("limit RLIMIT_DATA" in why for why in warm.discarded), warm.discarded
+        else:  # the child served (it reset a soft limit), and the sweep after it found the zygote changed
+            assert any(f"limit {limit_name}" in why for why in warm.discarded), warm.discarded
 
 
 def test_a_setup_that_fails_in_fresh_zygotes_too_is_a_worker_error_after_a_few_tries(bwrap: BwrapSandbox) -> None:

@@ -284,3 +284,30 @@ def test_an_improver_returning_a_solution_too_long_for_one_message_gets_no_solut
     utility = TaskUtility(services, task, "val", 1)
     result = run_improver(services, improver, task.seed_solution, utility, services.language_model("t", "task"))
     assert result.solution is None and result.failure == "no_solution" and "limit" in result.detail
+
+
+@pytest.mark.parametrize("items", [
+    [0] * 20,
+    [*range(-10, 10), 10**999, -(10**999)],
+    [0.5] * 16 + [-0.0, 1e308],
+    [True, False, None, "x", 1, 2.5] * 3,
+    [1.0] * 16 + [float("inf"), float("nan")],  # non-finite floats go tagged
+    [np.float64(1.5)] * 16 + [np.int64(2)],  # numpy scalars go as the plain type they extend
+    [[1, 2]] * 16,
+    [1] * 16 + [10**1000],  # too many digits
+    ["ok"] * 16 + ["\ud800"],  # a lone surrogate
+])
+def test_a_long_list_goes_on_the_wire_as_each_of_its_items_does(items: list[object]) -> None:
+    # Lists of 16 items or more are checked in bulk first; the control is each item put on the wire alone.
+    try:
+        each = [_wire.to_wire(v, 1) for v in items]
+    except _wire.WireError:
+        with pytest.raises(_wire.WireError):
+            _wire.to_wire(items)
+        with pytest.raises(_wire.WireError):
+            _wire.to_wire(tuple(items))
+        return
+    for form in (items, tuple(items)):
+        got = _wire.to_wire(form)
+        assert type(got) is list and _wire.encode({"v": got}) == _wire.encode({"v": each})
+        assert [type(v) for v in got] == [type(v) for v in each]

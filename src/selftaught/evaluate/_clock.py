@@ -42,18 +42,23 @@ class HostCharge:
 
 
 def await_message(worker: Worker, budget: float, start_cpu: float, started: float, deadline: float,
-                  charge: HostCharge, limit: int | None) -> tuple[dict[str, Any] | None, str | None, float]:
+                  charge: HostCharge, limit: int | None,
+                  *, just_read: bool = False) -> tuple[dict[str, Any] | None, str | None, float]:
     """The worker's next message (at most `limit` bytes), while the program is within `budget` CPU seconds (the
     worker's since `start_cpu`, plus `charge`), the budget's wall-clock backstop since `started`, and the
     evaluation's `deadline` (perf_counter values).
 
     Returns (message, None, worker CPU used) or, once one of those is over, (None, "cpu" | "wall" |
     "deadline", worker CPU used). The CPU time is read every POLL_INTERVAL at most, and waits never
-    exceed the budget left: a single thread cannot use more CPU than wall time passes.
+    exceed the budget left: a single thread cannot use more CPU than wall time passes. `just_read`: the
+    caller read `start_cpu` a moment ago (just before sending what the worker answers), so the first wait
+    goes by that reading (none used yet) instead of another, which would say the same.
     """
     backstop = started + backstop_for(budget)
+    fresh = just_read
     while True:
-        used = max(0.0, worker.cpu_time() - start_cpu)
+        used = 0.0 if fresh else max(0.0, worker.cpu_time() - start_cpu)
+        fresh = False
         now = time.perf_counter()
         if used + charge.seconds > budget:
             return None, "cpu", used

@@ -15,7 +15,7 @@ EVALUATION_SLACK = 10.0  # per evaluation, in its deadline (worker starts)
 CPU_INSTANCE_SLACK = 0.05  # per instance, in the evaluation's CPU budget (a stop overshoots the limit a little)
 CPU_SLACK = 1.0  # per evaluation, in its CPU budget
 # Bytes a solution worker's message may take besides an output: the runtime audit record (5 samples of
-# 200 characters per kind), a failure's text (2,000 characters). The `loading`, `loaded` and `ready`
+# 200 characters per kind), a failure's text (2,000 characters). The `loading` and `loaded`
 # messages are held to it, a `result` to it plus the task's `max_output_bytes`.
 MESSAGE_ENVELOPE = 256 * 1024
 

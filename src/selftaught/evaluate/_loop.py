@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from selftaught.evaluate._limits import cpu_budget_for, deadline_for, limits_of
 from selftaught.evaluate._records import Evaluation, InstanceOutcome
-from selftaught.evaluate._runner import Runner
+from selftaught.evaluate._runner import Answered, Runner
 from selftaught.evaluate._verdicts import Failed
 from selftaught.sandbox import Sandbox, select_sandbox
 from selftaught.store import program_hash
@@ -19,6 +19,7 @@ from selftaught.tasks import SplitSecret, Task, load_split_secret
 EvaluationProgress = Callable[[int, int, float], None]
 PROGRESS_AFTER = 3.0  # wall-clock seconds an evaluation runs before it reports its progress
 PROGRESS_EVERY = 3.0  # wall-clock seconds between its reports after that (the last instance is always reported)
+QUICK_JUDGEMENT = 0.001  # seconds: a task's judgement quicker than this overlaps the next call
 
 
 def worker_seed(run_seed: int, program: str | None) -> int:
@@ -60,6 +61,11 @@ def evaluate(
     runner = Runner(sandbox or select_sandbox().sandbox, task, program, seed, started + budget)
     outcomes: list[InstanceOutcome] = []
     reported: float | None = None  # when progress was last reported (seconds since the start)
+    # The last call answered, judged once the next call is sent (the host's judging overlaps the worker's work) while
+    # judging proves quick; a judgement that took longer has every later one made before the next call, as the
+    # host's delay would count against the next instance's wall-clock limits.
+    answered: Answered | None = None
+    quick = False
 
     def report() -> None:
         nonlocal reported
@@ -70,29 +76,49 @@ def evaluate(
             reported = elapsed
             progress(len(outcomes), len(instances), elapsed)
 
+    def settle() -> None:
+        """Judges the last call answered, if any (its outcome takes its place, in order)."""
+        nonlocal answered, quick
+        if answered is not None:
+            began = time.perf_counter()
+            outcomes.append(runner.judge(answered))
+            quick = time.perf_counter() - began < QUICK_JUDGEMENT
+            answered = None
+            report()
+
+    def done(outcome: InstanceOutcome) -> None:
+        settle()
+        outcomes.append(outcome)
+        report()
+
     try:
-        for instance in instances:
-            if outcomes:
-                report()
-            if outcomes and runner.remaining() <= 0:  # out of time: no instance starts past the deadline
-                outcomes.append(InstanceOutcome(fail, 0.0, "deadline", "the evaluation ran out of time"))
+        for index, instance in enumerate(instances):
+            begun = bool(outcomes) or answered is not None
+            if begun and runner.remaining() <= 0:  # out of time: no instance starts past the deadline
+                done(InstanceOutcome(fail, 0.0, "deadline", "the evaluation ran out of time"))
                 continue
             if runner.cpu_spent > cpu_budget:  # nor once the program has burnt the CPU of every limit
-                outcomes.append(InstanceOutcome(fail, 0.0, "deadline", f"the program used the evaluation's CPU "
-                                                f"budget ({runner.cpu_spent:.2f}s of {cpu_budget:g}s)"))
+                done(InstanceOutcome(fail, 0.0, "deadline", f"the program used the evaluation's CPU "
+                                     f"budget ({runner.cpu_spent:.2f}s of {cpu_budget:g}s)"))
                 continue
             try:
                 runner.ensure()
             except Failed as failed:
-                if not outcomes and failed.kind != "deadline":  # the program itself is broken
+                if not begun and failed.kind != "deadline":  # the program itself is broken
                     runner.close()
                     return Evaluation(task.name, split, fail, time.perf_counter() - started, failed.kind,
                                       failed.detail, audit=runner.audit.record(), limits=limits, clock=runner.clock)
-                outcomes.append(InstanceOutcome(fail, 0.0, failed.kind, failed.detail))
+                done(InstanceOutcome(fail, 0.0, failed.kind, failed.detail))
                 continue
-            outcomes.append(runner.run(instance))
-        if outcomes:
-            report()
+            upcoming = instances[index + 1] if index + 1 < len(instances) else None
+            result = runner.run(instance, upcoming, settle if answered is not None else None)
+            if isinstance(result, Answered):
+                answered = result
+                if not quick:
+                    settle()
+            else:
+                done(result)
+        settle()
     finally:
         runner.close()
     score = sum(o.score for o in outcomes) / len(outcomes) if outcomes else fail

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
 
 from selftaught.errors import WorkerError
 from selftaught.evaluate._audit import AuditTotals
@@ -27,6 +30,16 @@ from selftaught.tasks import Instance, Task
 START_TIMEOUT = 30.0  # seconds for a fresh worker to start, before any of the program's code runs
 
 
+@dataclass(frozen=True)
+class Answered:
+    """A call answered within its limit with an output the host decoded: the task's judgement is still to come."""
+
+    instance: Instance
+    output: Any
+    elapsed: float  # CPU seconds charged
+    wall: float = 0.0
+
+
 class Runner:
     """Keeps one worker with the program loaded, replacing it after a kill, within the deadline."""
 
@@ -45,6 +58,8 @@ class Runner:
         self.call_wall: float | None = None  # wall seconds until its output arrived (or it was stopped)
         self.altered = False  # a worker was stopped, died or broke the protocol: none is trusted to be reused
         self.result_limit = result_limit(task)  # bytes of a result message read, at most
+        self._prepared: tuple[Instance, Any, bytes] | None = None  # the next call, encoded ahead
+        self.calls = 0  # calls sent: each is numbered, and its result must name it
 
     def remaining(self) -> float:
         return self.deadline - time.perf_counter()
@@ -88,7 +103,7 @@ class Runner:
             worker.send({"op": "go"})
             started = time.perf_counter()
             reply, why, used = await_message(worker, limit, start_cpu, started, self.deadline, charge,
-                                             MESSAGE_ENVELOPE)
+                                             MESSAGE_ENVELOPE, just_read=True)
             wall = time.perf_counter() - started
             if why is not None:
                 reply = stop(worker, charge, MESSAGE_ENVELOPE)
@@ -122,39 +137,78 @@ class Runner:
         if self.load_time is None:
             self.load_time = used
 
-    def run(self, instance: Instance) -> InstanceOutcome:
-        """One call of the entrypoint, charged with the worker's CPU time from sending its inputs to the output."""
+    def run(self, instance: Instance, upcoming: Instance | None = None,
+            meanwhile: Callable[[], None] | None = None) -> InstanceOutcome | Answered:
+        """One call of the entrypoint, charged with the worker's CPU time from sending its inputs to the output.
+
+        Once the call is sent, and while the worker works on it, `meanwhile` runs (the previous instance's
+        judgement) and the call of `upcoming` (the next instance) is encoded. A call answered within its limit
+        with an output the host could decode comes back `Answered`: `judge` then gives its outcome.
+        """
         self.call_started = time.perf_counter()
         self.call_wall = None
         try:
-            outcome = self._run(instance)
+            result: InstanceOutcome | Answered = self._run(instance, upcoming, meanwhile)
         except Failed as failed:
-            outcome = InstanceOutcome(self.task.failure_score, failed.elapsed, failed.kind, failed.detail)
-        self.cpu_spent += outcome.elapsed
+            result = InstanceOutcome(self.task.failure_score, failed.elapsed, failed.kind, failed.detail)
+        self.cpu_spent += result.elapsed
         wall = self.call_wall if self.call_wall is not None else time.perf_counter() - self.call_started
-        return replace(outcome, wall=wall)
+        return replace(result, wall=wall)
 
-    def _run(self, instance: Instance) -> InstanceOutcome:
+    def judge(self, answered: Answered) -> InstanceOutcome:
+        """The task's verdict on an answered call (a scorer bug raises ScorerError)."""
+        return judge(self.task, answered.instance, answered.output, answered.elapsed, answered.wall)
+
+    def prepare(self, instance: Instance | None) -> None:
+        """Encodes `instance`'s call ahead (the next `run` of that instance sends it as it is)."""
+        self._prepared = None
+        if instance is not None:
+            attachment = bytearray()
+            args = _wire.to_wire(list(instance.args), attachment=attachment)
+            self._prepared = (instance, args, bytes(attachment))
+
+    def _call(self, instance: Instance) -> tuple[dict[str, Any], bytes]:
+        """`instance`'s call message and its attachment (the arguments' arrays as bytes: the worker decodes them much
+        faster than JSON lists), as prepared or encoded now."""
+        self.calls += 1
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None and prepared[0] is instance:
+            return {"op": "call", "n": self.calls, "args": prepared[1]}, prepared[2]
+        attachment = bytearray()
+        args = _wire.to_wire(list(instance.args), attachment=attachment)
+        return {"op": "call", "n": self.calls, "args": args}, bytes(attachment)
+
+    @contextlib.contextmanager
+    def _talking(self, worker: Worker) -> Iterator[None]:
+        """A broken channel as the instance's failure: a message off the protocol, or a worker gone."""
+        try:
+            yield
+        except ProtocolError as exc:
+            raise self._fail("protocol", str(exc), kill=True) from None
+        except ChannelClosed:
+            detail = worker.stderr_tail()[-DETAIL_CHARS:] or "the worker died"
+            raise self._fail("crash", detail, kill=True) from None
+
+    def _run(self, instance: Instance, upcoming: Instance | None,
+             meanwhile: Callable[[], None] | None) -> Answered:
         limit = self.task.time_limit
         worker = self.worker
         assert worker is not None
         charge = HostCharge()  # what reading and decoding this call's messages costs the host: the program's too
-        try:
+        message, attachment = self._call(instance)
+        with self._talking(worker):
             start_cpu = worker.cpu_time()
             started = self.call_started = time.perf_counter()
-            worker.send({"op": "call", "args": _wire.to_wire(list(instance.args))})
-            ready, why, used = await_message(worker, limit, start_cpu, started, self.deadline, charge,
-                                             MESSAGE_ENVELOPE)
-            if ready is None:  # decoding the inputs is the program's time too; it cannot be interrupted there
-                self.call_wall = time.perf_counter() - started
-                raise self._fail(*over(why or "cpu", limit, used + charge.seconds, wall=self.call_wall), kill=True,
-                                 elapsed=used + charge.seconds)
-            if ready.get("op") != "ready":
-                raise self._fail("protocol", "expected the `ready` message", kill=True)
-            worker.send({"op": "go"})
+            # The worker decodes the inputs and calls the entrypoint at once: decoding is the program's time too
+            # (charged from the reading above), and interrupted as the program is.
+            worker.send(message, attachment)
+        if meanwhile is not None:  # the host's own work, outside the program's charge (its errors are its own)
+            meanwhile()
+        self.prepare(upcoming)
+        with self._talking(worker):
             try:
                 reply, why, used = await_message(worker, limit, start_cpu, started, self.deadline, charge,
-                                                 self.result_limit)
+                                                 self.result_limit, just_read=meanwhile is None)
             except MessageTooLong:
                 raise self._refuse(worker, start_cpu, charge) from None
             self.call_wall = time.perf_counter() - started
@@ -162,17 +216,15 @@ class Runner:
                 reply = stop(worker, charge, self.result_limit)
             if reply is not None:
                 used = cpu_used(worker, start_cpu, used)
-        except ProtocolError as exc:
-            raise self._fail("protocol", str(exc), kill=True) from None
-        except ChannelClosed:
-            detail = worker.stderr_tail()[-DETAIL_CHARS:] or "the worker died"
-            raise self._fail("crash", detail, kill=True) from None
         if reply is None:  # it did not stop when interrupted: what it burnt meanwhile is charged too
             used = cpu_used(worker, start_cpu, used) + charge.seconds
             raise self._fail(*over(why or "cpu", limit, used, wall=self.call_wall), kill=True, elapsed=used)
         self.audit.see(reply)
         if reply.get("op") != "result" or not isinstance(reply.get("ok"), bool):
             raise self._fail("protocol", "expected the `result` message", kill=True)
+        if reply.get("n") != message["n"]:  # a message the program forged, or one it made come out of turn
+            raise self._fail("protocol", f"a result for call {str(reply.get('n'))[:20]}, not call {message['n']}",
+                             kill=True)
         kind = reply.get("kind")
         if why is None and used + charge.seconds > limit:
             why = "cpu"
@@ -190,7 +242,7 @@ class Runner:
         if used + charge.seconds > limit:  # decoding its output took the host past the program's limit
             raise self._fail(*over("cpu", limit, used + charge.seconds, charge.seconds), kill=False,
                              elapsed=used + charge.seconds)
-        return judge(self.task, instance, output, used + charge.seconds)
+        return Answered(instance, output, used + charge.seconds)
 
     def _refuse(self, worker: Worker, start_cpu: float, charge: HostCharge) -> Failed:
         """The failure of a result message over the task's output bound: refused unread (the worker, told the

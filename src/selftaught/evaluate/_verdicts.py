@@ -55,19 +55,20 @@ def over(why: str, limit: float, used: float, host: float = 0.0, wall: float | N
     return "timeout", f"{used:.3f}s of CPU{of_which}, over {limit:g}s"
 
 
-def judge(task: Task, instance: Instance, output: Any, elapsed: float) -> InstanceOutcome:
-    """The task's verdict; a malformed output is `bad_output`, a scorer bug raises ScorerError."""
+def judge(task: Task, instance: Instance, output: Any, elapsed: float, wall: float = 0.0) -> InstanceOutcome:
+    """The task's verdict (the call took `wall` seconds); a malformed output is `bad_output`, a scorer bug raises
+    ScorerError."""
     try:
         raw = task.checked_score(instance, output, elapsed)
     except BadOutput as exc:
         lax = ("lax_would_accept",) if lax_exceeds(task, instance, output, task.failure_score) else ()
-        return InstanceOutcome(task.failure_score, elapsed, "bad_output", str(exc)[:DETAIL_CHARS], lax)
+        return InstanceOutcome(task.failure_score, elapsed, "bad_output", str(exc)[:DETAIL_CHARS], lax, wall)
     flags: list[str] = []
     if raw > task.max_score:
         flags.append("above_max")
     if lax_exceeds(task, instance, output, max(raw, task.failure_score)):
         flags.append("lax_would_accept")
-    return InstanceOutcome(task.clip(raw), elapsed, flags=tuple(flags))
+    return InstanceOutcome(task.clip(raw), elapsed, flags=tuple(flags), wall=wall)
 
 
 def lax_exceeds(task: Task, instance: Instance, output: Any, earned: float) -> bool:

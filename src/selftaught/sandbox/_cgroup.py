@@ -61,6 +61,9 @@ class WorkerCgroup:
         return ["/bin/sh", "-c", JOIN_SHIM, "sh", str(len(self.dirs)), *self.procs_files, *argv]
 
     def remove(self) -> None:
+        close = getattr(self.cpu, "close", None)  # a descriptor kept open on its CPU accounting
+        if callable(close):
+            close()
         for d in self.dirs:
             for _ in range(50):
                 try:
@@ -162,6 +165,6 @@ class Cgroups:
                         (d / "memory.swap.max").write_text("0")
                     (d / "pids.max").write_text(str(processes))
         except OSError:
-            WorkerCgroup(dirs).remove()
+            WorkerCgroup(dirs, cpu).remove()
             return None
         return WorkerCgroup(dirs, cpu, source, events)

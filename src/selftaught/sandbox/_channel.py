@@ -73,6 +73,15 @@ class LineReader:
                 raise ChannelClosed("worker exited" + (" mid-message" if self._buffer else ""))
             self._fill(deadline)
 
+    def pending(self) -> bool:
+        """Whether `read_line` would return or raise at once: a whole line is buffered, the reader is broken or at
+        the end, or the descriptor has something to read now."""
+        if self._broken is not None or self._eof or self._buffer.find(b"\n", self._scanned) >= 0:
+            return True
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        return bool(poller.poll(0))
+
     def receive(self, timeout: float, limit: int | None = None) -> dict[str, Any]:
         """The next message, decoded (a line that is not one raises ProtocolError; see read_line for `limit`)."""
         line = self.read_line(timeout, limit)
@@ -133,7 +142,7 @@ class Worker(Protocol):
     @property
     def proc(self) -> ExitStatus: ...
 
-    def send(self, message: dict[str, Any]) -> None: ...
+    def send(self, message: dict[str, Any], attachment: bytes = ...) -> None: ...
 
     def receive(self, timeout: float, limit: int | None = None) -> dict[str, Any]: ...
 

@@ -38,34 +38,69 @@ def _read(path: str) -> str | None:
         os.close(fd)
 
 
-def cgroup_v1_reader(directory: Path) -> CpuReader:
-    """Seconds of CPU the cgroup's processes used, from v1 `cpuacct.usage` (nanoseconds)."""
-    path = str(directory / "cpuacct.usage")
+class CgroupFile:
+    """One cgroup file, re-read through a descriptor kept open: `pread` at offset 0 has the kernel render it
+    afresh, so a reading is one call (about 1 us) instead of open, read and close (about 6 us)."""
 
-    def read() -> float | None:
-        text = _read(path)
+    def __init__(self, path: str) -> None:
+        self.path = path
         try:
-            return int(text) / 1e9 if text is not None else None
-        except ValueError:
+            self.fd: int | None = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self.fd = None  # read by name each time (and None while it cannot be read)
+
+    def read(self) -> str | None:
+        fd = self.fd
+        if fd is None:
+            return _read(self.path)
+        try:
+            return os.pread(fd, 4096, 0).decode("ascii", "replace")
+        except OSError:
             return None
 
-    return read
+    def close(self) -> None:
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
-def cgroup_v2_reader(directory: Path) -> CpuReader:
-    """Seconds of CPU the cgroup's processes used, from v2 `cpu.stat` `usage_usec` (always present)."""
-    path = str(directory / "cpu.stat")
+class CgroupCpu:
+    """Seconds of CPU a cgroup's processes used: v1 `cpuacct.usage` (nanoseconds) or v2 `cpu.stat` `usage_usec`
+    (microseconds, always present). Callable (a CpuReader); `close()` once the cgroup is removed."""
 
-    def read() -> float | None:
-        text = _read(path)
-        for line in (text or "").splitlines():
+    def __init__(self, directory: Path, version: int) -> None:
+        self.version = version
+        self.file = CgroupFile(str(directory / ("cpuacct.usage" if version == 1 else "cpu.stat")))
+
+    def __call__(self) -> float | None:
+        text = self.file.read()
+        if text is None:
+            return None
+        if self.version == 1:
+            try:
+                return int(text) / 1e9
+            except ValueError:
+                return None
+        for line in text.splitlines():
             key, _, value = line.partition(" ")
             if key == "usage_usec":
                 with contextlib.suppress(ValueError):
                     return int(value) / 1e6
         return None
 
-    return read
+    def close(self) -> None:
+        self.file.close()
+
+
+def cgroup_v1_reader(directory: Path) -> CgroupCpu:
+    """Seconds of CPU the cgroup's processes used, from v1 `cpuacct.usage` (nanoseconds)."""
+    return CgroupCpu(directory, 1)
+
+
+def cgroup_v2_reader(directory: Path) -> CgroupCpu:
+    """Seconds of CPU the cgroup's processes used, from v2 `cpu.stat` `usage_usec` (always present)."""
+    return CgroupCpu(directory, 2)
 
 
 def children(pid: int) -> list[int]:

@@ -6,148 +6,66 @@ ordinary worker (the same `setup`, `load`/`improve`/`run` protocol, over pipes o
 and acknowledges its setup before `launch` hands it out: a child that fails there costs its zygote, and
 the launch tries a fresh one (see `_zygote` for the host side of one zygote).
 When the program ends normally, `retire()` has the zygote end the child and sweep its sandbox; a clean
-sweep returns the zygote to the pool. Anything else (`kill()`: a timeout, a crash, a protocol break; a
-sweep that is not clean; a zygote that misbehaves) destroys the zygote's whole sandbox. See docs/sandbox.md.
+sweep returns the zygote to the pool (its answer is read before it serves again: see `_pool`). Anything
+else (`kill()`: a timeout, a crash, a protocol break; a sweep that is not clean; a zygote that
+misbehaves) destroys the zygote's whole sandbox. See docs/sandbox.md.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
-import tempfile
 import threading
 import weakref
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from selftaught.errors import UserError, WorkerError
 from selftaught.sandbox._bwrap import BwrapSandbox
 from selftaught.sandbox._channel import ChannelClosed, ChannelTimeout, LineReader
+from selftaught.sandbox._guest import _wire
+from selftaught.sandbox._pool import ChildExit, ZygotePool
 from selftaught.sandbox._process import user_process_count
-from selftaught.sandbox._worker_process import Limits, MessageChannel, host_rlimits
+from selftaught.sandbox._worker_process import Limits, MessageChannel, host_rlimits, private_file
 from selftaught.sandbox._zygote import Zygote
 
 if TYPE_CHECKING:
     from selftaught.sandbox._select import Sandbox
 
 SETUP_TIMEOUT = 10.0  # seconds for a forked child to set its limits, seed and audit hook (about a millisecond)
-LAUNCHER_THREADS = 2  # zygotes started at once (each start is about 0.1 s of a core)
+SETUP_BYTES = 16384  # a setup message is about 1 KB; written before the child can read it, it must fit a pipe
 
 
 class SetupFailed(WorkerError):
     """A forked worker failed before any program ran in it (its zygote is suspect, not the machine)."""
 
 
-class _Exit:
-    """A forked child's exit status, as `subprocess.Popen.returncode` says it (None: unknown)."""
-
-    def __init__(self) -> None:
-        self.returncode: int | None = None
-
-
-class _Pool:
-    """The idle zygotes, shared by the pool's threads (everything here under `lock`)."""
-
-    def __init__(self, sandbox: BwrapSandbox, size: int) -> None:
-        self.sandbox = sandbox
-        self.size = size
-        self.lock = threading.Lock()
-        self.idle: list[Zygote] = []
-        self.starting = 0
-        self.closed = False
-        self.started = 0
-        self.discarded: list[str] = []  # why zygotes were destroyed (the latest few), for reports and tests
-        # Zygotes are started from these long-lived threads only: bubblewrap's --die-with-parent fires when the
-        # *thread* that started it ends (PR_SET_PDEATHSIG), and a zygote outlives whichever thread asked for it.
-        self.launcher = ThreadPoolExecutor(max_workers=LAUNCHER_THREADS, thread_name_prefix="selftaught-zygote")
-
-    def start(self) -> Zygote:
-        try:
-            zygote = self.launcher.submit(Zygote, self.sandbox).result()
-        except RuntimeError as exc:  # the launcher is shut down: the pool was closed meanwhile
-            raise WorkerError("the warm pool is closed") from exc
-        with self.lock:
-            self.started += 1
-        return zygote
-
-    def take(self) -> Zygote | None:
-        """The most recently used idle zygote (its pages are the warmest), or None."""
-        with self.lock:
-            while self.idle:
-                zygote = self.idle.pop()
-                if zygote.alive:
-                    return zygote
-                self._note(f"zygote {zygote.number} died while idle")
-                threading.Thread(target=zygote.destroy, daemon=True).start()
-        return None
-
-    def give_back(self, zygote: Zygote) -> None:
-        with self.lock:
-            if self.closed:
-                extra = [zygote]
-            else:
-                self.idle.append(zygote)
-                extra = self.idle[: max(0, len(self.idle) - self.size)]  # the oldest beyond `size`
-                del self.idle[: len(extra)]
-        for z in extra:
-            z.destroy()
-
-    def discard(self, zygote: Zygote, why: str) -> None:
-        with self.lock:
-            self._note(f"zygote {zygote.number}: {why}")
-        zygote.destroy()
-        self.replenish()
-
-    def _note(self, why: str) -> None:
-        self.discarded = [*self.discarded[-9:], why]
-
-    def replenish(self) -> None:
-        """Starts a spare zygote in the background when none is idle or starting, so the next launch is warm."""
-        with self.lock:
-            if self.closed or self.idle or self.starting:
-                return
-            self.starting += 1
-        threading.Thread(target=self._start_spare, name="selftaught-zygote", daemon=True).start()
-
-    def _start_spare(self) -> None:
-        try:
-            zygote: Zygote | None = self.start()
-        except Exception as exc:  # the next launch starts one itself, and says why if it cannot
-            zygote = None
-            with self.lock:
-                self._note(f"a spare zygote did not start: {exc}")
-        with self.lock:
-            self.starting -= 1
-        if zygote is not None:
-            self.give_back(zygote)
-
-    def close(self) -> None:
-        with self.lock:
-            self.closed = True
-            idle, self.idle = self.idle, []
-        for zygote in idle:
-            zygote.destroy()
-        self.launcher.shutdown(wait=False)
-
-
 class ForkedWorker(MessageChannel):
     """A worker forked by a zygote: the interface of `WorkerProcess` (send, receive, cpu_time, interrupt, kill...),
     plus `retire()`, which returns a clean zygote to its pool."""
 
-    def __init__(self, zygote: Zygote, pool: _Pool, limits: Limits, seed: int) -> None:
+    def __init__(self, zygote: Zygote, pool: ZygotePool, limits: Limits, seed: int) -> None:
         self.zygote = zygote
         self._pool = pool
         self.cpu_source = zygote.process.cpu_source
-        self.proc = _Exit()
+        self.proc = ChildExit()
         self.closed = True  # until the child exists
-        self.workdir = tempfile.mkdtemp(prefix="selftaught-forked-")  # 0700: the child's stderr, out of its reach
-        fd = os.open(os.path.join(self.workdir, ".stderr"), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-        self._stderr = os.fdopen(fd, "w+b")
+        self._stderr = private_file()  # the child's stderr: no path reaches it
+        fd = self._stderr.fileno()
+        budget = dict(limits.__dict__)
+        # RLIMIT_NPROC counts the zygote too (same uid): one more, so the program may start as many as in a worker
+        budget["processes"] = (limits.processes if self.zygote.as_root else user_process_count(os.getuid())
+                               + limits.processes) + 1
+        # The child acknowledges its setup (limits, seed, audit hook) before it is handed out: one that fails there
+        # has not run any program yet, and its zygote is at fault, not the machine (`launch` tries another). The
+        # setup waits in its stdin (far less than a pipe holds), so the child finds it as soon as it has the pipe.
+        setup = _wire.encode({"op": "setup", "limits": budget, "seed": seed, "rlimits": host_rlimits(), "ack": True})
         in_read, in_write = os.pipe()
         out_read, out_write = os.pipe()
         try:
+            if len(setup) > SETUP_BYTES:
+                raise WorkerError(f"a setup message of {len(setup)} bytes")
+            os.write(in_write, setup)
             self.pid = zygote.fork((in_read, out_write, fd))
         except BaseException:
             for end in (in_write, out_read):
@@ -167,14 +85,7 @@ class ForkedWorker(MessageChannel):
             self._pidfd = None
         events = zygote.process.oom_kills()
         self._oom_base = events or 0  # the zygote's sandbox counts its children's out-of-memory kills all together
-        budget = dict(limits.__dict__)
-        # RLIMIT_NPROC counts the zygote too (same uid): one more, so the program may start as many as in a worker
-        budget["processes"] = (limits.processes if self.zygote.as_root else user_process_count(os.getuid())
-                               + limits.processes) + 1
-        # The child acknowledges its setup (limits, seed, audit hook) before it is handed out: one that fails there
-        # has not run any program yet, and its zygote is at fault, not the machine (`launch` tries another).
         try:
-            self.send({"op": "setup", "limits": budget, "seed": seed, "rlimits": host_rlimits(), "ack": True})
             reply = self.receive(SETUP_TIMEOUT)
         except (ChannelClosed, ChannelTimeout) as exc:
             reply = {"error": f"{type(exc).__name__} {exc}".strip()}
@@ -234,21 +145,18 @@ class ForkedWorker(MessageChannel):
 
     def retire(self) -> None:
         """The protocol ended normally: the zygote ends the child and sweeps; a clean zygote goes back to the pool,
-        any other is destroyed. `proc.returncode` is then the child's exit status."""
+        any other is destroyed. Its answer is read before it serves again, not here; `proc.returncode` (the
+        child's exit status) waits for it."""
         if self.closed:
             return
         self.closed = True
         self._close_channel()
         try:
-            status, clean, why = self.zygote.retire()
+            self.zygote.start_retire()
         except WorkerError as exc:
             self._pool.discard(self.zygote, str(exc))
         else:
-            self.proc.returncode = status
-            if clean:
-                self._pool.give_back(self.zygote)
-            else:
-                self._pool.discard(self.zygote, f"the sweep found: {why}")
+            self._pool.retiring(self.zygote, self.proc)
         self._cleanup()
 
     def _close_channel(self) -> None:
@@ -264,7 +172,6 @@ class ForkedWorker(MessageChannel):
     def _cleanup(self) -> None:
         with contextlib.suppress(OSError):
             self._stderr.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> ForkedWorker:
         return self
@@ -294,7 +201,7 @@ class WarmPool:
             raise UserError(f"a warm pool needs a size of at least 1, not {size}")
         self.sandbox = sandbox
         self.limits = sandbox.limits
-        self._pool = _Pool(sandbox, size)
+        self._pool = ZygotePool(sandbox, size)
         self._finalizer = weakref.finalize(self, _close_later, self._pool)
 
     @property
@@ -304,11 +211,13 @@ class WarmPool:
 
     @property
     def discarded(self) -> list[str]:
-        """Why the latest zygotes were destroyed."""
+        """Why the latest zygotes were destroyed (once every sweep under way has answered)."""
+        self._pool.collect(wait=True)
         return list(self._pool.discarded)
 
     def idle(self) -> list[int]:
-        """The host pids of the idle zygotes, most recently used last."""
+        """The host pids of the idle zygotes, most recently used last (once every sweep under way has answered)."""
+        self._pool.collect(wait=True)
         with self._pool.lock:
             return [z.pid for z in self._pool.idle]
 
@@ -353,7 +262,7 @@ def warmed(sandbox: Sandbox, size: int) -> Sandbox:
     return WarmPool(sandbox, size=size) if isinstance(sandbox, BwrapSandbox) else sandbox
 
 
-def _close_later(pool: _Pool) -> None:
+def _close_later(pool: ZygotePool) -> None:
     """A pool collected without `close()`: its zygotes are destroyed on a thread of their own. The collector may
     run this at any point of any thread, holding whatever locks that thread holds (the sandbox's uid pool's,
     for one), so destroying them here could deadlock."""

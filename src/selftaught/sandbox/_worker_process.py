@@ -86,6 +86,13 @@ def host_rlimits() -> dict[str, tuple[int, int]]:
     return _state.rlimits()
 
 
+def private_file() -> IO[bytes]:
+    """A read-write host file without a name, for a worker's stderr: O_TMPFILE where the temporary directory's
+    filesystem has it, else a file unlinked at once (`tempfile.TemporaryFile`). No path reaches it, and
+    nothing is left to remove (making and removing a directory costs milliseconds on some filesystems)."""
+    return tempfile.TemporaryFile()
+
+
 WORKER_MARK = b"guest/worker.py"
 
 
@@ -118,10 +125,10 @@ class MessageChannel:
     _reader: LineReader
     _stderr: IO[bytes]
 
-    def send(self, message: dict[str, Any]) -> None:
-        """Sends one message; a dead worker shows up as ChannelClosed."""
+    def send(self, message: dict[str, Any], attachment: bytes = b"") -> None:
+        """Sends one message (and its attachment: see `_wire.encode`); a dead worker shows up as ChannelClosed."""
         try:
-            self._writer.write(_wire.encode(message))
+            self._writer.write(_wire.encode(message, attachment))
             self._writer.flush()
         except (OSError, ValueError) as exc:  # a broken pipe, or a channel already closed here
             raise ChannelClosed(str(exc)) from None
@@ -129,6 +136,10 @@ class MessageChannel:
     def receive(self, timeout: float, limit: int | None = None) -> dict[str, Any]:
         """The next message, waiting at most `timeout` seconds (see LineReader for what it raises, and `limit`)."""
         return self._reader.receive(timeout, limit)
+
+    def pending(self) -> bool:
+        """Whether a message (or the channel's end) is there to be read without waiting."""
+        return self._reader.pending()
 
     def interrupt(self) -> None:
         """Asks the program to stop (raises inside it); it may refuse, so follow with kill()."""
@@ -166,18 +177,20 @@ class WorkerProcess(MessageChannel):
     """One running worker: a child process in its own process group, and a message channel."""
 
     def __init__(self, launch: Launch, limits: Limits, seed: int) -> None:
-        # The host's directory for this worker (0700, or 0711 when another uid must pass through to its
-        # home): the stderr capture stays out of the program's reach, its home is the program's own.
-        self.workdir = tempfile.mkdtemp(prefix="selftaught-worker-")
         self._on_exit = launch.on_exit
         self._cgroup = launch.cgroup
         self._kill_children_first = launch.kill_children_first
         env = dict(launch.env)
+        # A worker without a working directory of its own lives in a host directory made for it (0700, or 0711
+        # when another uid must pass through to its home, which is the program's own).
+        self.workdir: str | None = None
+        self.home = "/"
         try:
-            fd = os.open(os.path.join(self.workdir, ".stderr"), os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-            self._stderr = os.fdopen(fd, "w+b")
-            self.home = os.path.join(self.workdir, "home")
-            if launch.cwd is None:  # the worker lives in its own host directory
+            # the program's stderr: a host file without a name (no path reaches it, nothing is left to remove)
+            self._stderr = private_file()
+            if launch.cwd is None:
+                self.workdir = tempfile.mkdtemp(prefix="selftaught-worker-")
+                self.home = os.path.join(self.workdir, "home")
                 os.mkdir(self.home, 0o700)
                 if launch.owner is not None:
                     os.chown(self.home, launch.owner, launch.owner)
@@ -185,7 +198,7 @@ class WorkerProcess(MessageChannel):
                 env.setdefault("HOME", self.home)
                 env.setdefault("TMPDIR", self.home)
         except OSError as exc:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            self._cleanup_files()
             for passed in launch.pass_fds:
                 with contextlib.suppress(OSError):
                     os.close(passed)
@@ -286,10 +299,14 @@ class WorkerProcess(MessageChannel):
         self.kill()
 
     def _cleanup(self) -> None:
-        with contextlib.suppress(OSError):
-            self._stderr.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        self._cleanup_files()
         self._release()
+
+    def _cleanup_files(self) -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            self._stderr.close()
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _release(self) -> None:
         """Once the worker is gone: its sandbox's `on_exit` (a uid back to its pool...), then its cgroups."""

@@ -122,12 +122,19 @@ class Zygote:
                 return child
         raise WorkerError(f"zygote {self.number} forked pid {inner}, which is not its child")
 
-    def retire(self) -> tuple[int | None, bool, str]:
-        """Has the zygote end its child and sweep: (the child's exit status as a Popen's returncode, clean, why)."""
+    def start_retire(self) -> None:
+        """Has the zygote end its child and sweep (its answer: `finish_retire`)."""
         try:
             self.process.send({"op": "retire"})
         except ChannelClosed as exc:
             raise WorkerError(f"zygote {self.number} cannot be reached: {exc}") from None
+
+    def answered(self) -> bool:
+        """Whether the zygote has said something (or ended) that `finish_retire` would read without waiting."""
+        return self.process.closed or self.process.pending()
+
+    def finish_retire(self) -> tuple[int | None, bool, str]:
+        """The sweep's answer: (the child's exit status as a Popen's returncode, clean, why)."""
         reply = self._answer(SWEEP_TIMEOUT)
         status, clean = reply.get("status"), reply.get("clean")
         if reply.get("op") != "swept" or not isinstance(clean, bool):

@@ -5,6 +5,12 @@ whitelisted dtype, so nothing a candidate sends can execute code in the orchestr
 may be hostile, so `decode` and `from_wire` check every limit below and fail with `WireError`
 only, whatever the input; `to_wire` applies the same limits, so an honest value the worker can
 encode is one the orchestrator accepts.
+
+Arrays go as their elements (`data`, a JSON list), except in the orchestrator's messages to a worker,
+where they may go as bytes (`bytes`: [offset, length] in the message's attachment, the raw
+little-endian bytes that follow its line; see `to_wire`'s `attachment`): a task's inputs go so, which
+saves encoding and parsing a JSON list of every element. Only the worker accepts them: the
+orchestrator's decoding of what a worker sends refuses that form, as any other it does not know.
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ from typing import Any
 ND_TAG = "__ndarray__"
 _DTYPES = {"b": "bool", "i": "int64", "u": "int64", "f": "float64"}
 _TAG_KEYS = frozenset({ND_TAG, "shape", "data"})
+ATTACHED = "attached"  # the key of a message's attachment length: that many bytes follow its line
+_BYTES_KEYS = frozenset({ND_TAG, "shape", "bytes"})
+_ITEM_BYTES = {"bool": 1, "int64": 8, "float64": 8}
 _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 # One line from a worker, newline excluded. The largest honest messages are an improver's program
@@ -53,8 +62,9 @@ class WireError(ValueError):
     """A value cannot be put on the wire, or a message is malformed."""
 
 
-def to_wire(value: Any, depth: int = 0) -> Any:
-    """Converts a Python value into JSON-ready data (raises WireError for anything else)."""
+def to_wire(value: Any, depth: int = 0, attachment: bytearray | None = None) -> Any:
+    """Converts a Python value into JSON-ready data (raises WireError for anything else); with `attachment` (for
+    a worker only), numpy arrays go there as bytes, and the data names where."""
     if depth > MAX_DEPTH:
         raise WireError("value nested too deeply")
     if value is None or isinstance(value, bool):
@@ -68,7 +78,9 @@ def to_wire(value: Any, depth: int = 0) -> Any:
         value = float(value)
         return value if math.isfinite(value) else {ND_TAG: "float64", "shape": [], "data": [repr(value)]}
     if isinstance(value, (list, tuple)):
-        return [to_wire(v, depth + 1) for v in value]
+        if len(value) >= _FAST_LIST and _plain_values(value):
+            return list(value)  # what the loop below makes of them, checked in bulk
+        return [to_wire(v, depth + 1, attachment) for v in value]
     if isinstance(value, dict):
         if ND_TAG in value:
             raise WireError("reserved key in dict")
@@ -76,18 +88,18 @@ def to_wire(value: Any, depth: int = 0) -> Any:
         for k, v in value.items():
             if not isinstance(k, str):
                 raise WireError("dict keys must be strings")
-            out[_text(str.__str__(k))] = to_wire(v, depth + 1)
+            out[_text(str.__str__(k))] = to_wire(v, depth + 1, attachment)
         return out
     np = _numpy()
     if np is not None:
         if isinstance(value, np.ndarray):
-            return _array_to_wire(value)
+            return _array_to_wire(value, attachment)
         if isinstance(value, np.generic):
             return to_wire(value.item(), depth)
     raise WireError(f"cannot send a value of type {type(value).__name__}")
 
 
-def _array_to_wire(value: Any) -> dict[str, Any]:
+def _array_to_wire(value: Any, attachment: bytearray | None = None) -> dict[str, Any]:
     kind = value.dtype.kind
     if kind not in _DTYPES:
         raise WireError(f"unsupported array dtype {value.dtype}")
@@ -95,21 +107,29 @@ def _array_to_wire(value: Any) -> dict[str, Any]:
     _check_shape(shape, value.size)
     if kind == "u" and value.size and int(value.max()) > _INT64_MAX:
         raise WireError("unsigned array values do not fit int64")
+    if attachment is not None:  # its elements in C order, little-endian (tobytes copies in C order whatever the layout)
+        target = _numpy().dtype(_DTYPES[kind]).newbyteorder("<")
+        raw = (value if value.dtype == target else value.astype(target)).tobytes()
+        span = [len(attachment), len(raw)]
+        attachment += raw
+        return {ND_TAG: _DTYPES[kind], "shape": shape, "bytes": span}
     flat = value.astype(_DTYPES[kind]).ravel().tolist()
     if kind == "f":
         flat = [v if math.isfinite(v) else repr(v) for v in flat]
     return {ND_TAG: _DTYPES[kind], "shape": shape, "data": flat}
 
 
-def from_wire(data: Any, depth: int = 0) -> Any:
-    """Rebuilds a value from wire data: JSON values and numpy arrays, nothing else."""
+def from_wire(data: Any, depth: int = 0, attachment: bytes | None = None) -> Any:
+    """Rebuilds a value from wire data: JSON values and numpy arrays, nothing else; arrays in `attachment` are
+    accepted only when it is given (the worker's decoding of the orchestrator's messages)."""
     if depth > MAX_DEPTH:
         raise WireError("value nested too deeply")
-    return _walk(data, depth, MAX_DEPTH, arrays=True)
+    return _walk(data, depth, MAX_DEPTH, arrays=True, attachment=attachment)
 
 
-def _walk(data: Any, depth: int, limit: int, arrays: bool) -> Any:
-    """Checks wire data against every limit, copying it; tagged arrays become numpy arrays if `arrays`."""
+def _walk(data: Any, depth: int, limit: int, arrays: bool, attachment: bytes | None = None) -> Any:
+    """Checks wire data against every limit, copying it; tagged arrays become numpy arrays if `arrays`. Arrays in
+    an attachment are refused without one (`arrays` false and an empty one: their tags are checked)."""
     kind = type(data)
     if kind is list:
         if not data:
@@ -118,15 +138,19 @@ def _walk(data: Any, depth: int, limit: int, arrays: bool) -> Any:
             raise WireError("value nested too deeply")
         if len(data) >= _FAST_LIST and _plain_scalars(data):
             return list(data)
-        return [_walk(v, depth + 1, limit, arrays) if type(v) in _CONTAINERS else _scalar(v) for v in data]
+        return [_walk(v, depth + 1, limit, arrays, attachment) if type(v) in _CONTAINERS else _scalar(v)
+                for v in data]
     if kind is dict:
         if ND_TAG in data:
+            if attachment is not None and "bytes" in data:
+                dtype, shape, span = _bytes_parts(data)
+                return _attached_array(dtype, shape, span, attachment) if arrays else data
             dtype, shape, values = _array_parts(data)
             return _build_array(dtype, shape, values) if arrays else data
         if data and depth >= limit:
             raise WireError("value nested too deeply")
         return {
-            _key(k): _walk(v, depth + 1, limit, arrays) if type(v) in _CONTAINERS else _scalar(v)
+            _key(k): _walk(v, depth + 1, limit, arrays, attachment) if type(v) in _CONTAINERS else _scalar(v)
             for k, v in data.items()
         }
     return _scalar(data)
@@ -163,6 +187,14 @@ def _plain_scalars(items: list[Any]) -> bool:
     if str in kinds and not all(_is_text(v) for v in items if type(v) is str):
         raise WireError("string is not valid Unicode (lone surrogate)")
     return True
+
+
+def _plain_values(items: list[Any] | tuple[Any, ...]) -> bool:
+    """Whether `items` are plain scalars that go on the wire as they are (a non-finite float goes tagged: no)."""
+    try:
+        return _plain_scalars(list(items))
+    except WireError:
+        return False
 
 
 def _key(key: Any) -> str:
@@ -214,6 +246,38 @@ def _array_parts(data: dict[Any, Any]) -> tuple[str, list[int], list[Any]]:
         raise WireError("malformed array")
     _check_shape(shape, len(flat))
     return dtype, shape, _ELEMENTS[dtype](flat)
+
+
+def _bytes_parts(data: dict[Any, Any]) -> tuple[str, list[int], tuple[int, int]]:
+    """The dtype, shape and span (offset, length) in the attachment of an attached array, its tag checked."""
+    if data.keys() != _BYTES_KEYS:
+        raise WireError(f"an attached array has exactly the keys {ND_TAG}, shape and bytes")
+    dtype, shape, span = data[ND_TAG], data["shape"], data["bytes"]
+    if type(dtype) is not str or dtype not in _ITEM_BYTES:
+        raise WireError("unsupported array dtype")
+    if type(shape) is not list or type(span) is not list or len(span) != 2 or \
+            not all(type(n) is int and n >= 0 for n in span):
+        raise WireError("malformed array")
+    size, rest = divmod(span[1], _ITEM_BYTES[dtype])
+    if rest:
+        raise WireError("an attached array's bytes are not whole elements")
+    _check_shape(shape, size)
+    return dtype, shape, (span[0], span[1])
+
+
+def _attached_array(dtype: str, shape: list[int], span: tuple[int, int], attachment: bytes) -> Any:
+    start, length = span
+    if start + length > len(attachment):
+        raise WireError("an attached array's bytes are past the attachment's end")
+    raw = attachment[start: start + length]
+    if dtype == "bool" and raw.translate(None, b"\x00\x01"):
+        raise WireError("bool array data must be 0 or 1")
+    np = _numpy()
+    if np is None:  # pragma: no cover - numpy is a dependency
+        raise WireError("numpy is needed to decode arrays")
+    # a copy in native byte order: writable, as an array built from a list is
+    array = np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<")).astype(dtype).reshape(shape)
+    return array[()] if shape == [] else array
 
 
 def _int64_elements(flat: list[Any]) -> list[Any]:
@@ -280,11 +344,14 @@ def _numpy() -> Any:
     return numpy
 
 
-def encode(message: dict[str, Any]) -> bytes:
-    """One message as one line of JSON (values must already be wire data)."""
+def encode(message: dict[str, Any], attachment: bytes = b"") -> bytes:
+    """One message as one line of JSON (values must already be wire data), then its `attachment` if any (the
+    line says how long it is: ATTACHED)."""
+    if attachment:
+        message = {**message, ATTACHED: len(attachment)}
     try:
         text = json.dumps(message, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        return (text + "\n").encode()
+        return (text + "\n").encode() + attachment
     except (ValueError, TypeError, RecursionError) as exc:
         raise WireError(f"cannot encode message: {exc}") from None
 
@@ -303,10 +370,11 @@ _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 _BOUNDED_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_int=_bounded_int)
 
 
-def decode(line: bytes) -> dict[str, Any]:
+def decode(line: bytes, attached: bool = False) -> dict[str, Any]:
     """Parses one line into a message dict, every wire limit checked (raises WireError if it is not one).
 
-    Tagged arrays stay tagged (checked): `from_wire` turns them into arrays.
+    Tagged arrays stay tagged (checked): `from_wire` turns them into arrays. Arrays in an attachment are
+    refused unless `attached` (the worker's decoding of the orchestrator's messages).
     """
     if not isinstance(line, (bytes, bytearray)):
         raise WireError("a message is bytes")
@@ -324,5 +392,5 @@ def decode(line: bytes) -> dict[str, Any]:
         raise WireError(f"malformed message: {exc}") from None
     if type(message) is not dict:
         raise WireError("a message must be a JSON object")
-    checked: dict[str, Any] = _walk(message, 0, MAX_MESSAGE_DEPTH, arrays=False)
+    checked: dict[str, Any] = _walk(message, 0, MAX_MESSAGE_DEPTH, arrays=False, attachment=b"" if attached else None)
     return checked

@@ -47,10 +47,19 @@ class Link:
         self.writer.flush()
 
     def receive(self) -> dict[str, Any]:
+        """The orchestrator's next message; its attachment, if any, as bytes under ATTACHED (see `_wire.encode`)."""
         line = self.reader.readline()
         if not line:
             os._exit(0)  # the orchestrator is gone
-        message: dict[str, Any] = _wire.decode(line)
+        message: dict[str, Any] = _wire.decode(line, attached=True)
+        size = message.get(_wire.ATTACHED)
+        if size is not None:
+            if type(size) is not int or size < 0:
+                raise _wire.WireError("a malformed attachment length")
+            data = self.reader.read(size)
+            if len(data) != size:
+                os._exit(0)  # the orchestrator is gone
+            message[_wire.ATTACHED] = data
         return message
 
     def call(self, service: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -171,6 +180,12 @@ def _run_guarded(fn: Any, *args: Any) -> tuple[Any, dict[str, Any] | None]:
         return None, {"kind": "exception", "error": _describe(exc)}
 
 
+def _decoded_call(fn: Any, data: Any, attachment: bytes) -> Any:
+    """The entrypoint called on its inputs, decoded here: decoding is the program's time (the host charges the call
+    from before it sent them), so it can be interrupted as the program can, and what goes wrong there is its."""
+    return fn(*_wire.from_wire(data, attachment=attachment))
+
+
 def serve_script(link: Link, first: dict[str, Any]) -> None:
     """Runs a whole file as __main__ (for `selftaught sandbox run`); reports its exit status."""
     global _interruptible
@@ -207,10 +222,12 @@ def serve_script(link: Link, first: dict[str, Any]) -> None:
 
 
 def serve_solution(link: Link, first: dict[str, Any]) -> None:
-    """Loads a solution, then answers `call`/`go` pairs: one call of the entrypoint each.
+    """Loads a solution, then answers each `call` (its inputs decoded, the entrypoint called) with a `result` that
+    names the call (`n`, as the host numbered it).
 
     `loading` says the worker has started; the program's code runs only on the host's `go`, which
     comes once the host has read the worker's CPU time: so the host charges the load alone, all of it.
+    A call is charged from a reading the host takes before sending it, decoding included.
     """
     link.send({"op": "loading"})
     max_result = first.get("max_result")  # the bytes of a result message the host accepts (the task's output bound)
@@ -221,27 +238,24 @@ def serve_solution(link: Link, first: dict[str, Any]) -> None:
     link.send({"op": "loaded", "ok": failure is None, **(failure or {})})
     if failure is not None:
         return
-    args: list[Any] = []
     while True:
         message = link.receive()
         op = message.get("op")
         if op == "call":
-            args = _wire.from_wire(message.get("args", []))
-            link.send({"op": "ready"})
-        elif op == "go":
-            value, failure = _run_guarded(fn, *args)
+            turn = {"n": message.get("n")}  # which call this answers
+            value, failure = _run_guarded(_decoded_call, fn, message.get("args", []), message.get(_wire.ATTACHED, b""))
             if failure is None:
                 try:
                     output = _wire.to_wire(value)
                     try:
-                        link.send({"op": "result", "ok": True, "output": output}, result_limit)
+                        link.send({"op": "result", "ok": True, "output": output, **turn}, result_limit)
                     except _wire.WireError as exc:
                         raise _wire.WireError(f"the output is too large: {exc} (the task's max_output_bytes, "
                                               "and room for the message around it)") from None
                 except _wire.WireError as exc:
-                    link.send({"op": "result", "ok": False, "kind": "bad_output", "error": str(exc)})
+                    link.send({"op": "result", "ok": False, "kind": "bad_output", "error": str(exc), **turn})
             else:
-                link.send({"op": "result", "ok": False, **failure})
+                link.send({"op": "result", "ok": False, **failure, **turn})
         elif op == "stop":
             return
 

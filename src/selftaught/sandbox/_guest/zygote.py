@@ -12,7 +12,10 @@ memory or environment through /proc. Control messages are JSON lines on stdin/st
   host -> zygote  {"op": "retire"}       (the child is ended, reaped, and everything it left is swept)
   zygote -> host  {"op": "swept", "status": S, "clean": bool, "why": str}
 
-One child at a time. The child takes a session of its own and becomes an ordinary worker (`worker.main`).
+One child at a time. The child is forked ahead (`_child.Spare`): once the zygote is ready, and after each clean
+sweep, so forking it and its first steps (the pages it copies) are off the path of the next launch. It
+closes everything of the zygote's but a socket of its own, on which it waits for the host's descriptors;
+then it takes a session of its own and becomes an ordinary worker (`worker.main`).
 The sweep kills every process of the sandbox but the zygote and the sandbox's init (`kill(-1, SIGKILL)`:
 safe only because the zygote is alone in a PID namespace of its own), empties the writable directories,
 and checks that the sandbox, and the zygote's own state that children inherit (`_state`: its limits,
@@ -22,7 +25,6 @@ scheduling, affinity...), are as the zygote found them; `clean` false means the 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
 import os
 import signal
@@ -40,28 +42,22 @@ import random  # noqa: F401
 import resource  # noqa: F401
 
 import _audit  # type: ignore[import-not-found]  # noqa: F401  (preloaded for the children)
+import _child  # type: ignore[import-not-found]
 import _state  # type: ignore[import-not-found]
 import _wire  # type: ignore[import-not-found]
 import helpers  # type: ignore[import-not-found]  # noqa: F401
-import worker  # type: ignore[import-not-found]
+import worker  # type: ignore[import-not-found]  # noqa: F401
 
 with contextlib.suppress(ImportError):
     import numpy
     import numpy.random  # noqa: F401
 
-PR_SET_DUMPABLE = 4
 SCRATCH = ("/tmp", "/dev/shm", "/dev/mqueue")  # what a child may write (the rest is read-only)
 SYSV_IPC = ("/proc/sysvipc/shm", "/proc/sysvipc/msg", "/proc/sysvipc/sem")
 # Per network namespace: sockets in use and TCP connections in TIME-WAIT (the tables themselves, /proc/net/tcp,
 # take milliseconds each to read: the kernel walks its global hash table).
 SOCKSTAT = ("/proc/net/sockstat", "/proc/net/sockstat6")
 SETTLE = 2.0  # seconds the killed processes get to be reaped by the sandbox's init
-
-
-def _prctl(option: int, value: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(option, value, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl failed")
 
 
 class Control:
@@ -253,29 +249,13 @@ def sweep(child: int, fresh: dict[str, Any]) -> dict[str, Any]:
     return {"op": "swept", "status": code, "clean": not why, "why": "; ".join(why)[:1000]}
 
 
-def become_worker(fds: list[int]) -> None:
-    """In the forked child: the received descriptors as 0, 1, 2, nothing else of the zygote's; then the worker."""
-    try:
-        for target, fd in enumerate(fds):
-            os.dup2(fd, target)
-        os.closerange(3, os.sysconf("SC_OPEN_MAX") if os.sysconf("SC_OPEN_MAX") > 0 else 65536)
-        signal.pthread_sigmask(signal.SIG_SETMASK, set())
-        # A session and process group of its own: a signal, priority or autogroup change addressed to its own
-        # process group or session then reaches the program's processes only, never the zygote.
-        os.setsid()
-        _prctl(PR_SET_DUMPABLE, 1)  # as a freshly started worker is (the zygote is not)
-        worker.main()
-    finally:
-        os._exit(70)
-
-
 def serve(control_fd: int) -> None:
     control = Control()
     setup = control.receive()
     if setup is None or setup.get("op") != "setup":
         return
     sock = socket.socket(fileno=control_fd)
-    _prctl(PR_SET_DUMPABLE, 0)
+    _child.prctl(_child.PR_SET_DUMPABLE, 0)
     # What is loaded now lives as long as the zygote: out of the collector's sight, so a child's collections
     # do not touch (and copy, page by page) the objects it shares with the zygote.
     gc.collect()
@@ -286,6 +266,7 @@ def serve(control_fd: int) -> None:
         control.send({"op": "failed", "error": f"the zygote runs {threads} threads"})
         return
     control.send({"op": "ready"})
+    spare: _child.Spare | None = _child.Spare()
     child: int | None = None
     while True:
         message = control.receive()
@@ -294,22 +275,34 @@ def serve(control_fd: int) -> None:
         op = message.get("op")
         if op == "fork" and child is None:
             _data, fds, _flags, _addr = socket.recv_fds(sock, 16, 3)
-            if len(fds) != 3:
-                control.send({"op": "failed", "error": f"{len(fds)} descriptors received, not 3"})
+            if len(fds) != 3 or spare is None:
+                control.send({"op": "failed", "error": f"{len(fds)} descriptors received, not 3" if spare else
+                              "no child to hand them to"})
                 for fd in fds:
                     os.close(fd)
                 continue
-            pid = os.fork()
-            if pid == 0:
-                become_worker(fds)
-            for fd in fds:
-                os.close(fd)
-            child = pid
-            control.send({"op": "forked", "pid": pid})
+            child = spare.pid
+            try:
+                spare.hand(fds)
+            except OSError as exc:  # it died: the sweep reaps it; the host discards this zygote
+                control.send({"op": "failed", "error": f"the child is gone: {exc}"})
+                continue
+            finally:
+                spare = None
+                for fd in fds:
+                    os.close(fd)
+            control.send({"op": "forked", "pid": child})
         elif op == "retire" and child is not None:
             report = sweep(child, fresh)
             child = None
             control.send(report)
+            clean = report["clean"]
+            del report  # nothing of the last child's (its exit status) in the frames the next one inherits
+            if clean:  # else the host destroys this sandbox
+                try:
+                    spare = _child.Spare()
+                except OSError:  # the next `fork` says so, and the host destroys this sandbox
+                    spare = None
         else:
             control.send({"op": "failed", "error": f"unexpected {op!r:.40}"})
 
