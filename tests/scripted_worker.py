@@ -33,7 +33,7 @@ class ScriptedWorker:
         self.interrupts = 0
         self.limits: list[int | None] = []  # the size limit of each receive
 
-    def send(self, message: dict[str, Any], attachment: bytes = b"") -> None:
+    def send(self, message: dict[str, Any], attachment: bytes = b"", timeout: float | None = None) -> None:
         if self.closed:
             raise ChannelClosed("killed")
         self.sent.append(message)

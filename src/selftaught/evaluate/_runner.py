@@ -11,7 +11,7 @@ from typing import Any
 from selftaught.errors import WorkerError
 from selftaught.evaluate._audit import AuditTotals
 from selftaught.evaluate._clock import HostCharge, await_message, cpu_used, stop
-from selftaught.evaluate._limits import MESSAGE_ENVELOPE, result_limit
+from selftaught.evaluate._limits import MESSAGE_ENVELOPE, backstop_for, result_limit
 from selftaught.evaluate._records import DETAIL_CHARS, InstanceOutcome
 from selftaught.evaluate._verdicts import (
     ALTERING_FAILURES,
@@ -23,7 +23,7 @@ from selftaught.evaluate._verdicts import (
     text,
 )
 from selftaught.sandbox import ChannelClosed, ChannelTimeout, ProtocolError, Sandbox, Worker
-from selftaught.sandbox._channel import MessageTooLong
+from selftaught.sandbox._channel import MessageTooLong, SendTimedOut
 from selftaught.sandbox._guest import _wire
 from selftaught.tasks import Instance, Task
 
@@ -200,8 +200,14 @@ class Runner:
             start_cpu = worker.cpu_time()
             started = self.call_started = time.perf_counter()
             # The worker decodes the inputs and calls the entrypoint at once: decoding is the program's time too
-            # (charged from the reading above), and interrupted as the program is.
-            worker.send(message, attachment)
+            # (charged from the reading above), and interrupted as the program is. A program that stops its worker
+            # reading cannot hold this thread: the input must be taken within the call's wall-clock backstop.
+            try:
+                worker.send(message, attachment, timeout=max(0.0, min(backstop_for(limit), self.remaining())))
+            except SendTimedOut as exc:
+                self.call_wall = time.perf_counter() - started
+                used = cpu_used(worker, start_cpu, 0.0)
+                raise self._fail("timeout", f"{exc} (limit {limit:g}s)", kill=True, elapsed=used) from None
         if meanwhile is not None:  # the host's own work, outside the program's charge (its errors are its own)
             meanwhile()
         self.prepare(upcoming)

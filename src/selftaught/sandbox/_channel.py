@@ -24,6 +24,11 @@ class ChannelClosed(Exception):
     """The worker closed its end (it exited or crashed)."""
 
 
+class SendTimedOut(ChannelClosed):
+    """The worker did not take a message within its time (a program that stopped its worker reading): the channel
+    is unusable, and the worker must be killed."""
+
+
 class ProtocolError(ChannelClosed):
     """The worker sent something that is not a message: a line over MAX_MESSAGE, or one that does not decode.
 
@@ -142,7 +147,7 @@ class Worker(Protocol):
     @property
     def proc(self) -> ExitStatus: ...
 
-    def send(self, message: dict[str, Any], attachment: bytes = ...) -> None: ...
+    def send(self, message: dict[str, Any], attachment: bytes = ..., timeout: float | None = ...) -> None: ...
 
     def receive(self, timeout: float, limit: int | None = None) -> dict[str, Any]: ...
 

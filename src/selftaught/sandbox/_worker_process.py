@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
@@ -21,6 +23,7 @@ from selftaught.sandbox._channel import (
     ChannelClosed,
     ChannelTimeout,
     LineReader,
+    SendTimedOut,
     stop,
 )
 from selftaught.sandbox._cputime import HAS_PROC, children, process_tree_cpu, wall_clock
@@ -125,11 +128,29 @@ class MessageChannel:
     _reader: LineReader
     _stderr: IO[bytes]
 
-    def send(self, message: dict[str, Any], attachment: bytes = b"") -> None:
-        """Sends one message (and its attachment: see `_wire.encode`); a dead worker shows up as ChannelClosed."""
+    def send(self, message: dict[str, Any], attachment: bytes = b"", timeout: float | None = None) -> None:
+        """Sends one message (and its attachment: see `_wire.encode`); a dead worker shows up as ChannelClosed.
+
+        `timeout`: the most seconds the worker may take to read it (SendTimedOut after that): a message larger than
+        the pipe's buffer waits on the worker, and a program may stop its worker reading. Written in pieces of at
+        most PIPE_BUF bytes, each once the pipe has room, so no write blocks."""
+        data = _wire.encode(message, attachment)
         try:
-            self._writer.write(_wire.encode(message, attachment))
+            if timeout is None:
+                self._writer.write(data)
+                self._writer.flush()
+                return
             self._writer.flush()
+            fd = self._writer.fileno()
+            deadline = time.monotonic() + timeout
+            sent = 0
+            while sent < len(data):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise SendTimedOut(f"the worker took {timeout:.3g}s without reading its input "
+                                       f"({sent} of {len(data)} bytes read)")
+                if select.select([], [fd], [], left)[1]:
+                    sent += os.write(fd, data[sent:sent + select.PIPE_BUF])
         except (OSError, ValueError) as exc:  # a broken pipe, or a channel already closed here
             raise ChannelClosed(str(exc)) from None
 
