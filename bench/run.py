@@ -40,8 +40,9 @@ QUICK_BUDGETS = {"--downstream-runs": "2", "--max-responses": "3", "--utility-bu
                  "--meta-utility-budget": "4"}
 SEQUENTIAL = ["--workers", "1", "--concurrency", "1"]
 #: The parts of the benchmark (`--only` picks some), in the order they run.
-PARTS = ("lpn", "stop", "throughput", "warm")
-PART_KEYS = {"lpn": "lpn_scoring", "stop": "stop_iteration", "throughput": "throughput", "warm": "warm_cost"}
+PARTS = ("lpn", "stop", "throughput", "warm", "seeds")
+PART_KEYS = {"lpn": "lpn_scoring", "stop": "stop_iteration", "throughput": "throughput", "warm": "warm_cost",
+             "seeds": "seeds_at_once"}
 #: docs/benchmarks.md holds two blocks of this benchmark: the first three parts (rewritten only when all three ran)
 #: and the warm evaluation's, each with its own header line.
 MAIN_PARTS = ("lpn", "stop", "throughput")
@@ -331,6 +332,12 @@ def rows(report: dict[str, Any]) -> list[Row]:
         out += throughput_rows(report["throughput"])
     if "warm_cost" in report:
         out += warm_rows(report["warm_cost"])
+    if "seeds_at_once" in report:
+        k = report["seeds_at_once"]
+        out += [("seeds_at_once.ratio", f"{_num(k['ratio'], 'x')}: {k['k']} seeds at once ({k['k_seeds_s']} s) / one "
+                                         f"seed ({k['one_seed_s']} s) at {k['latency_s']:g} s a request (goal <= 1.3)"),
+                ("seeds_at_once.floor_ratio", f"{_num(k['floor_ratio'], 'x')}: the {k['k']} seeds' compute at "
+                                              f"latency 0 ({k['k_seeds_latency0_s']} s) / one seed")]
     return out
 
 
@@ -515,6 +522,7 @@ def main() -> None:
                  lambda: stop_iteration(args.latency, args.quick, 2 if args.quick else 3)),
         "throughput": ("evaluation throughput", lambda: throughput(8 if args.quick else 24, secret)),
         "warm": ("the fixed cost of a warm evaluation", lambda: warm_cost(10 if args.quick else 30, secret)),
+        "seeds": ("4 seeds at once against one (bench/seeds.py)", lambda: _seeds(args.latency, args.quick)),
     }
     for i, part in enumerate(parts, 1):
         what, measure = steps[part]
@@ -528,6 +536,16 @@ def main() -> None:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     if args.write_docs:
         write_docs(report, parts)
+        if "seeds" in parts:
+            import seeds
+
+            seeds.write_docs(report["seeds_at_once"])
+
+
+def _seeds(latency: float, quick: bool) -> dict[str, Any]:
+    import seeds  # bench/seeds.py imports this module's helpers
+
+    return seeds.measure(4, latency, 2 if quick else 3, 32)
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
