@@ -14,12 +14,18 @@ TINY = ["--seeds", "2", "--iterations", "1", "--downstream-runs", "1", "--max-re
         "--lm-budget", "1", "--meta-utility-budget", "2", "--tasks", "parity_noiseless", "--sandbox-samples", "2"]
 
 
-def test_a_second_study_with_the_same_seed_replays_for_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A config pricing the fake server's model (and its key set): a priced study, paid for in the tests' dollars."""
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
-    toml = tmp_path / "study.toml"
-    toml.write_text('[prices]\n"test-model" = { input = 10.0, output = 20.0 }\n')
+    path = tmp_path / "study.toml"
+    path.write_text('[prices]\n"test-model" = { input = 10.0, output = 20.0 }\n')
+    return path
+
+
+def test_a_second_study_with_the_same_seed_replays_for_nothing(
+    tmp_path: Path, toml: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with FakeOpenAIServer() as server:
         common = ["--config", str(toml), "--lm", "openai:test-model", "--base-url", server.url, "--cache", "record",
                   "--cache-path", str(tmp_path / "cache.sqlite"), *TINY, "--yes", "--json"]
@@ -35,11 +41,8 @@ def test_a_second_study_with_the_same_seed_replays_for_nothing(
 
 
 def test_max_usd_caps_the_whole_study_not_each_run(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, toml: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
-    toml = tmp_path / "study.toml"
-    toml.write_text('[prices]\n"test-model" = { input = 10.0, output = 20.0 }\n')
     with FakeOpenAIServer() as server:
         argv = ["reproduce", "--config", str(toml), "--lm", "openai:test-model", "--base-url", server.url,
                 "--cache", "off", "--max-tokens", "256", *TINY, "--yes", "--json", "--out", str(tmp_path / "all")]
