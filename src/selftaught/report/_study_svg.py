@@ -48,14 +48,8 @@ def curve_svg(rows: list[dict[str, Any]], *, title: str = "mean meta-utility of 
     `circle.mark` our mean per iteration and split, `path.band` the interval over seeds, `path.paper` the paper's
     point with `line.paper-range` its tolerance."""
     out, x, y = frame("curve", title, (WIDTH, HEIGHT), (LEFT, RIGHT, TOP, BOTTOM), len(rows), _range(rows),
-                      lambda v: f"{100 * v:.1f}%")
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    for row in rows:
-        out.append(f'<text class="tick" x="{x(row["iteration"]):.2f}" y="{TOP + plot_h + 16}" '
-                   f'text-anchor="middle">I_{int(row["iteration"])}</text>')
-    out.append(f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 8}" text-anchor="middle">iteration</text>')
-    out.append(f'<text x="14" y="{TOP + plot_h / 2}" text-anchor="middle" '
-               f'transform="rotate(-90 14 {TOP + plot_h / 2})">meta-utility</text>')
+                      lambda v: f"{100 * v:.1f}%", [(row["iteration"], f"I_{int(row['iteration'])}") for row in rows])
+    plot_w = WIDTH - LEFT - RIGHT
     for split, color in COLORS.items():
         out += _series(rows, split, color, x, y)
     out += _paper_marks(rows, x, y)

@@ -31,8 +31,10 @@ Scale = Callable[[float], float]
 
 
 def frame(css_class: str, title: str, size: tuple[int, int], margins: tuple[int, int, int, int], columns: int,
-          y_range: tuple[float, float], tick: Callable[[float], str]) -> tuple[list[str], Scale, Scale]:
-    """An SVG document's opening, plot area and y grid with its ticks; and its x (column) and y (value) scales.
+          y_range: tuple[float, float], tick: Callable[[float], str],
+          x_ticks: list[tuple[float, str]]) -> tuple[list[str], Scale, Scale]:
+    """An SVG document's opening, plot area, y grid with its ticks, the x ticks (column, label) and both axis titles
+    (iteration, meta-utility); and its x (column) and y (value) scales.
 
     `margins` are (left, right, top, bottom); column i is centred at x(i)."""
     (width, height), (left, right, top, bottom), (low, high) = size, margins, y_range
@@ -54,6 +56,12 @@ def frame(css_class: str, title: str, size: tuple[int, int], margins: tuple[int,
         out.append(f'<line class="grid" x1="{left}" x2="{left + plot_w}" y1="{y(v):.2f}" y2="{y(v):.2f}" '
                    'stroke="#e2e2e2"/>')
         out.append(f'<text class="tick" x="{left - 6}" y="{y(v) + 4:.2f}" text-anchor="end">{tick(v)}</text>')
+    for column, label in x_ticks:
+        out.append(f'<text class="tick" x="{x(column):.2f}" y="{top + plot_h + 16}" text-anchor="middle">'
+                   f'{escape(label)}</text>')
+    out.append(f'<text x="{left + plot_w / 2}" y="{height - 8}" text-anchor="middle">iteration</text>')
+    out.append(f'<text x="14" y="{top + plot_h / 2}" text-anchor="middle" '
+               f'transform="rotate(-90 14 {top + plot_h / 2})">meta-utility</text>')
     return out, x, y
 
 
@@ -70,14 +78,8 @@ def _range(figures: list[dict[str, Any]]) -> tuple[float, float]:
 def plot_svg(figures: list[dict[str, Any]], *, title: str = "meta-utility of I_t") -> str:
     """An SVG document (no script, no external reference). Marks carry `data-*` attributes naming what they show."""
     out, x, y = frame("plot", title, (WIDTH, HEIGHT), (LEFT, RIGHT, TOP, BOTTOM), len(figures), _range(figures),
-                      lambda v: f"{v:.3f}")
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    for i, f in enumerate(figures):
-        out.append(f'<text class="tick" x="{x(i):.2f}" y="{TOP + plot_h + 16}" text-anchor="middle">'
-                   f'I_{int(f["iteration"])}</text>')
-    out.append(f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 8}" text-anchor="middle">iteration</text>')
-    out.append(f'<text x="14" y="{TOP + plot_h / 2}" text-anchor="middle" '
-               f'transform="rotate(-90 14 {TOP + plot_h / 2})">meta-utility</text>')
+                      lambda v: f"{v:.3f}", [(i, f"I_{int(f['iteration'])}") for i, f in enumerate(figures)])
+    plot_w = WIDTH - LEFT - RIGHT
     for split, color in COLORS.items():
         points = [(x(i) + OFFSET[split], y(f[split]["mean"])) for i, f in enumerate(figures)
                   if isinstance(f[split]["mean"], int | float)]
