@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from pathlib import Path
+from typing import Any
+
+from selftaught.errors import UserError
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -26,6 +30,15 @@ def write_atomic(path: Path, text: str) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """`data` as indented JSON, written atomically (its directory made if need be); one line if it cannot be."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise UserError(f"cannot write {path} ({exc.strerror})") from None
 
 
 def truncate_torn_tail(path: Path) -> int:

@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from selftaught._atomic import write_atomic
+from selftaught._atomic import write_json
 from selftaught.api._fleet import Fleet, Prefixed
 from selftaught.api._reporting import Reporter
 from selftaught.api._run import RunResult, run_once
@@ -61,12 +61,12 @@ def run_repeats(config: Config, reporter: Reporter, repeats: int, *, command: li
     except BaseException:  # a run failed or was interrupted: keep the curve of what the runs finished
         saved = saved_summaries(fleet)
         if saved:
-            _write(path, repeats_record([seed for seed, _ in saved], [s for _, s in saved], path, complete=False))
+            write_json(path, repeats_record([seed for seed, _ in saved], [s for _, s in saved], path, complete=False))
         raise
     finally:
         fleet.close()
     record = repeats_record(seeds, [r.summary for r in results], path)
-    _write(path, record)
+    write_json(path, record)
     return RepeatsResult(seeds=seeds, runs=results, curve=record["curve"], path=path, complete=record["complete"],
                          record=record)
 
@@ -109,11 +109,3 @@ def _free_path(runs_dir: Path) -> Path:
         if not path.exists():
             return path
     raise UserError(f"cannot find a free repeats file name under {runs_dir}")
-
-
-def _write(path: Path, record: dict[str, Any]) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, json.dumps(record, indent=2) + "\n")
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror}") from None

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from selftaught._atomic import write_atomic
+from selftaught._atomic import write_json
 from selftaught.config import Config, build_config
 from selftaught.errors import UserError
 from selftaught.store._status import read_run
@@ -93,10 +93,3 @@ def read_json(path: Path) -> Any:
         return None
     except (OSError, ValueError) as exc:
         raise UserError(f"cannot read {path} ({exc})") from None
-
-
-def write_json(path: Path, data: Any) -> None:
-    try:
-        write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-    except OSError as exc:
-        raise UserError(f"cannot write {path} ({exc.strerror})") from None

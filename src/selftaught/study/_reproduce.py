@@ -10,6 +10,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from selftaught._atomic import write_json
 from selftaught.api._fleet import Fleet, Prefixed
 from selftaught.api._reporting import Reporter
 from selftaught.api._resume import SAFE_ON_RESUME
@@ -22,7 +23,7 @@ from selftaught.lm.pricing import price_table
 from selftaught.lm.usage import UsageMeter
 from selftaught.safety.sandbox_flag import run_study
 from selftaught.store._status import RESUMABLE, read_run
-from selftaught.study._layout import RECORD_FILE, StudyDir, StudyPlan, read_json, write_json
+from selftaught.study._layout import RECORD_FILE, StudyDir, StudyPlan, read_json
 from selftaught.study._record import final_improver, study_record
 
 
