@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,18 +46,11 @@ def open_resumed(run_dir: Path, given: dict[str, Any], *, config_file: str | Non
     if info.status not in RESUMABLE:
         why = f" ({info.reason})" if info.reason else ""
         raise UserError(f"{run_dir} cannot be resumed: it is {info.status}{why}")
-    values = dict(manifest["config"])
-    for key in CONFIG_KEYS:
-        value = given.get(key)
-        if value is None:
-            continue
-        if key in SAFE_ON_RESUME:
-            values[key] = value
-        elif differs(value, values.get(key)):
-            flag = "--" + key.replace("_", "-")
-            raise UserError(f"{flag} {value} differs from the run's ({values.get(key)}): a resumed run keeps its "
-                            f"config (only {', '.join(sorted(SAFE_ON_RESUME - {'split_secret'}))} may change)")
-    config = build_config(values)
+    allowed = ", ".join(sorted(SAFE_ON_RESUME - {"split_secret"}))
+    config = build_config(resumed_settings(
+        manifest["config"], given, SAFE_ON_RESUME,
+        lambda flag, value, recorded: f"{flag} {value} differs from the run's ({recorded}): a resumed run keeps its "
+                                      f"config (only {allowed} may change)"))
     check_secret(manifest, load_split_secret(config.split_secret).record(), run_dir)
     _refuse_at_cap(run_dir, config, info.summary)
     check_journal(run_dir / "lm-cache.sqlite")
@@ -100,6 +94,24 @@ def _cap_it_stopped_at(summary: dict[str, Any] | None) -> tuple[str, float] | No
     if not isinstance(limit, (int, float)) or isinstance(limit, bool):
         return None
     return str(stop["cap"]), float(limit)
+
+
+def resumed_settings(recorded: dict[str, Any], given: dict[str, Any], safe: frozenset[str],
+                     refusal: Callable[[str, Any, Any], str]) -> dict[str, Any]:
+    """The settings something resumed goes on with: its `recorded` config, with the settings `given` now (None: not
+    given) that are `safe` to change; any other given one that differs is refused with `refusal(flag, value,
+    recorded value)`."""
+    values = dict(recorded)
+    for key in CONFIG_KEYS:
+        value = given.get(key)
+        if value is None:
+            continue
+        if key in safe:
+            values[key] = value
+        elif differs(value, values.get(key)):
+            flag = "--tasks" if key == "transfer_tasks" else "--" + key.replace("_", "-")
+            raise UserError(refusal(flag, value, values.get(key)))
+    return values
 
 
 def differs(given: object, recorded: object) -> bool:

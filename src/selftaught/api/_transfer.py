@@ -7,21 +7,20 @@ from pathlib import Path
 from typing import Any
 
 from selftaught.api._reporting import Reporter
-from selftaught.api._resume import differs
+from selftaught.api._resume import SAFE_ON_RESUME as RUN_SAFE_ON_RESUME
+from selftaught.api._resume import resumed_settings
 from selftaught.api._run import Shared
 from selftaught.api._setup import backend_warnings, check_program, require_entrypoint, sandbox_record, services_for
 from selftaught.broker import Services
-from selftaught.config import CONFIG_KEYS, Config, build_config
-from selftaught.errors import SelftaughtError, UserError
+from selftaught.config import Config, build_config
+from selftaught.errors import SelftaughtError
 from selftaught.improver import seed_improver
 from selftaught.stop.transfer import TransferRow, task_fingerprint, transfer
 from selftaught.store._transfer import TransferFile, default_path, read_invocation, transfer_key
 from selftaught.tasks import Task, get_task, load_split_secret
 
 #: What may differ when a transfer is resumed from its file: how it is carried out, never what it measures.
-SAFE_ON_RESUME = frozenset({"max_usd", "max_calls", "api_key_env", "workers", "concurrency", "request_timeout",
-                            "max_retries", "cache", "cache_path", "split_secret", "warm_workers", "executor",
-                            "ray_address", "speculate"})
+SAFE_ON_RESUME = RUN_SAFE_ON_RESUME | {"executor", "ray_address", "speculate"}
 
 
 @dataclass(frozen=True)
@@ -99,18 +98,11 @@ def resume_transfer(path: Path, reporter: Reporter, given: dict[str, Any] | None
     """Continues the transfer saved in `path` with the improver, config and tasks it was run with (`given`: the
     settings asked for now; only SAFE_ON_RESUME ones may differ)."""
     invocation = read_invocation(path)
-    values = dict(invocation["config"])
-    for key in CONFIG_KEYS:
-        value = (given or {}).get(key)
-        if value is None:
-            continue
-        if key in SAFE_ON_RESUME:
-            values[key] = value
-        elif differs(value, values.get(key)):
-            flag = "--tasks" if key == "transfer_tasks" else "--" + key.replace("_", "-")
-            raise UserError(f"{flag} differs from the transfer saved in {path}: a resumed transfer keeps its "
-                            f"improver, config and tasks (only {', '.join(sorted(SAFE_ON_RESUME))} may change)")
-    config = build_config(values)
+    config = build_config(resumed_settings(
+        invocation["config"], given or {}, SAFE_ON_RESUME,
+        lambda flag, _value, _recorded: f"{flag} differs from the transfer saved in {path}: a resumed transfer keeps "
+                                        f"its improver, config and tasks (only {', '.join(sorted(SAFE_ON_RESUME))} "
+                                        "may change)"))
     program = check_program(str(invocation["improver_program"]), "improver", str(invocation.get("improver")))
     reporter(f"resuming the transfer saved in {path}")
     return run_transfer(config, reporter, str(invocation.get("improver") or "improver.py"), program, out=path,
