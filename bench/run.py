@@ -172,6 +172,18 @@ def critical_round_trips(events: list[dict[str, Any]]) -> dict[str, Any]:
             "lm_calls_recorded": sum(1 for e in events if e.get("kind") == "lm_call")}
 
 
+def bench_env() -> dict[str, str]:
+    """The environment of a `selftaught` subprocess driven against the latency server: this checkout's code, the
+    bench's split secret and key, and no proxy or base URL of the user's in the way."""
+    env = {**os.environ, KEY_ENV: "dummy-bench-key", "SELFTAUGHT_SPLIT_SECRET": SECRET_TEXT,
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
+           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    for name in ("OPENAI_BASE_URL", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
+                 "all_proxy"):
+        env.pop(name, None)
+    return env
+
+
 def stop_once(server: LatencyServer, latency: float, extra: list[str], env: dict[str, str]) -> dict[str, Any]:
     """One `selftaught run --iterations 1` against the server at `latency`: wall time, requests, the run's records."""
     server.latency = latency
@@ -196,12 +208,7 @@ def stop_once(server: LatencyServer, latency: float, extra: list[str], env: dict
 def stop_iteration(latency: float, quick: bool, repeats: int) -> dict[str, Any]:
     """Each configuration `repeats` times at `latency` and at 0, interleaved (so a busy spell hits both alike)."""
     budgets = [x for pair in QUICK_BUDGETS.items() for x in pair] if quick else []
-    env = {**os.environ, KEY_ENV: "dummy-bench-key", "SELFTAUGHT_SPLIT_SECRET": SECRET_TEXT,
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
-           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
-    for name in ("OPENAI_BASE_URL", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
-                 "all_proxy"):
-        env.pop(name, None)
+    env = bench_env()
     configs = {"parallel": budgets, "sequential": budgets + SEQUENTIAL, "speculating": [*budgets, "--speculate"]}
     out: dict[str, Any] = {
         "latency_s": latency,

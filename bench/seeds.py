@@ -12,18 +12,9 @@ import time
 from typing import Any
 
 from latency_server import LatencyServer
-from run import DOCS, KEY_ENV, QUICK_BUDGETS, ROOT, SECRET_TEXT, machine
+from run import DOCS, KEY_ENV, QUICK_BUDGETS, bench_env, machine
 
 BEGIN, END = "<!-- bench/seeds.py -->", "<!-- /bench/seeds.py -->"
-
-
-def _env() -> dict[str, str]:
-    env = {**os.environ, KEY_ENV: "dummy-bench-key", "SELFTAUGHT_SPLIT_SECRET": SECRET_TEXT,
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
-           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
-    for name in ("OPENAI_BASE_URL", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
-        env.pop(name, None)
-    return env
 
 
 def once(server: LatencyServer, repeats: int, concurrency: int, env: dict[str, str]) -> dict[str, Any]:
@@ -48,7 +39,7 @@ def once(server: LatencyServer, repeats: int, concurrency: int, env: dict[str, s
 
 
 def measure(k: int, latency: float, repeats: int, concurrency: int) -> dict[str, Any]:
-    env = _env()
+    env = bench_env()
     one: list[dict[str, Any]] = []
     many: list[dict[str, Any]] = []
     many0: list[dict[str, Any]] = []
