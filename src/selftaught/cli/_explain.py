@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from selftaught.api._run import RunResult
+from selftaught.errors import UserError
 from selftaught.stats import hoeffding_halfwidth
+from selftaught.store._status import load_manifest
 
 #: What a task's score is, for the tasks whose scale a newcomer cannot guess (others: "the task's utility").
 _MEANING = {
@@ -42,9 +43,9 @@ def first_run_notes(result: RunResult) -> list[str]:
 
 
 def _config(summary: dict[str, Any]) -> dict[str, Any]:
+    """The run's config, as its manifest records it ({} if it cannot be read: the notes then say less)."""
     try:
-        manifest = json.loads((Path(str(summary.get("run_dir"))) / "manifest.json").read_text(encoding="utf-8"))
-        config = manifest.get("config")
-        return config if isinstance(config, dict) else {}
-    except (OSError, ValueError, AttributeError):
+        config = load_manifest(Path(str(summary.get("run_dir")))).get("config")
+    except UserError:
         return {}
+    return config if isinstance(config, dict) else {}
