@@ -20,7 +20,7 @@ from selftaught.api._load import load_run as _load_run
 from selftaught.api._refs import resolve
 from selftaught.api._repeats import RepeatsResult, run_repeats
 from selftaught.api._reporting import ProgressCallback, Reporter
-from selftaught.api._reproduce import DEFAULT_SANDBOX_SAMPLES, DEFAULT_SEEDS, plan_of, run_reproduce
+from selftaught.api._reproduce import DEFAULT_SANDBOX_SAMPLES, DEFAULT_SEEDS, plan_estimate, plan_of, run_reproduce
 from selftaught.api._run import RunResult, run_once
 from selftaught.api._score import ScoreResult, run_score
 from selftaught.api._setup import read_program
@@ -31,7 +31,6 @@ from selftaught.forecast import (
     DEFAULT_LATENCY,
     Estimate,
     estimate_compare,
-    estimate_reproduce,
     estimate_run,
     estimate_transfer,
 )
@@ -153,9 +152,7 @@ def estimate(command: str = "run", *, improver: str | Path | None = None, a: str
     if command == "reproduce":
         settings = config_of(flags, config)
         plan = plan_of(settings, seeds=seeds, iterations=iterations, sandbox_samples=sandbox_samples)
-        return estimate_reproduce(settings, seeds=len(plan.seeds), iterations=plan.iterations, task=plan.task,
-                                  transfer_tasks=list(plan.transfer_tasks), sandbox_samples=plan.sandbox_samples,
-                                  latency=latency)
+        return plan_estimate(settings, plan, latency)
     if command == "run":
         return estimate_run(config_of({**flags, "iterations": iterations}, config), repeats=repeats,
                             latency=latency)

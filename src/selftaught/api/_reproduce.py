@@ -9,6 +9,7 @@ from typing import Any
 from selftaught.api._reporting import Reporter
 from selftaught.config import Config
 from selftaught.errors import UserError
+from selftaught.forecast import Estimate, estimate_reproduce
 from selftaught.study import ReproduceResult, StudyPlan, reproduce_study
 
 #: The paper's study: five seeds, three iterations (its figure shows T = 3), 100 samples per sandbox-flag study.
@@ -27,6 +28,13 @@ def plan_of(config: Config, *, seeds: int, iterations: int | None, sandbox_sampl
     return StudyPlan(seeds=tuple(config.seed + k for k in range(seeds)),
                      iterations=DEFAULT_ITERATIONS if iterations is None else iterations, task=config.task,
                      transfer_tasks=tuple(config.transfer_tasks), sandbox_samples=sandbox_samples)
+
+
+def plan_estimate(config: Config, plan: StudyPlan, latency: float) -> Estimate:
+    """What the study `plan` would ask of the model (`reproduce --estimate`)."""
+    return estimate_reproduce(config, seeds=len(plan.seeds), iterations=plan.iterations, task=plan.task,
+                              transfer_tasks=list(plan.transfer_tasks), sandbox_samples=plan.sandbox_samples,
+                              latency=latency)
 
 
 def default_out() -> Path:

@@ -6,13 +6,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from selftaught.api._reproduce import DEFAULT_SANDBOX_SAMPLES, DEFAULT_SEEDS, plan_of, run_reproduce
+from selftaught.api._reproduce import DEFAULT_SANDBOX_SAMPLES, DEFAULT_SEEDS, plan_estimate, plan_of, run_reproduce
 from selftaught.cli._common import Reporter, add_run_flags, config_from, emit
 from selftaught.cli._estimate import add_estimate_flags, gate
 from selftaught.cli._signals import sigterm_interrupts
 from selftaught.config import CONFIG_KEYS
 from selftaught.errors import UserError
-from selftaught.forecast import Estimate, estimate_reproduce
 from selftaught.study import ReproduceResult
 
 
@@ -50,12 +49,8 @@ def handle(args: argparse.Namespace) -> int:
             config = config_from(args)
             plan = plan_of(config, seeds=args.seeds, iterations=args.iterations, sandbox_samples=args.sandbox_samples)
 
-            def priced(latency: float) -> Estimate:
-                return estimate_reproduce(config, seeds=len(plan.seeds), iterations=plan.iterations, task=plan.task,
-                                          transfer_tasks=list(plan.transfer_tasks),
-                                          sandbox_samples=plan.sandbox_samples, latency=latency)
-
-            if (code := gate(args, config, priced, reporter)) is not None:  # --estimate, or not approved
+            if (code := gate(args, config, lambda latency: plan_estimate(config, plan, latency),
+                             reporter)) is not None:  # --estimate, or not approved
                 return code
             result = run_reproduce(config, reporter, seeds=args.seeds, iterations=args.iterations,
                                    sandbox_samples=args.sandbox_samples, out=Path(args.out) if args.out else None)

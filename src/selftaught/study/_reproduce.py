@@ -21,6 +21,7 @@ from selftaught.errors import RunLimitReached, SelftaughtError, UserError
 from selftaught.lm.caps import RunCaps
 from selftaught.lm.pricing import price_table
 from selftaught.lm.usage import UsageMeter
+from selftaught.report import write_study_report
 from selftaught.safety.sandbox_flag import run_study
 from selftaught.store._status import RESUMABLE, read_run
 from selftaught.study._layout import RECORD_FILE, StudyDir, StudyPlan, read_json
@@ -169,9 +170,5 @@ def _finish(config: Config, plan: StudyPlan, study: StudyDir, status: str, stopp
 
 
 def _report(study: StudyDir, record: dict[str, Any], reporter: Reporter) -> dict[str, Path]:
-    try:
-        from selftaught.report import write_study_report
-    except ImportError:
-        return {}
     paths = write_study_report(record, study.root)
     return {"html": Path(paths.html), "md": Path(paths.md)}
