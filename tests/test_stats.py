@@ -55,6 +55,27 @@ def test_the_nested_bootstrap_counts_both_runs_and_instances() -> None:
     assert nested_bootstrap_ci(disagreeing, seed=0) == b
 
 
+def test_the_nested_bootstrap_covers_the_true_mean_about_as_often_as_it_says() -> None:
+    # Two sources of chance, as in a meta-utility: each run has its own level, each instance its own noise, and
+    # runs have different numbers of instances. The mean of the run means is 0.5 (the model is symmetric about it).
+    hits, trials = 0, 300
+    for trial in range(trials):
+        rng = np.random.default_rng(100 + trial)
+        groups = [np.clip(0.5 + rng.normal(0, 0.1) + rng.normal(0, 0.2, size=rng.integers(5, 15)), 0, 1).tolist()
+                  for _ in range(12)]
+        ci = nested_bootstrap_ci(groups, seed=trial, resamples=500)
+        hits += ci.low <= 0.5 <= ci.high
+    assert 0.9 <= hits / trials <= 0.99
+
+
+def test_the_nested_bootstrap_skips_empty_groups_and_a_single_value_is_its_own_interval() -> None:
+    assert nested_bootstrap_ci([[0.2, 0.4], [], [0.6, 0.8]], seed=1) == nested_bootstrap_ci([[0.2, 0.4], [0.6, 0.8]],
+                                                                                             seed=1)
+    single = nested_bootstrap_ci([[0.7]])
+    assert (single.mean, single.low, single.high, single.n) == (0.7, 0.7, 0.7, 1)
+    assert math.isnan(nested_bootstrap_ci([[], []]).mean)
+
+
 def test_hoeffding_is_the_papers_bound() -> None:
     # sqrt(ln(2/0.05) / (2n)): 0.1358 for n = 100
     assert hoeffding_halfwidth(100) == pytest.approx(math.sqrt(math.log(40) / 200))
