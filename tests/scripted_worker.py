@@ -28,6 +28,7 @@ class ScriptedWorker:
         self.script = list(script)
         self.sent: list[dict[str, Any]] = []
         self.closed = False
+        self.ended: str | None = None  # "retired" (its zygote may serve again) or "killed", once ended
         self.pause = pause  # seconds each message takes to arrive (as a slow or costly message would)
         self.cpu = 0.0  # CPU seconds used so far: only Burn items use any
         self.interrupts = 0
@@ -68,9 +69,11 @@ class ScriptedWorker:
         self.interrupts += 1
 
     def kill(self) -> None:
+        self.ended = self.ended or "killed"
         self.closed = True
 
     def retire(self) -> None:
+        self.ended = self.ended or "retired"
         self.closed = True
 
     def stderr_tail(self, limit: int = 4000) -> str:

@@ -60,6 +60,35 @@ def test_the_worker_is_told_what_to_improve_and_its_budgets_and_killed_after_the
     assert worker.closed
 
 
+@pytest.mark.parametrize(("script", "ended"), [
+    ([done(ok=True, solution=SOLUTION)], "retired"),
+    ([done(ok=False, kind="exception", error="ValueError")], "retired"),
+    ([done(ok=False, kind="no_solution", error="None")], "retired"),
+    ([done(ok=False, kind="timeout", error="time limit")], "killed"),
+    ([done(ok=False, kind="memory", error="MemoryError")], "killed"),
+    ([done(ok=False, kind="made-up")], "killed"),
+    ([{"op": "surprise"}], "killed"),
+    ([ChannelTimeout()], "killed"),
+    ([ChannelClosed()], "killed"),
+])
+def test_an_improver_that_ended_by_the_protocol_retires_its_worker_and_any_other_end_kills_it(
+    script: list[Any], ended: str
+) -> None:
+    # Retired: a warm worker's zygote sweeps and may serve the next improver. Killed: its zygote is destroyed.
+    sandbox = ScriptedSandbox([script])
+    run(services_for([], sandbox=sandbox, improver_timeout=1))
+    assert sandbox.workers[0].ended == ended
+
+
+def test_a_stopped_run_kills_its_improvers_worker_even_after_a_clean_end() -> None:
+    sandbox = ScriptedSandbox([[done(ok=True, solution=SOLUTION)]])
+    services = services_for([], sandbox=sandbox)
+    worker = services.launch_worker(0)
+    services.stopping.set()
+    services.release_worker(worker, clean=True)
+    assert sandbox.workers[0].ended == "killed"
+
+
 def test_a_utility_call_is_served_and_answered_with_the_hosts_count_of_uses() -> None:
     call = {"op": "call", "service": "utility", "args": to_wire({"solution": PROGRAM})}
     sandbox = ScriptedSandbox([[call, call, done(ok=True, solution=SOLUTION)]])

@@ -8,14 +8,13 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
 from selftaught.api._reporting import Reporter
-from selftaught.api._run import Shared
-from selftaught.api._setup import backend_for, sandbox_for
-from selftaught.broker import Services
+from selftaught.api._setup import Shared, backend_for, sandbox_for
+from selftaught.broker import Services, improver_sandbox
 from selftaught.config import Config
 from selftaught.execute import make_executor
 from selftaught.lm.pricing import price_table
 from selftaught.lm.usage import UsageMeter
-from selftaught.sandbox import Limits
+from selftaught.sandbox import Limits, WarmPool
 
 T = TypeVar("T")
 
@@ -48,7 +47,7 @@ class Fleet:
     that `--max-usd` and `--max-calls` cap.
     """
 
-    def __init__(self, config: Config, reporter: Reporter) -> None:
+    def __init__(self, config: Config, reporter: Reporter, runs: int = 1) -> None:
         backend = backend_for(config, reporter)
         try:
             sandbox = sandbox_for(config.sandbox, reporter, Limits(memory_mb=config.memory_mb))
@@ -57,6 +56,7 @@ class Fleet:
             _close(backend)
             raise
         self.shared = Shared(backend=backend, sandbox=sandbox, executor=executor,
+                             improvers=improver_sandbox(config, sandbox.sandbox, runs),
                              usage=UsageMeter(price_table(config.prices)))
         self.stopping = threading.Event()
         self.lock = threading.Lock()
@@ -73,6 +73,8 @@ class Fleet:
     def close(self) -> None:
         if self.shared.executor is not None:
             self.shared.executor.close()
+        if isinstance(self.shared.improvers, WarmPool):
+            self.shared.improvers.close()
         _close(self.shared.backend)
 
     def run_all(self, jobs: Sequence[Callable[[], T]]) -> list[T]:

@@ -38,7 +38,7 @@ def run_seeds(config: Config, reporter: Reporter, seeds: list[int], *, command: 
               fleet: Fleet | None = None) -> list[RunResult]:
     """One run per seed, all at once, sharing one backend, sandbox and executor (see `Fleet`)."""
     own = fleet is None
-    fleet = fleet or Fleet(config, reporter)
+    fleet = fleet or Fleet(config, reporter, runs=len(seeds))
     try:
         jobs = [partial(run_once, dataclasses.replace(config, seed=seed), Prefixed(reporter, f"seed {seed}"),
                         command=command, shared=fleet.shared, services_made=fleet.services) for seed in seeds]
@@ -55,7 +55,7 @@ def run_repeats(config: Config, reporter: Reporter, repeats: int, *, command: li
         raise UserError(f"--repeats must be at least 1 (got {repeats})")
     seeds = [config.seed + k for k in range(repeats)]
     path = _free_path(Path(config.runs_dir))
-    fleet = Fleet(config, reporter)
+    fleet = Fleet(config, reporter, runs=repeats)
     try:
         results = run_seeds(config, reporter, seeds, command=command, fleet=fleet)
     except BaseException:  # a run failed or was interrupted: keep the curve of what the runs finished

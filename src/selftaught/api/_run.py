@@ -12,32 +12,18 @@ from typing import Any
 
 from selftaught.api._reporting import Reporter
 from selftaught.api._resume import open_resumed, resume_command
-from selftaught.api._setup import backend_warnings, sandbox_record, services_for
+from selftaught.api._setup import Shared, backend_warnings, sandbox_record, services_for
 from selftaught.broker import Services
 from selftaught.config import Config
 from selftaught.errors import RunLimitReached, SelftaughtError
-from selftaught.execute import Executor
 from selftaught.improver import seed_improver
 from selftaught.lm import Backend
 from selftaught.lm._journal import JournalBackend
-from selftaught.lm.usage import UsageMeter
 from selftaught.safety.report import safety_summary
-from selftaught.sandbox import SandboxChoice
 from selftaught.stop import self_improve
 from selftaught.store import FORMAT_VERSION, RunStore, read_events
 from selftaught.store._progress import keep_progress
 from selftaught.tasks import Task, get_task
-
-
-@dataclass(frozen=True)
-class Shared:
-    """What the runs of a study share: one backend (one LM concurrency limit), one sandbox, one executor, and one
-    usage meter (the study's spending, which --max-usd and --max-calls cap)."""
-
-    backend: Backend | None = None
-    sandbox: SandboxChoice | None = None
-    executor: Executor | None = None
-    usage: UsageMeter | None = None
 
 
 @dataclass(frozen=True)
@@ -108,8 +94,7 @@ def start_run(config: Config, reporter: Reporter, *, command: list[str] | None =
     store = RunStore.create(Path(config.runs_dir), task.name)
     made: Services | None = None
     try:
-        made = services_for(config, reporter, store, backend=shared.backend, sandbox=shared.sandbox,
-                            executor=shared.executor, usage=shared.usage)
+        made = services_for(config, reporter, store, shared=shared)
         store.write_json("manifest.json", _manifest(config, task, made, time.time(),
                                                     command or ["selftaught", *sys.argv[1:]]))
     except BaseException:
@@ -138,8 +123,7 @@ def run_once(config: Config | None, reporter: Reporter, *, resume: Path | None =
         config, store, manifest, previous = open_resumed(resume, given or {}, config_file=config_file)
         shared = shared or Shared()
         try:
-            services = services_for(config, reporter, store, backend=shared.backend, sandbox=shared.sandbox,
-                                    executor=shared.executor, usage=shared.usage)
+            services = services_for(config, reporter, store, shared=shared)
         except BaseException:
             store.close()
             raise

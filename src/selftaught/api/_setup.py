@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from selftaught._ast import parse_python
@@ -15,7 +16,7 @@ from selftaught.execute import Executor
 from selftaught.lm import Backend, ScriptedBackend, parse_backend
 from selftaught.lm._journal import JournalBackend
 from selftaught.lm.usage import UsageMeter
-from selftaught.sandbox import Limits, LimitsTooSmall, SandboxChoice, select_sandbox
+from selftaught.sandbox import Limits, LimitsTooSmall, Sandbox, SandboxChoice, select_sandbox
 from selftaught.store import RunStore
 from selftaught.tasks import Task
 
@@ -56,23 +57,38 @@ def sandbox_record(choice: SandboxChoice) -> dict[str, Any]:
     return {"name": choice.sandbox.name, "isolated": choice.sandbox.isolated, "warning": choice.warning}
 
 
+@dataclass(frozen=True)
+class Shared:
+    """What the runs of a study share: one backend (one LM concurrency limit), one sandbox, one executor, one pool
+    of improvers' workers, and one usage meter (the study's spending, which --max-usd and --max-calls cap). Whoever
+    made them closes them."""
+
+    backend: Backend | None = None
+    sandbox: SandboxChoice | None = None
+    executor: Executor | None = None
+    improvers: Sandbox | None = None
+    usage: UsageMeter | None = None
+
+
 def services_for(config: Config, reporter: Reporter, store: RunStore | None = None, *,
-                 backend: Backend | None = None, sandbox: SandboxChoice | None = None,
-                 executor: Executor | None = None, usage: UsageMeter | None = None) -> Services:
+                 shared: Shared | None = None) -> Services:
     """The services of a command; with a run store, the backend is journaled into the run directory (see
     `JournalBackend`: what `run --resume` replays).
 
-    `backend`, `sandbox`, `executor`: shared with other runs of a study (seeds at once: one LM concurrency limit,
-    one pool of evaluation workers); the caller closes what it shares. `usage`: the study's meter (its caps).
+    `shared`: what other runs of a study share with this one (seeds at once: one LM concurrency limit, one pool of
+    evaluation workers, one of improvers' workers, one account); the caller closes what it shares.
     """
+    shared = shared or Shared()
+    backend = shared.backend
     inner = backend if backend is not None else backend_for(config, reporter)
     if store is not None:
         inner = JournalBackend(inner, store.root / "lm-cache.sqlite", {"max_tokens": config.max_tokens},
                                owns_inner=backend is None)
-    choice = sandbox if sandbox is not None else sandbox_for(config.sandbox, reporter,
-                                                              Limits(memory_mb=config.memory_mb))
-    return Services(config, inner, store=store, sandbox=choice, progress=reporter, executor=executor,
-                    usage_parent=usage, shared_executor=executor is not None)
+    choice = shared.sandbox if shared.sandbox is not None else sandbox_for(config.sandbox, reporter,
+                                                                            Limits(memory_mb=config.memory_mb))
+    return Services(config, inner, store=store, sandbox=choice, progress=reporter, executor=shared.executor,
+                    usage_parent=shared.usage, shared_executor=shared.executor is not None,
+                    improvers=shared.improvers)
 
 
 def read_program(path: str, what: str) -> str:

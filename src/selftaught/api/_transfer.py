@@ -9,8 +9,14 @@ from typing import Any
 from selftaught.api._reporting import Reporter
 from selftaught.api._resume import SAFE_ON_RESUME as RUN_SAFE_ON_RESUME
 from selftaught.api._resume import resumed_settings
-from selftaught.api._run import Shared
-from selftaught.api._setup import backend_warnings, check_program, require_entrypoint, sandbox_record, services_for
+from selftaught.api._setup import (
+    Shared,
+    backend_warnings,
+    check_program,
+    require_entrypoint,
+    sandbox_record,
+    services_for,
+)
 from selftaught.broker import Services
 from selftaught.config import Config, build_config
 from selftaught.errors import SelftaughtError
@@ -57,8 +63,7 @@ def run_transfer(config: Config, reporter: Reporter, improver_path: str, improve
                       "transfer with the same arguments; delete that file to measure them again")
     reporter(f"transfer results: {results.path}")
     shared = shared or Shared()
-    services = services_for(config, reporter, backend=shared.backend, sandbox=shared.sandbox,
-                            executor=shared.executor, usage=shared.usage)
+    services = services_for(config, reporter, shared=shared)
     if services_made is not None:
         services_made.append(services)
 

@@ -7,7 +7,7 @@ utility with a budget, the `use_sandbox` honeypot), `_improver` (an improver run
 
 from selftaught.broker._held import HeldRecords, holding
 from selftaught.broker._improver import IMPROVER_FAILURES, ImproverResult, _serve, run_improver
-from selftaught.broker._services import Services
+from selftaught.broker._services import Services, improver_sandbox
 from selftaught.broker._utility import TaskUtility, note_sandbox_flag
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "TaskUtility",
     "_serve",
     "holding",
+    "improver_sandbox",
     "note_sandbox_flag",
     "run_improver",
 ]

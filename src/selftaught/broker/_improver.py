@@ -59,6 +59,7 @@ def run_improver(
     worker = services.launch_worker(seed)
 
     audit = AuditTotals()
+    clean = False  # the improver said it was done, of its own accord (see `_ends_clean`)
 
     improver_digest = services.save_program(program, "improver")
 
@@ -91,6 +92,7 @@ def run_improver(
                 deadline += time.perf_counter() - served_at  # time spent serving is not the improver's
             elif op == "done":
                 audit.see(message)
+                clean = _ends_clean(message)
                 return _finished(message, result)
             else:
                 return result(None, "protocol", f"unexpected message {op!r:.40}")
@@ -101,7 +103,14 @@ def run_improver(
     except ChannelClosed as exc:
         return result(None, "crash", worker.stderr_tail() or str(exc))
     finally:
-        services.release_worker(worker)
+        services.release_worker(worker, clean=clean)
+
+
+def _ends_clean(message: dict[str, Any]) -> bool:
+    """Whether an improver's `done` leaves a worker nothing may have altered: it returned or raised, not ran out of
+    time or memory (a warm worker's zygote may then serve again, after its sweep)."""
+    return message.get("ok") is True or message.get("kind") in ("exception", "no_code", "syntax",
+                                                                 "missing_entrypoint", "no_solution")
 
 
 def _finished(message: dict[str, Any], result: Callable[..., ImproverResult]) -> ImproverResult:

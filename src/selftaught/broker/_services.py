@@ -25,12 +25,23 @@ from selftaught.lm.pricing import price_table
 from selftaught.lm.session import LanguageModel
 from selftaught.lm.usage import UsageMeter
 from selftaught.safety.scan import count_flags, scan_program
-from selftaught.sandbox import Limits, Sandbox, SandboxChoice, Worker, select_sandbox
+from selftaught.sandbox import Limits, Sandbox, SandboxChoice, WarmPool, Worker, select_sandbox, warmed
 from selftaught.speculate import Speculation
 from selftaught.store import RunStore, program_hash
 from selftaught.tasks import SplitSecret, Task, load_split_secret
 
 Progress = Callable[[str], None]
+
+
+def improver_sandbox(config: Config, sandbox: Sandbox, runs: int = 1) -> Sandbox:
+    """Where improvers run: workers forked from warm zygotes of `sandbox` (as candidate solutions are scored) when
+    warm workers are on and the sandbox is bubblewrap, else `sandbox` itself (a fresh interpreter per run).
+
+    Its own pool, not the executor's: an improver holds its worker while it waits on the LM, and would otherwise
+    keep the zygotes evaluations need. A zygote is started when none is idle; up to as many as `runs` runs can
+    have improvers at once (`concurrency` each) are kept, so a study keeps those its improvers once used together.
+    """
+    return warmed(sandbox, max(1, config.concurrency) * max(1, runs)) if config.warm_workers else sandbox
 
 
 class Services:
@@ -56,6 +67,7 @@ class Services:
         executor: Executor | None = None,
         usage_parent: UsageMeter | None = None,
         shared_executor: bool = False,
+        improvers: Sandbox | None = None,
     ) -> None:
         self.config = config
         self.secret = secret or load_split_secret(config.split_secret)
@@ -65,6 +77,8 @@ class Services:
         self.sandbox: Sandbox = self.sandbox_choice.sandbox
         self._owns_executor = not shared_executor  # a shared one (a study's runs) is closed by whoever shares it
         self.executor = executor or make_executor(config, self.sandbox)
+        self._owns_improvers = improvers is None  # a shared one (a study's runs) is closed by whoever shares it
+        self.improvers: Sandbox = improvers or improver_sandbox(config, self.sandbox)
         self.progress = progress or (lambda _msg: None)
         self._cache: dict[tuple[str, str, str], Future[Evaluation]] = {}
         self.speculation = Speculation(config.speculate)
@@ -96,7 +110,7 @@ class Services:
     def launch_worker(self, seed: int) -> Worker:
         """A fresh sandboxed worker for an improver run, killed by `stop` if the run is interrupted meanwhile."""
         self._check_stopping()
-        worker = self.sandbox.launch(seed)
+        worker = self.improvers.launch(seed)
         with self._lock:
             self._workers.add(worker)
         if self.stopping.is_set():  # stopped while it started
@@ -104,11 +118,16 @@ class Services:
             self._check_stopping()
         return worker
 
-    def release_worker(self, worker: Worker) -> None:
-        """Kills an improver's worker once its run is over."""
+    def release_worker(self, worker: Worker, *, clean: bool = False) -> None:
+        """Ends an improver's worker once its run is over: `clean` (the improver ended by the protocol, nothing
+        may have altered its worker) retires it, so a warm worker's zygote sweeps and may serve again; any other
+        end kills it (a warm worker's zygote is destroyed)."""
         with self._lock:
             self._workers.discard(worker)
-        worker.kill()
+        if clean and not self.stopping.is_set():
+            worker.retire()
+        else:
+            worker.kill()
 
     def close(self, wait: bool = True) -> None:
         """Ends what the services keep running (speculation, the executor's warm workers, its cluster connection).
@@ -121,6 +140,8 @@ class Services:
         self.speculation.close(wait)
         if self._owns_executor:
             self.executor.close()
+        if self._owns_improvers and isinstance(self.improvers, WarmPool):
+            self.improvers.close()
 
     def usage_report(self) -> dict[str, Any]:
         """LM usage (see UsageMeter), with the speculative work (`--speculate`) and what of it went unused."""

@@ -63,7 +63,7 @@ def reproduce_study(config: Config, reporter: Reporter, out: Path, *, plan: Stud
                                  transfer_tasks=plan.transfer_tasks)
     started = time.time()
     status, stopped = "running", None
-    fleet = Fleet(config, reporter)
+    fleet = Fleet(config, reporter, runs=len(plan.seeds))
     try:
         status, stopped = _carry_out(config, plan, study, fleet, reporter)
     except KeyboardInterrupt:
