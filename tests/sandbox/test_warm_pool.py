@@ -414,3 +414,61 @@ def test_a_killed_worker_is_its_zygotes_end(pool: WarmPool) -> None:
     worker.kill()
     assert worker.closed and wait_until(lambda: not alive(zygote), 5)
     assert zygote not in pool.idle()
+
+
+LEAVE_AT_LOAD = '''
+import os, time
+import numpy
+with open("/tmp/left-at-load", "w") as f:
+    f.write("left behind")
+numpy.leaked = True
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        time.sleep(60)
+        os._exit(0)
+    os._exit(0)
+os.wait()
+'''
+
+LOOK_AROUND = '''
+import os
+import numpy
+me, parent = os.getpid(), os.getppid()
+report(foreign=[int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me, parent)],
+       tmp=sorted(os.listdir("/tmp")), leaked=hasattr(numpy, "leaked"))
+'''
+
+
+@pytest.mark.parametrize(("case", "failure"), [("syntax", "syntax"), ("raises", "exception"),
+                                                ("missing", "missing_entrypoint")])
+def test_a_program_that_fails_to_load_returns_its_zygote_swept(pool: WarmPool, case: str, failure: str) -> None:
+    # A failed load is reported by the protocol, as a last call is: the zygote sweeps and serves again (programs
+    # that do not parse are common, and a fresh zygote costs about 0.1 s of a core); what the program left is gone.
+    source = {"syntax": "def algorithm(:\n", "raises": LEAVE_AT_LOAD + "raise ValueError('no')\n",
+              "missing": LEAVE_AT_LOAD + "def other(a):\n    return 0\n"}[case]
+    zygote, started = next_zygote(pool), pool.started
+    result = evaluate(SumTask(), source, "val", sandbox=pool, secret=TEST_SECRET)
+    assert result.failure == failure, result
+    assert next_zygote(pool) == zygote and pool.started == started, pool.discarded
+    seen, same = run(pool, LOOK_AROUND)
+    assert same == zygote
+    assert report_of(seen) == {"foreign": [], "tmp": report_of(run_file(pool, program(
+        "import os\nreport(tmp=sorted(os.listdir('/tmp')))")))["tmp"], "leaked": False}
+    assert evaluate(SumTask(), ANSWER, "val", sandbox=pool, secret=TEST_SECRET).score == 1.0
+
+
+def test_no_spare_zygote_starts_while_as_many_as_the_pool_keeps_are_lent(pool: WarmPool) -> None:
+    # An executor with `size` workers never has more than `size` programs at once: a spare started while they all
+    # run would only be destroyed when they come back. One whose worker is killed is replaced in the background.
+    started = pool.started
+    first, second = pool.launch(0), pool.launch(0)
+    try:
+        time.sleep(0.5)
+        assert pool.started == started
+        first.kill()
+        assert wait_until(lambda: pool.started == started + 1, 10)
+    finally:
+        first.kill()
+        second.retire()
+    assert wait_until(lambda: len(pool.idle()) == 2, 10)

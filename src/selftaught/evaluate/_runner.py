@@ -133,7 +133,13 @@ class Runner:
             failure = reply.get("kind")
             if failure not in LOAD_FAILURES:
                 raise self._fail("protocol", f"unknown load failure {failure!r:.40}", kill=True)
-            raise self._fail(str(failure), text(reply.get("error")), kill=True)
+            if failure in ALTERING_FAILURES:  # stopped, or out of memory: its state is unknown
+                raise self._fail(str(failure), text(reply.get("error")), kill=True)
+            # It reported the failure by the protocol and ends, as after its last call: a warm worker's zygote
+            # sweeps and may serve again (a program that does not parse is common, and a fresh zygote costs
+            # about 0.1 s of a core); the next `ensure` launches another.
+            worker.retire()
+            raise self._fail(str(failure), text(reply.get("error")), kill=False)
         if self.load_time is None:
             self.load_time = used
 

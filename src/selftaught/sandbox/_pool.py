@@ -54,6 +54,7 @@ class ZygotePool:
         self.idle: list[Zygote] = []
         self.sweeping: list[_Sweep] = []  # oldest first
         self.starting = 0
+        self.busy = 0  # zygotes lent to a launch and not yet back (retiring or discarded)
         self.closed = False
         self.started = 0
         self.discarded: list[str] = []  # why zygotes were destroyed (the latest few), for reports and tests
@@ -152,11 +153,22 @@ class ZygotePool:
     def _note(self, why: str) -> None:
         self.discarded = [*self.discarded[-9:], why]
 
+    def lent(self) -> None:
+        """A zygote went to a launch (its worker gives it back once: `returned`)."""
+        with self.lock:
+            self.busy += 1
+
+    def returned(self) -> None:
+        """A lent zygote came back: retiring, or about to be discarded."""
+        with self.lock:
+            self.busy -= 1
+
     def replenish(self) -> None:
         """Starts a spare zygote in the background when none is idle, sweeping or starting, so the next launch is
-        warm."""
+        warm; not when `size` zygotes are lent already (as many as an executor with `size` workers runs at once:
+        a spare would only be destroyed when they come back, beyond the `size` kept idle)."""
         with self.lock:
-            if self.closed or self.idle or self.sweeping or self.starting:
+            if self.closed or self.idle or self.sweeping or self.starting or self.busy >= self.size:
                 return
             self.starting += 1
         threading.Thread(target=self._start_spare, name="selftaught-zygote", daemon=True).start()

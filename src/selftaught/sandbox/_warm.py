@@ -134,6 +134,7 @@ class ForkedWorker(MessageChannel):
         if self.closed:
             return
         self._abandon()
+        self._pool.returned()
         self._pool.discard(self.zygote, "its worker was killed")
 
     def _abandon(self) -> None:
@@ -151,6 +152,7 @@ class ForkedWorker(MessageChannel):
             return
         self.closed = True
         self._close_channel()
+        self._pool.returned()
         try:
             self.zygote.start_retire()
         except WorkerError as exc:
@@ -237,12 +239,18 @@ class WarmPool:
             # An idle zygote first; after a failure, fresh ones only: whether a fresh zygote works is what decides
             # between a zygote at fault (discarded, and the launch succeeds) and a machine fault (WorkerError).
             zygote = (None if failures else self._pool.take()) or self._pool.start()  # a start that fails raises
+            self._pool.lent()
             self._pool.replenish()
             try:
                 return ForkedWorker(zygote, self._pool, self.limits, seed)
             except WorkerError as exc:
                 failures.append(str(exc))
+                self._pool.returned()
                 self._pool.discard(zygote, str(exc))
+            except BaseException:  # interrupted while forking: the zygote's state is unknown
+                self._pool.returned()
+                self._pool.discard(zygote, "a launch was interrupted")
+                raise
         raise WorkerError(f"no zygote could fork a worker: {'; '.join(failures)[-600:]}")
 
     def close(self) -> None:
