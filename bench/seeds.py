@@ -77,10 +77,10 @@ def write_docs(result: dict[str, Any]) -> None:
             f"| most requests in flight, K seeds | {result['max_in_flight']} |\n"
             f"| K seeds at latency 0 (their compute: the least K seeds can take here) | "
             f"{result['k_seeds_latency0_s']:.1f} s; floor of the ratio {result['floor_ratio']:.2f} |\n"
-            f"{END}\n\nThe server numbers its samples per identical prompt in order of arrival (as a stream does), so "
+            "\nThe server numbers its samples per identical prompt in order of arrival (as a stream does), so "
             "seeds that send the same prompts at once get other samples than alone; with the offline backend, whose "
             "samples depend only on the run's seed and stream, K seeds at once give exactly the figures of the same "
-            "seeds one after another (`tests/api/test_seeds_at_once.py`).\n")
+            f"seeds one after another (`tests/api/test_seeds_at_once.py`).\n{END}\n\n")
     current = DOCS.read_text(encoding="utf-8")
     if BEGIN in current and END in current:
         head, rest = current.split(BEGIN, 1)
