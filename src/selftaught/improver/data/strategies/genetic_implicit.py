@@ -168,7 +168,7 @@ def improve_algorithm(initial_solution, utility, language_model):
         children = list(dict.fromkeys(c for c in budget.ask(breed_message(parents, utility)
                                                             for _ in range(budget.width)) if c))
         pool = list(dict.fromkeys(children + parents))
-        winners = select(budget, pool, utility) if budget.calls > 1 and len(pool) > 1 else []
+        winners = select(budget, pool, utility) if budget.calls > 0 and len(pool) > 1 else []
         generations.append(winners + children)
         parents = winners or children or parents
     for generation in reversed(generations):  # the newest first: the LM's latest judgement
