@@ -23,7 +23,7 @@ from selftaught.api._reporting import ProgressCallback, Reporter
 from selftaught.api._reproduce import DEFAULT_SANDBOX_SAMPLES, DEFAULT_SEEDS, plan_estimate, plan_of, run_reproduce
 from selftaught.api._run import RunResult, run_once
 from selftaught.api._score import ScoreResult, run_score
-from selftaught.api._setup import read_program
+from selftaught.api._setup import read_improver, read_program
 from selftaught.api._transfer import TransferResult, resume_transfer, run_transfer
 from selftaught.config import build_config
 from selftaught.errors import UserError
@@ -34,6 +34,7 @@ from selftaught.forecast import (
     estimate_run,
     estimate_transfer,
 )
+from selftaught.improver import LIBRARY, LibraryImprover
 from selftaught.study import ReproduceResult
 from selftaught.tasks import get_task
 
@@ -41,6 +42,7 @@ __all__ = [
     "CompareResult",
     "Estimate",
     "ImproveResult",
+    "LibraryImprover",
     "LoadedRun",
     "ProgressCallback",
     "RepeatsResult",
@@ -51,6 +53,7 @@ __all__ = [
     "compare",
     "estimate",
     "improve",
+    "improvers",
     "load_run",
     "reproduce",
     "run",
@@ -109,7 +112,7 @@ def transfer(improver: str | Path | None = None, *, out: str | Path | None = Non
     if improver is None:
         raise UserError("transfer needs an improver file (or resume=FILE)")
     settings = config_of(flags, config)
-    program = read_program(str(improver), "improver")
+    program = read_improver(str(improver))
     return run_transfer(settings, reporter, str(improver), program, out=Path(out) if out is not None else None)
 
 
@@ -138,7 +141,7 @@ def improve(task: str, *, solution: str | Path | None = None, improver: str | Pa
     task's seed solution), with the returned solution's val and test scores."""
     settings = config_of(flags, config)
     initial = read_program(str(solution), "solution") if solution is not None else None
-    program = read_program(str(improver), "improver") if improver is not None else None
+    program = read_improver(str(improver)) if improver is not None else None
     return run_improve(settings, _reporter(progress), task, solution=initial, solution_name=str(solution or ""),
                        improver=program, improver_name=str(improver or ""))
 
@@ -159,7 +162,7 @@ def estimate(command: str = "run", *, improver: str | Path | None = None, a: str
     if command == "transfer":
         if improver is None:
             raise UserError("estimate('transfer') needs improver=FILE")
-        return estimate_transfer(config_of(flags, config), read_program(str(improver), "improver"), latency=latency)
+        return estimate_transfer(config_of(flags, config), read_improver(str(improver)), latency=latency)
     if command == "compare":
         if a is None or b is None:
             raise UserError("estimate('compare') needs a= and b= (improver files or RUN_DIR:I_t)")
@@ -167,6 +170,12 @@ def estimate(command: str = "run", *, improver: str | Path | None = None, a: str
         settings = task_of(config_of(flags, config), refs, task_given=flags.get("task") is not None)
         return estimate_compare(settings, refs[0].program, refs[1].program, latency=latency)
     raise UserError(f"estimate prices run, transfer, compare or reproduce (got {command!r})")
+
+
+def improvers() -> tuple[LibraryImprover, ...]:
+    """The library of improvers (`selftaught improvers`): each one's name (what `improver=` accepts in place of a
+    file), one line on what it does, where it comes from, and its program (`.program()`)."""
+    return LIBRARY
 
 
 def load_run(run: str | Path, runs_dir: str | Path = "runs") -> LoadedRun:

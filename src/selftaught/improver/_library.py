@@ -25,6 +25,10 @@ class LibraryImprover:
     source: str
     file: str
 
+    def to_dict(self) -> dict[str, str]:
+        """What `selftaught improvers --json` lists for it."""
+        return {"name": self.name, "summary": self.summary, "source": self.source, "file": self.file}
+
     def program(self) -> str:
         """The improver program's text."""
         return resources.files("selftaught.improver").joinpath("data", self.file).read_text(encoding="utf-8")
