@@ -51,5 +51,5 @@ def test_an_unknown_name_is_one_line_listing_the_library(argv: list[str], capsys
 
 
 def test_the_python_api_refuses_an_unknown_name_as_a_user_error() -> None:
-    with pytest.raises(UserError, match="nor a library improver"):
+    with pytest.raises(UserError, match="no library improver is called that"):
         selftaught.improve("lpn", improver="no_such_strategy", lm="mutate")

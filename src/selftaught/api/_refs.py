@@ -35,7 +35,8 @@ def resolve(ref: str) -> ImproverRef:
         return _from_run(ref, whole, "last")
     if whole.exists() or ":" not in ref:
         if not whole.exists():
-            return ImproverRef(ref, read_improver(ref, "improver file or run directory"), None)  # a library name
+            # not a file: a library improver's name, or refused in one line
+            return ImproverRef(ref, read_improver(ref, "no such improver file or run directory"), None)
         return _program(ref, whole, None)
     run, _, which = ref.rpartition(":")
     if not Path(run).is_dir():

@@ -99,14 +99,14 @@ def read_program(path: str, what: str) -> str:
     return check_program(text, what, path)
 
 
-def read_improver(ref: str, what: str = "improver file") -> str:
+def read_improver(ref: str, missing: str = "improver file not found") -> str:
     """An improver program: the file `ref`, else the library improver named `ref` (a file of that name wins); neither
-    is refused in one line (`no such {what}`) that lists the library's names."""
+    is refused in one line (`{missing}: {ref}`) that lists the library's names."""
     if not Path(ref).exists():
         if ref in improver_names():
             return improver_program(ref)
-        raise UserError(f"no such {what}: {ref}, nor a library improver (the library: {', '.join(improver_names())}; "
-                        "see selftaught improvers)")
+        raise UserError(f"{missing}: {ref}, and no library improver is called that (the library: "
+                        f"{', '.join(improver_names())}; see selftaught improvers)")
     return read_program(ref, "improver")
 
 

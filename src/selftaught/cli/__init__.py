@@ -25,8 +25,8 @@ from selftaught.cli._common import Parser, UsageExit, name_flags
 from selftaught.cli._signals import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, exit_now_if_stragglers
 from selftaught.errors import RunLimitReached, SelftaughtError, UserError
 
-COMMANDS = (_tasks, _improvers, _score, _improve, _run, _runs, _transfer, _compare, _reproduce, _sandbox, _safety,
-            _report)
+COMMANDS = (_tasks, _score, _improve, _run, _runs, _transfer, _compare, _reproduce, _sandbox, _safety, _report,
+            _improvers)
 
 
 def build_parser() -> Parser:
