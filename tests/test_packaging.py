@@ -52,6 +52,7 @@ def test_the_wheel_holds_every_file_of_the_package(wheel_files: set[str]) -> Non
 def test_the_wheel_holds_the_price_table_and_the_prompts_the_commands_read(wheel_files: set[str]) -> None:
     for name in ("selftaught/lm/data/prices.toml", "selftaught/improver/data/seed_improver.py",
                  "selftaught/improver/data/meta_utility_description.txt",
+                 "selftaught/improver/data/strategies/map_elites.py",
                  "selftaught/sandbox/_guest/zygote.py", "selftaught/tasks/data/parity_noise/seed.txt"):
         assert name in wheel_files
 

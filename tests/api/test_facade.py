@@ -75,7 +75,7 @@ def test_estimate_from_python_prices_without_contacting_a_model() -> None:
     one = selftaught.estimate("reproduce", lm="mutate", seeds=1, iterations=1, tasks=["parity_noiseless"],
                               sandbox_samples=6)
     assert study.to_dict()["total"]["calls"]["high"] > one.to_dict()["total"]["calls"]["high"]
-    with pytest.raises(UserError, match="estimate prices run, transfer, compare or reproduce"):
+    with pytest.raises(UserError, match="estimate prices run, transfer, compare, arena or reproduce"):
         selftaught.estimate("nope")
     with pytest.raises(UserError, match="needs improver=FILE"):
         selftaught.estimate("transfer")

@@ -366,7 +366,8 @@ def test_with_json_every_way_out_prints_one_json_object(
 @pytest.mark.parametrize(
     ("argv", "error"),
     [(["score", "--json"], "the following arguments are required: task, solution"),
-     (["--json"], "selftaught needs a command: tasks, score, improve, run, runs, transfer, compare, reproduce, "),
+     (["--json"], "selftaught needs a command: tasks, score, improve, improvers, run, runs, transfer, compare, arena, "
+                  "reproduce, "),
      (["runs", "--json"], "selftaught runs needs a command: list, show"),
      (["runs", "nope", "--json"], "unknown command 'nope' for selftaught runs (choose from list, show)"),
      (["run", "--iterations", "many", "--json"], "argument --iterations: invalid int value: 'many'"),

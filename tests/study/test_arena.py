@@ -76,3 +76,14 @@ def test_bad_improvers_are_one_line(improvers: list[str], message: str, tmp_path
     with pytest.raises(selftaught.UserError, match=message):
         selftaught.arena(improvers, out=tmp_path / "x.json", **TINY)
     assert not (tmp_path / "x.json").exists()
+
+
+def test_library_improvers_enter_by_name_and_three_pairs_are_adjusted_together(tmp_path: Path) -> None:
+    data = arena(tmp_path, "library", ["seed", "beam_search", "genetic"])
+    assert [i["name"] for i in data["improvers"]] == ["seed", "beam_search", "genetic"]
+    assert all(i["path"] is None for i in data["improvers"])  # from the library, not a file
+    pairs = data["arena"]["pairs"]
+    assert [(p["a"], p["b"]) for p in pairs] == [("seed", "beam_search"), ("seed", "genetic"),
+                                                 ("beam_search", "genetic")]
+    smallest = min(pairs, key=lambda p: p["p_value"])
+    assert smallest["p_holm"] == pytest.approx(min(1.0, 3 * smallest["p_value"]), abs=1e-6)

@@ -25,7 +25,7 @@ from selftaught.api._reporting import ProgressCallback, Reporter
 from selftaught.api._reproduce import DEFAULT_SANDBOX_SAMPLES, DEFAULT_SEEDS, plan_estimate, plan_of, run_reproduce
 from selftaught.api._run import RunResult, run_once
 from selftaught.api._score import ScoreResult, run_score
-from selftaught.api._setup import read_program
+from selftaught.api._setup import read_improver, read_program
 from selftaught.api._transfer import TransferResult, resume_transfer, run_transfer
 from selftaught.config import build_config
 from selftaught.errors import UserError
@@ -37,6 +37,7 @@ from selftaught.forecast import (
     estimate_run,
     estimate_transfer,
 )
+from selftaught.improver import LIBRARY, LibraryImprover
 from selftaught.study import ReproduceResult
 from selftaught.tasks import get_task
 
@@ -45,6 +46,7 @@ __all__ = [
     "CompareResult",
     "Estimate",
     "ImproveResult",
+    "LibraryImprover",
     "LoadedRun",
     "ProgressCallback",
     "RepeatsResult",
@@ -56,6 +58,7 @@ __all__ = [
     "compare",
     "estimate",
     "improve",
+    "improvers",
     "load_run",
     "reproduce",
     "run",
@@ -114,7 +117,7 @@ def transfer(improver: str | Path | None = None, *, out: str | Path | None = Non
     if improver is None:
         raise UserError("transfer needs an improver file (or resume=FILE)")
     settings = config_of(flags, config)
-    program = read_program(str(improver), "improver")
+    program = read_improver(str(improver))
     return run_transfer(settings, reporter, str(improver), program, out=Path(out) if out is not None else None)
 
 
@@ -154,20 +157,19 @@ def improve(task: str, *, solution: str | Path | None = None, improver: str | Pa
     task's seed solution), with the returned solution's val and test scores."""
     settings = config_of(flags, config)
     initial = read_program(str(solution), "solution") if solution is not None else None
-    program = read_program(str(improver), "improver") if improver is not None else None
+    program = read_improver(str(improver)) if improver is not None else None
     return run_improve(settings, _reporter(progress), task, solution=initial, solution_name=str(solution or ""),
                        improver=program, improver_name=str(improver or ""))
 
 
 def estimate(command: str = "run", *, improver: str | Path | None = None, a: str | Path | None = None,
-             b: str | Path | None = None, improvers: Sequence[str | Path] | None = None,
-             tasks: Sequence[str] | None = None, repeats: int = 1, seeds: int = DEFAULT_SEEDS,
-             iterations: int | None = None,
+             b: str | Path | None = None, improvers: Sequence[str | Path] | None = None, repeats: int = 1,
+             seeds: int = DEFAULT_SEEDS, iterations: int | None = None,
              sandbox_samples: int = DEFAULT_SANDBOX_SAMPLES, latency: float = DEFAULT_LATENCY,
              config: str | None = None, **flags: Any) -> Estimate:
     """What `command` (`run`, `transfer`, `compare`, `arena` or `reproduce`) would ask of the model, priced, without
     contacting it: the `--estimate` of that command (`improver` for transfer; `a` and `b` for compare; `improvers`
-    and `tasks` for arena)."""
+    for arena, whose `tasks` default to `task`)."""
     if command == "reproduce":
         settings = config_of(flags, config)
         plan = plan_of(settings, seeds=seeds, iterations=iterations, sandbox_samples=sandbox_samples)
@@ -178,11 +180,12 @@ def estimate(command: str = "run", *, improver: str | Path | None = None, a: str
     if command == "transfer":
         if improver is None:
             raise UserError("estimate('transfer') needs improver=FILE")
-        return estimate_transfer(config_of(flags, config), read_program(str(improver), "improver"), latency=latency)
+        return estimate_transfer(config_of(flags, config), read_improver(str(improver)), latency=latency)
     if command == "arena":
         refs = improver_refs([str(i) for i in improvers or ()])
         settings = config_of(flags, config)
-        return estimate_arena(settings, {r.ref: r.program for r in refs}, tasks_of(settings, tasks), latency=latency)
+        return estimate_arena(settings, {r.ref: r.program for r in refs}, tasks_of(settings, flags.get("tasks")),
+                              latency=latency)
     if command == "compare":
         if a is None or b is None:
             raise UserError("estimate('compare') needs a= and b= (improver files or RUN_DIR:I_t)")
@@ -190,6 +193,12 @@ def estimate(command: str = "run", *, improver: str | Path | None = None, a: str
         settings = task_of(config_of(flags, config), refs, task_given=flags.get("task") is not None)
         return estimate_compare(settings, refs[0].program, refs[1].program, latency=latency)
     raise UserError(f"estimate prices run, transfer, compare, arena or reproduce (got {command!r})")
+
+
+def improvers() -> tuple[LibraryImprover, ...]:
+    """The library of improvers (`selftaught improvers`): each one's name (what `improver=` accepts in place of a
+    file), one line on what it does, where it comes from, and its program (`.program()`)."""
+    return LIBRARY
 
 
 def load_run(run: str | Path, runs_dir: str | Path = "runs") -> LoadedRun:

@@ -15,15 +15,12 @@ from selftaught.api._reporting import Reporter
 from selftaught.api._setup import backend_warnings, sandbox_record, services_for
 from selftaught.config import Config
 from selftaught.errors import UserError
-from selftaught.improver import seed_improver
 from selftaught.report._arena import write_arena_report
 from selftaught.stats import smallest_sign_flip_p
 from selftaught.stop.compare import ALPHA
 from selftaught.store import program_hash
 from selftaught.study._arena import Arena, run_arena
 from selftaught.tasks import Task, get_task
-
-SEED = "seed"  # I_0, by name
 
 
 @dataclass(frozen=True)
@@ -41,15 +38,14 @@ class ArenaResult:
 
 
 def improver_refs(refs: Sequence[str]) -> list[ImproverRef]:
-    """The improvers `refs` name (`seed`, a file, `RUN_DIR:I_t`, a run directory), each once; one line for a bad
-    one."""
+    """The improvers `refs` name (a library name such as `seed`, a file, `RUN_DIR:I_t`, a run directory), each
+    once; one line for a bad one."""
     if not refs:
         raise UserError("an arena needs improvers: --improvers seed,FILE,... or improver files")
     if len(set(refs)) != len(refs):
         twice = sorted({r for r in refs if refs.count(r) > 1})
         raise UserError(f"an improver is named twice: {', '.join(twice)}")
-    return [ImproverRef(SEED, seed_improver(), Path(SEED)) if ref == SEED and not Path(ref).exists()
-            else resolve(ref) for ref in refs]
+    return [resolve(ref) for ref in refs]
 
 
 def tasks_of(config: Config, names: Sequence[str] | None) -> list[Task]:
@@ -90,8 +86,8 @@ def run_arena_command(config: Config, reporter: Reporter, refs: Sequence[Improve
         services.close()
     data: dict[str, Any] = {
         "arena": arena.record(),
-        "improvers": [{"name": r.ref, "path": str(r.path), "program": program_hash(r.program), "run_task": r.run_task}
-                      for r in refs],
+        "improvers": [{"name": r.ref, "path": None if r.path is None else str(r.path),
+                       "program": program_hash(r.program), "run_task": r.run_task} for r in refs],
         "budgets": {"downstream_runs": config.downstream_runs, "lm_budget": config.lm_budget,
                     "utility_budget": config.utility_budget, "max_responses": config.max_responses_per_call},
         "lm": config.lm, "seed": config.seed, "purpose": "arena", "counters": dict(services.counters),

@@ -70,4 +70,4 @@ def _secret_warnings(refs: list[ImproverRef], fingerprint: str) -> list[str]:
 
 
 def _ref_record(ref: ImproverRef) -> dict[str, Any]:
-    return {"ref": ref.ref, "path": str(ref.path), "run_task": ref.run_task}
+    return {"ref": ref.ref, "path": str(ref.path) if ref.path is not None else None, "run_task": ref.run_task}

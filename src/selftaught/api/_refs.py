@@ -1,4 +1,5 @@
-"""Improver references on the command line: a file, `RUN_DIR:I_t` (`I_T`, `last`), or a run (its last improver)."""
+"""Improver references on the command line: a file, `RUN_DIR:I_t` (`I_T`, `last`), a run (its last improver), or a
+library improver's name."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from selftaught.api._setup import read_program, require_entrypoint
+from selftaught.api._setup import read_improver, read_program, require_entrypoint
 from selftaught.errors import UserError
 
 LAST = ("I_T", "last")
@@ -17,12 +18,12 @@ _ITERATION = re.compile(r"I_(\d+)")
 
 @dataclass(frozen=True)
 class ImproverRef:
-    """A resolved improver: its code, where it came from, and the task and split-secret fingerprint of its run
-    (None for a plain file)."""
+    """A resolved improver: its code, where it came from (its file; None for a library improver), and the task and
+    split-secret fingerprint of its run (None for a plain file)."""
 
     ref: str
     program: str
-    path: Path
+    path: Path | None
     run_task: str | None = None
     run_secret: str | None = None
 
@@ -34,7 +35,8 @@ def resolve(ref: str) -> ImproverRef:
         return _from_run(ref, whole, "last")
     if whole.exists() or ":" not in ref:
         if not whole.exists():
-            raise UserError(f"no such improver file or run directory: {ref}")
+            # not a file: a library improver's name, or refused in one line
+            return ImproverRef(ref, read_improver(ref, "no such improver file or run directory"), None)
         return _program(ref, whole, None)
     run, _, which = ref.rpartition(":")
     if not Path(run).is_dir():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from selftaught._ast import parse_python
@@ -13,6 +14,7 @@ from selftaught.broker import Services
 from selftaught.config import Config
 from selftaught.errors import UserError
 from selftaught.execute import Executor
+from selftaught.improver import improver_names, improver_program
 from selftaught.lm import Backend, ScriptedBackend, parse_backend
 from selftaught.lm._journal import JournalBackend
 from selftaught.lm.usage import UsageMeter
@@ -95,6 +97,17 @@ def read_program(path: str, what: str) -> str:
     """Reads a program file, refusing missing, unreadable, oversized or unparsable files with one line."""
     text = read_capped(path, what, MAX_PROGRAM_BYTES)
     return check_program(text, what, path)
+
+
+def read_improver(ref: str, missing: str = "improver file not found") -> str:
+    """An improver program: the file `ref`, else the library improver named `ref` (a file of that name wins); neither
+    is refused in one line (`{missing}: {ref}`) that lists the library's names."""
+    if not Path(ref).exists():
+        if ref in improver_names():
+            return improver_program(ref)
+        raise UserError(f"{missing}: {ref}, and no library improver is called that (the library: "
+                        f"{', '.join(improver_names())}; see selftaught improvers)")
+    return read_program(ref, "improver")
 
 
 def check_program(text: str, what: str, name: str) -> str:

@@ -11,7 +11,8 @@ from selftaught.cli._common import Reporter, add_run_flags, config_from, emit
 from selftaught.cli._estimate import add_estimate_flags, gate
 from selftaught.forecast import estimate_arena
 
-REF_HELP = "`seed` (I_0), an improver file, RUN_DIR:I_t, or RUN_DIR (its last improver)"
+REF_HELP = ("a library name (`seed` is I_0; see `selftaught improvers`), an improver file, RUN_DIR:I_t, or RUN_DIR "
+            "(its last improver)")
 
 
 def register(sub: Any) -> None:

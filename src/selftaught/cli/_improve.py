@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from selftaught.api._improve import run_improve
-from selftaught.api._setup import read_program
+from selftaught.api._setup import read_improver, read_program
 from selftaught.cli._common import Reporter, add_run_flags, config_from, emit
 from selftaught.tasks import get_task
 
@@ -15,7 +15,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("improve", help="run an improver (default: the seed improver I_0) once on a task")
     p.add_argument("task", help="task name, alias or task file")
     p.add_argument("--solution", metavar="FILE", help="initial solution (default: the task's seed)")
-    p.add_argument("--improver", metavar="FILE", help="improver file (default: the seed improver I_0)")
+    p.add_argument("--improver", metavar="NAME|FILE",
+                   help="improver file, or a library improver's name (selftaught improvers; default: seed, I_0)")
     add_run_flags(p)
     p.set_defaults(handler=handle)
 
@@ -24,7 +25,7 @@ def handle(args: argparse.Namespace) -> int:
     config = config_from(args)
     get_task(args.task)  # an unknown task is named before the files are read
     solution = read_program(args.solution, "solution") if args.solution else None
-    improver = read_program(args.improver, "improver") if args.improver else None
+    improver = read_improver(args.improver) if args.improver else None
     result = run_improve(config, Reporter(args.json), args.task, solution=solution, solution_name=args.solution or "",
                          improver=improver, improver_name=args.improver or "")
     data = result.to_dict()

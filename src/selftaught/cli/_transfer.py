@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from selftaught.api._setup import read_program
+from selftaught.api._setup import read_improver
 from selftaught.api._transfer import TransferResult, resume_transfer, run_transfer
 from selftaught.cli._common import Reporter, add_run_flags, config_from, emit
 from selftaught.cli._estimate import add_estimate_flags, gate_transfer
@@ -18,7 +18,9 @@ from selftaught.tasks import get_task
 
 def register(sub: Any) -> None:
     p = sub.add_parser("transfer", help="evaluate an improver on other tasks against the seed improver")
-    p.add_argument("improver", nargs="?", help="improver file (e.g. improvers/I_3.py of a run)")
+    p.add_argument("improver", nargs="?",
+                   help="improver file (e.g. improvers/I_3.py of a run) or a library improver's name "
+                        "(selftaught improvers)")
     p.add_argument("--tasks", dest="transfer_tasks", help="comma-separated tasks (default: the paper's five)")
     p.add_argument("--out", metavar="FILE",
                    help="where each task's row is saved as it is finished (the --json object; default: "
@@ -47,7 +49,7 @@ def handle(args: argparse.Namespace) -> int:
             if not args.improver:
                 raise UserError("transfer needs an improver file (or --resume FILE)")
             config = config_from(args)
-            improver = read_program(args.improver, "improver")
+            improver = read_improver(args.improver)
             tasks = [get_task(name) for name in config.transfer_tasks]
             if (code := gate_transfer(args, config, improver, tasks, reporter)) is not None:  # --estimate
                 return code
