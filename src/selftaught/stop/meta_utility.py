@@ -44,7 +44,8 @@ class DownstreamRun:
     solution: str | None = field(repr=False, default=None)
     val_instances: tuple[float, ...] = field(repr=False, default=())
     test_instances: tuple[float, ...] = field(repr=False, default=())
-    detail: str = field(repr=False, default="", compare=False)  # why the run failed (the improver's message)
+    # why the run failed (the improver's message); under I^k, which of its passes failed (a run may still succeed)
+    detail: str = field(repr=False, default="", compare=False)
 
     def instance_scores(self, split: str, width: int) -> list[float]:
         """The per-instance scores on `split`; a run without them (no solution, or one that failed to load)
@@ -201,7 +202,7 @@ class MetaUtility:
                            program=program_hash(outcome.solution))
         return DownstreamRun(task.name, index, val, test, None, outcome.lm_calls, outcome.utility_calls,
                              outcome.solution, _instance_scores(val_eval),
-                             () if test_eval is None else _instance_scores(test_eval))
+                             () if test_eval is None else _instance_scores(test_eval), detail=outcome.detail)
 
 
 def _instance_scores(evaluation: Evaluation) -> tuple[float, ...]:
