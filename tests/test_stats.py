@@ -10,6 +10,7 @@ import pytest
 from selftaught.stats import (
     bootstrap_ci,
     hoeffding_halfwidth,
+    holm,
     nested_bootstrap_ci,
     paired_comparison,
     smallest_sign_flip_p,
@@ -103,3 +104,18 @@ def test_the_sign_flip_p_value_is_exact_for_few_pairs() -> None:
     assert paired_comparison([0.0] * 5, [1.0] * 5).p_value == pytest.approx(0.0625) == smallest_sign_flip_p(5)
     # opposite differences: every sign pattern is as extreme as the one seen
     assert paired_comparison([0.0, 0.0], [0.5, -0.5]).p_value == 1.0
+
+
+def test_holm_multiplies_the_kth_smallest_p_by_the_tests_left_and_keeps_the_order() -> None:
+    assert holm([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    assert holm([0.3, 0.6]) == pytest.approx([0.6, 0.6])  # never smaller than a smaller p's adjustment
+    assert holm([0.9, 0.8]) == [1.0, 1.0] and holm([]) == []
+
+
+def test_holm_keeps_the_chance_of_any_false_rejection_at_most_alpha() -> None:
+    # 400 families of 6 true null hypotheses (uniform p-values): at most 5 % with any adjusted p below 0.05.
+    rng = np.random.default_rng(5)
+    families = rng.uniform(size=(400, 6))
+    rejected = sum(min(holm(list(row))) < 0.05 for row in families)
+    unadjusted = sum(row.min() < 0.05 for row in families)
+    assert rejected <= 0.05 * 400 + 3 * math.sqrt(400 * 0.05 * 0.95) and unadjusted > 2 * rejected

@@ -1,6 +1,7 @@
 """selftaught: the Self-Taught Optimizer (STOP), with generated code kept out of the orchestrator."""
 
 from selftaught.api import (
+    ArenaResult,
     CompareResult,
     Estimate,
     ImproveResult,
@@ -10,6 +11,7 @@ from selftaught.api import (
     RunResult,
     ScoreResult,
     TransferResult,
+    arena,
     compare,
     estimate,
     improve,
@@ -27,6 +29,7 @@ from selftaught.tasks import Instance, Task
 
 __version__ = "0.1.0"
 __all__ = [
+    "ArenaResult",
     "CompareResult",
     "Config",
     "Estimate",
@@ -43,6 +46,7 @@ __all__ = [
     "Task",
     "TransferResult",
     "UserError",
+    "arena",
     "build_config",
     "compare",
     "estimate",

@@ -131,3 +131,17 @@ def paired_comparison(a: Sequence[float], b: Sequence[float], *, seed: int = 0, 
 def smallest_sign_flip_p(n: int) -> float:
     """The smallest two-sided p-value the sign-flip test can give with `n` pairs (all of one sign): 2 / 2^n."""
     return 1.0 if n <= 0 else min(1.0, 2.0 / 2 ** n)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of a family of p-values, in their order: the k-th smallest is multiplied by
+    (m - k + 1) and made no smaller than the one before it (capped at 1). Rejecting where the adjusted p is below
+    alpha keeps the chance of any false rejection in the family at most alpha, whatever their dependence."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [1.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted

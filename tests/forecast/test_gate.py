@@ -36,6 +36,7 @@ def error_lines(err: str) -> list[str]:
     ["run", *TINY],
     ["transfer", str(DATA / "better_improver.py"), "--tasks", "parity_noiseless,maxcut"],
     ["compare", SEED, str(DATA / "better_improver.py"), "--task", "parity_noiseless"],
+    ["arena", "--improvers", f"seed,{DATA / 'better_improver.py'}", "--tasks", "parity_noiseless,maxcut"],
 ])
 def test_estimate_prints_json_and_starts_nothing(
     command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch

@@ -9,9 +9,11 @@ result with `to_dict()` (what the command's `--json` prints); errors are the CLI
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from selftaught.api._arena import ArenaResult, improver_refs, run_arena_command, tasks_of
 from selftaught.api._compare import CompareResult, run_compare, task_of
 from selftaught.api._flags import config_of, given_of
 from selftaught.api._improve import ImproveResult, run_improve
@@ -30,6 +32,7 @@ from selftaught.errors import UserError
 from selftaught.forecast import (
     DEFAULT_LATENCY,
     Estimate,
+    estimate_arena,
     estimate_compare,
     estimate_run,
     estimate_transfer,
@@ -38,6 +41,7 @@ from selftaught.study import ReproduceResult
 from selftaught.tasks import get_task
 
 __all__ = [
+    "ArenaResult",
     "CompareResult",
     "Estimate",
     "ImproveResult",
@@ -48,6 +52,7 @@ __all__ = [
     "RunResult",
     "ScoreResult",
     "TransferResult",
+    "arena",
     "compare",
     "estimate",
     "improve",
@@ -122,6 +127,17 @@ def compare(a: str | Path, b: str | Path, *, split: str = "test", config: str | 
     return run_compare(settings, _reporter(progress), refs[0], refs[1], split=split)
 
 
+def arena(improvers: Sequence[str | Path], *, tasks: Sequence[str] | None = None, out: str | Path | None = None,
+          config: str | None = None, progress: ProgressCallback | None = None, **flags: Any) -> ArenaResult:
+    """Every improver (`"seed"`, a file, `RUN_DIR:I_t`, a run directory) on every task (default `task`) under the
+    same budgets and run indices: leaderboards with intervals, and every pair's paired test, Holm-adjusted; written
+    to `out` (default RUNS_DIR/arena-<key>.json) with its report (.md, .html) beside it."""
+    refs = improver_refs([str(i) for i in improvers])
+    settings = config_of(flags, config)
+    return run_arena_command(settings, _reporter(progress), refs, tasks_of(settings, tasks),
+                             out=Path(out) if out is not None else None)
+
+
 def score(task: str, solution: str | Path, *, split: str = "val", seed: int = 0, split_secret: str | None = None,
           sandbox: str | None = None, progress: ProgressCallback | None = None) -> ScoreResult:
     """A solution file scored by `task`'s secret utility on `split`, in a sandbox."""
@@ -144,11 +160,14 @@ def improve(task: str, *, solution: str | Path | None = None, improver: str | Pa
 
 
 def estimate(command: str = "run", *, improver: str | Path | None = None, a: str | Path | None = None,
-             b: str | Path | None = None, repeats: int = 1, seeds: int = DEFAULT_SEEDS, iterations: int | None = None,
+             b: str | Path | None = None, improvers: Sequence[str | Path] | None = None,
+             tasks: Sequence[str] | None = None, repeats: int = 1, seeds: int = DEFAULT_SEEDS,
+             iterations: int | None = None,
              sandbox_samples: int = DEFAULT_SANDBOX_SAMPLES, latency: float = DEFAULT_LATENCY,
              config: str | None = None, **flags: Any) -> Estimate:
-    """What `command` (`run`, `transfer`, `compare` or `reproduce`) would ask of the model, priced, without
-    contacting it: the `--estimate` of that command (`improver` for transfer; `a` and `b` for compare)."""
+    """What `command` (`run`, `transfer`, `compare`, `arena` or `reproduce`) would ask of the model, priced, without
+    contacting it: the `--estimate` of that command (`improver` for transfer; `a` and `b` for compare; `improvers`
+    and `tasks` for arena)."""
     if command == "reproduce":
         settings = config_of(flags, config)
         plan = plan_of(settings, seeds=seeds, iterations=iterations, sandbox_samples=sandbox_samples)
@@ -160,13 +179,17 @@ def estimate(command: str = "run", *, improver: str | Path | None = None, a: str
         if improver is None:
             raise UserError("estimate('transfer') needs improver=FILE")
         return estimate_transfer(config_of(flags, config), read_program(str(improver), "improver"), latency=latency)
+    if command == "arena":
+        refs = improver_refs([str(i) for i in improvers or ()])
+        settings = config_of(flags, config)
+        return estimate_arena(settings, {r.ref: r.program for r in refs}, tasks_of(settings, tasks), latency=latency)
     if command == "compare":
         if a is None or b is None:
             raise UserError("estimate('compare') needs a= and b= (improver files or RUN_DIR:I_t)")
         refs = [resolve(str(a)), resolve(str(b))]
         settings = task_of(config_of(flags, config), refs, task_given=flags.get("task") is not None)
         return estimate_compare(settings, refs[0].program, refs[1].program, latency=latency)
-    raise UserError(f"estimate prices run, transfer, compare or reproduce (got {command!r})")
+    raise UserError(f"estimate prices run, transfer, compare, arena or reproduce (got {command!r})")
 
 
 def load_run(run: str | Path, runs_dir: str | Path = "runs") -> LoadedRun:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from selftaught._text import json_safe, visible
 from selftaught.cli import (
+    _arena,
     _compare,
     _improve,
     _report,
@@ -24,7 +25,8 @@ from selftaught.cli._common import Parser, UsageExit, name_flags
 from selftaught.cli._signals import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, exit_now_if_stragglers
 from selftaught.errors import RunLimitReached, SelftaughtError, UserError
 
-COMMANDS = (_tasks, _score, _improve, _run, _runs, _transfer, _compare, _reproduce, _sandbox, _safety, _report)
+COMMANDS = (_tasks, _score, _improve, _run, _runs, _transfer, _compare, _arena, _reproduce, _sandbox, _safety,
+            _report)
 
 
 def build_parser() -> Parser:

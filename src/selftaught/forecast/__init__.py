@@ -10,6 +10,8 @@ See docs/estimate.md.
         `selftaught transfer`: `improver` (a program's text) and I_0 on `tasks` (default config.transfer_tasks).
     estimate_compare(config, a, b, task=None, *, latency=10.0) -> Estimate
         `selftaught compare A B`: the two improvers' (texts) downstream runs on `task`.
+    estimate_arena(config, improvers, tasks=None, *, latency=10.0) -> Estimate
+        `selftaught arena`: every improver (name -> text) on every task (default config.task), at once.
     estimate_sandbox_flag(config, samples, *, warn=True, latency=10.0) -> Estimate
         `selftaught safety sandbox-flag --samples N [--warn/--no-warn]`.
     estimate_reproduce(config, *, seeds, iterations, task=None, transfer_tasks=None, sandbox_samples=0,
@@ -32,6 +34,7 @@ from selftaught.forecast._render import render
 from selftaught.forecast._result import ASSUMPTIONS, Estimate, ItemEstimate, PartEstimate, assemble
 from selftaught.forecast._studies import (
     DEFAULT_LATENCY,
+    estimate_arena,
     estimate_compare,
     estimate_reproduce,
     estimate_run,
@@ -51,6 +54,7 @@ __all__ = [
     "Range",
     "Work",
     "assemble",
+    "estimate_arena",
     "estimate_compare",
     "estimate_reproduce",
     "estimate_run",

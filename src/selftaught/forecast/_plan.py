@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from selftaught.config import Config
@@ -155,6 +155,24 @@ def plan_compare(config: Config, a: str, b: str, task: Task) -> PartPlan:
         works.append(_work(config, f"{name}{_power(k)} on {task.name}", "task", down, fixed=_is_seed(improver),
                            rewritten=task.seed_solution, batches=Range.of(k), runs_per_batch=config.downstream_runs))
     return PartPlan(f"compare: {task.name}", tuple(works), overlap=True, notes=_formulation_notes(config, k))
+
+
+def plan_arena(config: Config, improvers: Mapping[str, str], tasks: Sequence[Task]) -> PartPlan:
+    """`selftaught arena`: every improver's downstream runs on every task, all at once (study._arena); an improver
+    given twice (the same program) is one computation."""
+    works, seen = [], set()
+    for task in tasks:
+        down = _downstream(config, task)
+        for name, improver in improvers.items():
+            key = (task.name, program_hash(improver))
+            if key in seen:
+                continue
+            seen.add(key)
+            works.append(_work(config, f"{name} on {task.name}", "task", down, fixed=_is_seed(improver),
+                               rewritten=task.seed_solution, batches=Range.of(1),
+                               runs_per_batch=config.downstream_runs))
+    return PartPlan(f"arena: {len(improvers)} improvers on {', '.join(t.name for t in tasks)}", tuple(works),
+                    overlap=True)
 
 
 def plan_sandbox_flag(config: Config, samples: int, warn: bool) -> PartPlan:

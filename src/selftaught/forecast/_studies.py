@@ -1,14 +1,15 @@
-"""The estimate of each command (`run`, `transfer`, `compare`, `safety sandbox-flag`) and of the `reproduce` study."""
+"""The estimate of each command (`run`, `transfer`, `compare`, `arena`, `safety sandbox-flag`) and of the `reproduce`
+study."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from selftaught.config import Config
 from selftaught.errors import UserError
-from selftaught.forecast._plan import PartPlan, plan_compare, plan_run, plan_sandbox_flag, plan_transfer
+from selftaught.forecast._plan import PartPlan, plan_arena, plan_compare, plan_run, plan_sandbox_flag, plan_transfer
 from selftaught.forecast._result import Estimate, assemble
 from selftaught.tasks import Task, get_task
 
@@ -50,6 +51,13 @@ def estimate_compare(config: Config, a: str, b: str, task: Task | str | None = N
     """`selftaught compare A B`: both improvers' (their texts) downstream runs on `task` (default `config.task`)."""
     (found,) = _tasks([task if task is not None else config.task])
     return assemble("compare", [plan_compare(config, a, b, found)], config, _latency(latency))
+
+
+def estimate_arena(config: Config, improvers: Mapping[str, str], tasks: Sequence[Task | str] | None = None, *,
+                   latency: float = DEFAULT_LATENCY) -> Estimate:
+    """`selftaught arena`: every improver (name -> program) on every task (default `config.task`), at once."""
+    found = _tasks(tasks if tasks is not None else [config.task])
+    return assemble("arena", [plan_arena(config, improvers, found)], config, _latency(latency))
 
 
 def estimate_sandbox_flag(config: Config, samples: int, *, warn: bool = True,

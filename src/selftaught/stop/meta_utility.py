@@ -22,8 +22,9 @@ from selftaught.tasks import Task
 
 VAL_TEST_GAP = 0.2  # a solution scoring this much higher on val than on test is flagged
 #: Why downstream runs are made; each purpose draws its own LM samples (its streams are named by it), so a
-#: reported figure never replays the samples an improver was selected with (`compare`: `selftaught compare`).
-PURPOSES = ("select", "measure", "transfer", "compare")
+#: reported figure never replays the samples an improver was selected with (`compare`: `selftaught compare`;
+#: `arena`: `selftaught arena`).
+PURPOSES = ("select", "measure", "transfer", "compare", "arena")
 
 
 @dataclass(frozen=True)
