@@ -115,3 +115,15 @@ def test_a_transfer_file_keyed_before_the_formulations_keeps_its_key() -> None:
     assert transfer_key(seed, seed, now, "f") == transfer_key(seed, seed, before, "f")
     assert transfer_key(seed, seed, {**now, "iterate": 2}, "f") != transfer_key(seed, seed, now, "f")
     assert transfer_key(seed, seed, {**now, "maximizer": True}, "f") != transfer_key(seed, seed, now, "f")
+
+
+def test_the_arena_iterated_applies_every_improver_k_times_and_says_so(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "arena.json"
+    data, _ = run_json(capsys, "arena", str(files["identity"]), str(files["marker"]), "--task", str(files["task"]),
+                       "--iterate", "2", "--maximizer", "--lm", f"scripted:{files['replies']}", "--out", str(out),
+                       *TINY)
+    assert data["formulation"]["iterate"] == 2 and data["formulation"]["maximizer"] is True
+    assert data["usage"]["calls"] == 2 * 2  # the marker: 2 downstream runs x 2 passes, one call each
+    assert "Formulation: each improver applied 2 times (I^2)" in out.with_suffix(".md").read_text()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from selftaught.config import Config
-from selftaught.forecast import estimate_compare, estimate_run, estimate_transfer
+from selftaught.forecast import estimate_arena, estimate_compare, estimate_run, estimate_transfer
 from selftaught.improver import seed_improver
 from selftaught.tasks import get_task
 
@@ -15,8 +15,9 @@ OTHER = seed_improver() + "\n# another improver\n"
 
 def test_iterating_twice_counts_twice_the_downstream_calls_of_once() -> None:
     task = get_task("str_grid_dist")
-    for estimate in (lambda c: estimate_transfer(c, OTHER, [task]), lambda c: estimate_compare(c, seed_improver(),
-                                                                                                 OTHER, task)):
+    for estimate in (lambda c: estimate_transfer(c, OTHER, [task]),
+                     lambda c: estimate_compare(c, seed_improver(), OTHER, task),
+                     lambda c: estimate_arena(c, {"I_0": seed_improver(), "other": OTHER}, [task])):
         once, twice = estimate(CONFIG), estimate(dataclasses.replace(CONFIG, iterate=2))
         for field in ("calls", "samples", "input_tokens"):
             low, high = getattr(once.total, field), getattr(twice.total, field)

@@ -160,7 +160,7 @@ def plan_compare(config: Config, a: str, b: str, task: Task) -> PartPlan:
 def plan_arena(config: Config, improvers: Mapping[str, str], tasks: Sequence[Task]) -> PartPlan:
     """`selftaught arena`: every improver's downstream runs on every task, all at once (study._arena); an improver
     given twice (the same program) is one computation."""
-    works, seen = [], set()
+    works, seen, k = [], set(), passes(config, "arena")
     for task in tasks:
         down = _downstream(config, task)
         for name, improver in improvers.items():
@@ -168,11 +168,11 @@ def plan_arena(config: Config, improvers: Mapping[str, str], tasks: Sequence[Tas
             if key in seen:
                 continue
             seen.add(key)
-            works.append(_work(config, f"{name} on {task.name}", "task", down, fixed=_is_seed(improver),
-                               rewritten=task.seed_solution, batches=Range.of(1),
+            works.append(_work(config, f"{name}{_power(k)} on {task.name}", "task", down, fixed=_is_seed(improver),
+                               rewritten=task.seed_solution, batches=Range.of(k),
                                runs_per_batch=config.downstream_runs))
     return PartPlan(f"arena: {len(improvers)} improvers on {', '.join(t.name for t in tasks)}", tuple(works),
-                    overlap=True)
+                    overlap=True, notes=_formulation_notes(config, k))
 
 
 def plan_sandbox_flag(config: Config, samples: int, warn: bool) -> PartPlan:

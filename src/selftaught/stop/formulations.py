@@ -13,7 +13,7 @@ from selftaught.tasks import Task
 
 #: The purposes of downstream runs made at test time, where `Config.iterate` applies (and `selftaught improve`).
 #: Selection and the reported figure of a run's I_t (`select`, `measure`) apply the improver once, as the paper does.
-TEST_TIME = ("transfer", "compare")
+TEST_TIME = ("transfer", "compare", "arena")
 
 
 def initial_solution(config: Config, task: Task) -> str:
