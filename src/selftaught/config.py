@@ -61,6 +61,10 @@ class Config:
       prices: overrides of the price table, model -> {input, output} dollars per 1M tokens.
       temperature: when set, every LM request uses it instead of the temperature the improver
         asked for (None: the improver's own, as in the paper).
+      maximizer: the maximizer formulation (docs/formulations.md): an improver run on a task starts from the empty
+        solution instead of the task's seed solution; it sees what to write through the utility's description only.
+      iterate: k, the improver applied k times at test time (I^k; `transfer`, `compare`, `improve`): each pass
+        starts from the previous pass's solution, with fresh LM samples and the full per-run budgets.
       split_secret: the secret task instances are derived from (None: SELFTAUGHT_SPLIT_SECRET, else
         the file in the user's config directory). Never printed or written: runs record its
         fingerprint.
@@ -103,6 +107,8 @@ class Config:
     max_calls: int | None = None
     prices: dict[str, Any] = field(default_factory=dict)
     temperature: float | None = None
+    maximizer: bool = False
+    iterate: int = 1
     split_secret: str | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -131,6 +137,7 @@ _MINIMUMS: dict[str, float] = {
     "max_usd": 0,
     "max_calls": 1,
     "temperature": 0,
+    "iterate": 1,
 }
 # Upper bounds: far beyond any sensible run, but inside what the OS and the wire format can hold.
 _MAXIMUMS: dict[str, float] = {
@@ -151,6 +158,7 @@ _MAXIMUMS: dict[str, float] = {
     "max_calls": 10**12,
     "max_usd": 10**9,
     "temperature": 2,
+    "iterate": 1_000,
 }
 
 
@@ -246,4 +254,4 @@ CONFIG_KEYS = ("lm", "seed", "task", "iterations", "runs_dir", "lm_budget", "max
                "memory_mb", "transfer_tasks", "sandbox", "base_url", "api_key_env", "max_tokens",
                "request_timeout", "max_retries", "concurrency", "cache", "cache_path", "max_usd", "max_calls",
                "temperature", "split_secret", "executor", "ray_address", "speculate",
-               "warm_workers")
+               "warm_workers", "maximizer", "iterate")

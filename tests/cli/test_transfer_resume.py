@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: Two quick tasks (a few seconds each here) and small budgets.
 FLAGS = ["--tasks", "parity_noiseless,str_grid_dist", "--downstream-runs", "2", "--max-responses", "1",
          "--utility-budget", "2", "--lm-budget", "1", "--seed", "4"]
-OUTPUT_KEYS = ["improver", "rows", "counters", "sandbox", "usage", "split_secret", "warnings"]
+OUTPUT_KEYS = ["improver", "rows", "formulation", "counters", "sandbox", "usage", "split_secret", "warnings"]
 
 
 @pytest.fixture

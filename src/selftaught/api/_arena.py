@@ -18,6 +18,7 @@ from selftaught.errors import UserError
 from selftaught.report._arena import write_arena_report
 from selftaught.stats import smallest_sign_flip_p
 from selftaught.stop.compare import ALPHA
+from selftaught.stop.formulations import describe
 from selftaught.store import program_hash
 from selftaught.study._arena import Arena, run_arena
 from selftaught.tasks import Task, get_task
@@ -90,6 +91,7 @@ def run_arena_command(config: Config, reporter: Reporter, refs: Sequence[Improve
                        "program": program_hash(r.program), "run_task": r.run_task} for r in refs],
         "budgets": {"downstream_runs": config.downstream_runs, "lm_budget": config.lm_budget,
                     "utility_budget": config.utility_budget, "max_responses": config.max_responses_per_call},
+        "formulation": describe(config),
         "lm": config.lm, "seed": config.seed, "purpose": "arena", "counters": dict(services.counters),
         "sandbox": sandbox_record(services.sandbox_choice), "usage": services.usage_report(),
         "split_secret": services.secret.record(),

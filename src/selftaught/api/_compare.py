@@ -12,6 +12,7 @@ from selftaught.api._setup import backend_warnings, sandbox_record, services_for
 from selftaught.config import Config
 from selftaught.errors import UserError
 from selftaught.stop.compare import Comparison, compare_improvers
+from selftaught.stop.formulations import describe
 from selftaught.tasks import get_task
 
 
@@ -53,6 +54,7 @@ def run_compare(config: Config, reporter: Reporter, a: ImproverRef, b: ImproverR
     finally:
         services.close()
     data = {"improvers": {"a": _ref_record(a), "b": _ref_record(b)}, **result.record(), "seed": config.seed,
+            "formulation": describe(config),
             "counters": dict(services.counters), "sandbox": sandbox_record(services.sandbox_choice),
             "usage": services.usage_report(), "split_secret": services.secret.record(),
             "warnings": [*backend_warnings(services.backend), *_secret_warnings([a, b], services.secret.fingerprint),

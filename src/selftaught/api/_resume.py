@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from selftaught.config import CONFIG_KEYS, Config, build_config
+from selftaught.config import CONFIG_KEYS, DEFAULT, Config, build_config
 from selftaught.errors import UserError
 from selftaught.lm._journal import check_journal
 from selftaught.store import RunStore
@@ -106,11 +106,13 @@ def resumed_settings(recorded: dict[str, Any], given: dict[str, Any], safe: froz
         value = given.get(key)
         if value is None:
             continue
+        # a setting added after it was recorded was its default then (the maximizer, iterate: docs/formulations.md)
+        was = values.get(key, getattr(DEFAULT, key))
         if key in safe:
             values[key] = value
-        elif differs(value, values.get(key)):
+        elif differs(value, was):
             flag = "--tasks" if key == "transfer_tasks" else "--" + key.replace("_", "-")
-            raise UserError(refusal(flag, value, values.get(key)))
+            raise UserError(refusal(flag, value, was))
     return values
 
 

@@ -15,7 +15,7 @@ from selftaught.api._resume import open_resumed, resume_command
 from selftaught.api._setup import Shared, backend_warnings, sandbox_record, services_for
 from selftaught.broker import Services
 from selftaught.config import Config
-from selftaught.errors import RunLimitReached, SelftaughtError
+from selftaught.errors import RunLimitReached, SelftaughtError, UserError
 from selftaught.improver import seed_improver
 from selftaught.lm import Backend
 from selftaught.lm._journal import JournalBackend
@@ -89,6 +89,9 @@ def start_run(config: Config, reporter: Reporter, *, command: list[str] | None =
               shared: Shared | None = None) -> tuple[RunStore, Services]:
     """A new run directory with its manifest, and the run's services. Until the manifest is written, a failure
     (an unusable --cache-path, say) leaves no run directory."""
+    if config.iterate != 1:
+        raise UserError(f"iterate {config.iterate}: I^k is applied at test time (transfer, compare, improve), not in a "
+                        "self-improvement run, which applies each improver once as the paper does")
     task = get_task(config.task)
     shared = shared or Shared()
     store = RunStore.create(Path(config.runs_dir), task.name)

@@ -21,6 +21,7 @@ from selftaught.broker import Services
 from selftaught.config import Config, build_config
 from selftaught.errors import SelftaughtError
 from selftaught.improver import seed_improver
+from selftaught.stop.formulations import describe
 from selftaught.stop.transfer import TransferRow, task_fingerprint, transfer
 from selftaught.store._transfer import TransferFile, default_path, read_invocation, transfer_key
 from selftaught.tasks import Task, get_task, load_split_secret
@@ -68,7 +69,7 @@ def run_transfer(config: Config, reporter: Reporter, improver_path: str, improve
         services_made.append(services)
 
     def output(rows: list[TransferRow] | None = None) -> dict[str, Any]:
-        return _output(improver_path, rows, services)
+        return _output(improver_path, rows, services, config)
 
     def keep(task: Task, row: TransferRow) -> None:
         results.add(task.name, fingerprints[task.name], row.record(), output())
@@ -126,8 +127,10 @@ def _reused(results: TransferFile, tasks: list[Task], fingerprints: dict[str, st
     return out
 
 
-def _output(improver: str, rows: list[TransferRow] | None, services: Services) -> dict[str, Any]:
-    """What `--json` prints (the results file holds it too); `rows` None: the file fills them in."""
-    return {"improver": improver, "rows": [r.record() for r in rows or []], "counters": dict(services.counters),
+def _output(improver: str, rows: list[TransferRow] | None, services: Services, config: Config) -> dict[str, Any]:
+    """What `--json` prints (the results file holds it too); `rows` None: the file fills them in. `formulation`: where
+    improver runs start and k, with the budgets of each pass (both improvers are applied alike)."""
+    return {"improver": improver, "rows": [r.record() for r in rows or []], "formulation": describe(config),
+            "counters": dict(services.counters),
             "sandbox": sandbox_record(services.sandbox_choice), "usage": services.usage_report(),
             "split_secret": services.secret.record(), "warnings": backend_warnings(services.backend)}

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from selftaught.api._arena import ArenaResult, improver_refs, run_arena_command, tasks_of
-from selftaught.cli._common import Reporter, add_run_flags, config_from, emit
+from selftaught.cli._common import Reporter, add_formulation_flags, add_run_flags, config_from, emit
 from selftaught.cli._estimate import add_estimate_flags, gate
 from selftaught.forecast import estimate_arena
+from selftaught.stop.formulations import describe_line
 
 REF_HELP = ("a library name (`seed` is I_0; see `selftaught improvers`), an improver file, RUN_DIR:I_t, or RUN_DIR "
             "(its last improver)")
@@ -24,6 +25,7 @@ def register(sub: Any) -> None:
     p.add_argument("--out", metavar="FILE", help="the results file (default RUNS_DIR/arena-<key>.json); its "
                                                   "report is written beside it (.md and .html)")
     add_run_flags(p, task=True)
+    add_formulation_flags(p)
     add_estimate_flags(p)
     p.set_defaults(handler=handle)
 
@@ -57,5 +59,7 @@ def _table(found: ArenaResult) -> str:
     if arena.pairs:
         lines.append("pairs (B - A on test; Holm over all pairs):")
         lines += [f"  {p.task}: {p.b} vs {p.a}: {p.verdict()}" for p in arena.pairs]
+    if line := describe_line(found.data.get("formulation") or {}):
+        lines.append(line)
     lines.append(f"results: {found.path}")
     return "\n".join(lines)

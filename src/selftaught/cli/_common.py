@@ -114,6 +114,18 @@ def add_run_flags(p: argparse.ArgumentParser, *, task: bool = False) -> None:
     add_output_flags(p)
 
 
+def add_formulation_flags(p: argparse.ArgumentParser, *, iterate: bool = True) -> None:
+    """The paper's other formulations (docs/formulations.md): `--maximizer`, and `--iterate K` on test-time commands."""
+    g = p.add_argument_group("formulations (docs/formulations.md)")
+    g.add_argument("--maximizer", action="store_true", default=None,
+                   help="improver runs on a task start from the empty solution, not the task's seed solution "
+                        "(the paper's maximizer formulation)")
+    if iterate:
+        g.add_argument("--iterate", type=int, metavar="K",
+                       help="apply each improver K times (I^K), each pass from the previous pass's solution with "
+                            "fresh samples and the full budgets per pass: K times the LM calls (default 1)")
+
+
 def add_secret_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split-secret", dest="split_secret", metavar="SECRET",
                    help=f"the secret task instances are derived from (default: {SECRET_ENV_VAR}, else the file "

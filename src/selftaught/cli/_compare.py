@@ -7,9 +7,10 @@ from typing import Any
 
 from selftaught.api._compare import CompareResult, run_compare, task_of
 from selftaught.api._refs import resolve
-from selftaught.cli._common import Reporter, add_run_flags, config_from, emit
+from selftaught.cli._common import Reporter, add_formulation_flags, add_run_flags, config_from, emit
 from selftaught.cli._estimate import add_estimate_flags, gate_compare
 from selftaught.stop.compare import SPLITS
+from selftaught.stop.formulations import describe_line
 from selftaught.tasks import get_task
 
 REF_HELP = "an improver file, RUN_DIR:I_t (RUN_DIR:I_T or RUN_DIR:last for the run's last one), or RUN_DIR (its last)"
@@ -21,6 +22,7 @@ def register(sub: Any) -> None:
     p.add_argument("b", metavar="B", help=f"the challenger: {REF_HELP}")
     p.add_argument("--split", choices=SPLITS, default="test", help="the split the solutions are scored on (test)")
     add_run_flags(p, task=True)
+    add_formulation_flags(p)
     add_estimate_flags(p)
     p.set_defaults(handler=handle)
 
@@ -46,6 +48,8 @@ def _table(found: CompareResult) -> str:
     d = result.difference
     lines.append(f"B - A  {d.mean:+.4f} [{d.low:+.4f}, {d.high:+.4f}]  p = {result.p_value:.4g} "
                  "(sign-flip test over the runs' differences)")
+    if line := describe_line(found.data.get("formulation") or {}):
+        lines.append(line)
     lines.extend(result.failure_notes())
     lines.append(result.verdict())
     return "\n".join(lines)

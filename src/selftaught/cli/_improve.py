@@ -7,7 +7,8 @@ from typing import Any
 
 from selftaught.api._improve import run_improve
 from selftaught.api._setup import read_improver, read_program
-from selftaught.cli._common import Reporter, add_run_flags, config_from, emit
+from selftaught.cli._common import Reporter, add_formulation_flags, add_run_flags, config_from, emit
+from selftaught.stop.formulations import describe_line
 from selftaught.tasks import get_task
 
 
@@ -18,6 +19,7 @@ def register(sub: Any) -> None:
     p.add_argument("--improver", metavar="NAME|FILE",
                    help="improver file, or a library improver's name (selftaught improvers; default: seed, I_0)")
     add_run_flags(p)
+    add_formulation_flags(p)
     p.set_defaults(handler=handle)
 
 
@@ -35,5 +37,7 @@ def handle(args: argparse.Namespace) -> int:
         human = (f"{result.solution.rstrip()}\n\n# {data['task']}: val {result.score_val:.4f} (initial "
                  f"{data['initial_score_val']:.4f}), test {result.score_test:.4f}; {data['lm_calls']} LM calls, "
                  f"{data['utility_calls']} utility calls")
+        if line := describe_line(data["formulation"]):
+            human += f"\n# {line}"
     emit(args.json, data, human)
     return 0 if result.failure is None else 1

@@ -9,7 +9,7 @@ from typing import Any
 
 from selftaught.api._repeats import RepeatsResult, run_repeats
 from selftaught.api._run import RunResult, run_once
-from selftaught.cli._common import Reporter, add_run_flags, config_from, emit
+from selftaught.cli._common import Reporter, add_formulation_flags, add_run_flags, config_from, emit
 from selftaught.cli._estimate import add_estimate_flags, gate_run
 from selftaught.cli._explain import first_run_notes
 from selftaught.cli._runs import iteration_table, usage_line
@@ -22,6 +22,7 @@ from selftaught.stop.curves import SPLITS
 def register(sub: Any) -> None:
     p = sub.add_parser("run", help="self-improve the seed improver for T iterations (STOP)")
     add_run_flags(p, task=True)
+    add_formulation_flags(p, iterate=False)
     p.add_argument("--iterations", type=int, help="T, rounds of self-improvement (paper: 3)")
     p.add_argument("--meta-utility-budget", type=int, dest="meta_utility_budget",
                    help="meta-utility calls per self-improvement step (paper: 25)")

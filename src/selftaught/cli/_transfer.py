@@ -8,11 +8,12 @@ from typing import Any
 
 from selftaught.api._setup import read_improver
 from selftaught.api._transfer import TransferResult, resume_transfer, run_transfer
-from selftaught.cli._common import Reporter, add_run_flags, config_from, emit
+from selftaught.cli._common import Reporter, add_formulation_flags, add_run_flags, config_from, emit
 from selftaught.cli._estimate import add_estimate_flags, gate_transfer
 from selftaught.cli._signals import sigterm_interrupts
 from selftaught.config import CONFIG_KEYS
 from selftaught.errors import UserError
+from selftaught.stop.formulations import describe_line
 from selftaught.tasks import get_task
 
 
@@ -30,6 +31,7 @@ def register(sub: Any) -> None:
                    help="continue the transfer whose results file this is, with the improver, config and tasks it "
                         "was run with (its finished rows are kept)")
     add_run_flags(p)
+    add_formulation_flags(p)
     add_estimate_flags(p)
     p.set_defaults(handler=handle)
 
@@ -68,5 +70,7 @@ def transfer_table(result: TransferResult) -> str:
             f" {100 * r.meta_utility_seed_improver:>6.1f} ({100 * r.meta_utility_seed_improver_val:>5.1f})"
             f" {100 * r.meta_utility_improver:>6.1f} ({100 * r.meta_utility_improver_val:>5.1f})"
         )
+    if line := describe_line(result.data.get("formulation") or {}):
+        lines.append(line)
     lines.append(f"saved: {result.path}")
     return "\n".join(lines)

@@ -4,8 +4,9 @@
 # the meta level, scoring its candidates with the meta-utility, then I_t is measured), `stop.meta_utility` (a
 # meta-utility is `downstream_runs` improver runs per task, `concurrency` at once, one computation per improver and
 # purpose), `stop.transfer`, `stop.compare` and `safety.sandbox_flag`. The prompts are those the seed improver
-# sends, found by running it (`_trace`) on the run's inputs: the task's seed solution and description, I_0 itself
-# and the meta-utility's description as the broker builds it.
+# sends, found by running it (`_trace`) on the run's inputs: the task's seed solution (none under the maximizer) and
+# description, I_0 itself and the meta-utility's description as the broker builds it; under I^k (`Config.iterate`,
+# at test time) each downstream run is k improver runs in a row (`stop.formulations`).
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from selftaught.forecast._range import Range
 from selftaught.forecast._trace import Trace, trace_sandbox_study, trace_seed_improver
 from selftaught.improver import seed_improver
 from selftaught.safety.sandbox_flag import sandbox_seed_improver
+from selftaught.stop.formulations import initial_solution, passes
 from selftaught.stop.meta_utility import meta_description
 from selftaught.store import program_hash
 from selftaught.tasks import Task
@@ -62,8 +64,10 @@ class PartPlan:
 
 
 def _downstream(config: Config, task: Task) -> Trace:
-    """The seed improver's calls in one downstream run on `task` (stop.meta_utility.MetaUtility.downstream)."""
-    return trace_seed_improver(task.seed_solution, task.description, utility_budget=config.utility_budget,
+    """The seed improver's calls in one improver run on `task` (stop.meta_utility.MetaUtility.downstream), from the
+    initial solution the run gives it (the empty one under the maximizer formulation: a shorter prompt). Under I^k
+    every pass is priced as this one: a later pass starts from a solution not known before it runs."""
+    return trace_seed_improver(initial_solution(config, task), task.description, utility_budget=config.utility_budget,
                                lm_budget=config.lm_budget, max_responses=config.max_responses_per_call)
 
 
@@ -104,6 +108,24 @@ def plan_run(config: Config, task: Task) -> PartPlan:
     return PartPlan(f"run: {task.name}, T={config.iterations}", tuple(works), overlap=False)
 
 
+def _power(k: int) -> str:
+    """How a work's name says its improver is applied k times, one pass after another (stop.formulations): each of
+    its downstream runs is k improver runs in a row, so its batches are k times as many."""
+    return f"^{k} ({k} passes a run)" if k > 1 else ""
+
+
+def _formulation_notes(config: Config, k: int) -> tuple[str, ...]:
+    """What the estimate says of the formulation, when it is not the usual one (docs/formulations.md)."""
+    notes = []
+    if config.maximizer:
+        notes.append("maximizer: improver runs start from the empty solution (prompts without a seed solution)")
+    if k > 1:
+        notes.append(f"I^{k}: each downstream run is {k} improver runs in a row, each with the full budgets (per pass: "
+                     f"{config.lm_budget} LM calls, {config.utility_budget} utility calls); passes after the first are "
+                     "priced with the first pass's prompt")
+    return tuple(notes)
+
+
 def _is_seed(improver: str | None) -> bool:
     return improver is not None and program_hash(improver) == program_hash(seed_improver())
 
@@ -111,34 +133,34 @@ def _is_seed(improver: str | None) -> bool:
 def plan_transfer(config: Config, improver: str | None, tasks: Sequence[Task]) -> PartPlan:
     """`selftaught transfer`: the seed improver and `improver` on each task (None: an improver not known yet, such
     as a run's I_T, which may be I_0 itself); every task and both improvers at once (stop.transfer)."""
-    runs, works = config.downstream_runs, []
+    runs, works, k = config.downstream_runs, [], passes(config, "transfer")
     for task in tasks:
         down = _downstream(config, task)
-        works.append(_work(config, f"{task.name}: I_0", "task", down, fixed=True, rewritten=task.seed_solution,
-                           batches=Range.of(1), runs_per_batch=runs))
+        works.append(_work(config, f"{task.name}: I_0{_power(k)}", "task", down, fixed=True,
+                           rewritten=task.seed_solution, batches=Range.of(k), runs_per_batch=runs))
         if not _is_seed(improver):  # the seed improver again is the same computation: measured once
-            batches = Range.of(1) if improver is not None else Range(0, 1, 1)
-            works.append(_work(config, f"{task.name}: the improver", "task", down, fixed=False,
+            batches = Range.of(k) if improver is not None else Range(0, k, k)
+            works.append(_work(config, f"{task.name}: the improver{_power(k)}", "task", down, fixed=False,
                                rewritten=task.seed_solution, batches=batches, runs_per_batch=runs))
     names = ", ".join(task.name for task in tasks)
-    return PartPlan(f"transfer: {names}", tuple(works), overlap=True)
+    return PartPlan(f"transfer: {names}", tuple(works), overlap=True, notes=_formulation_notes(config, k))
 
 
 def plan_compare(config: Config, a: str, b: str, task: Task) -> PartPlan:
     """`selftaught compare A B`: both improvers' downstream runs on `task`, at once (stop.compare)."""
-    down, works = _downstream(config, task), []
+    down, works, k = _downstream(config, task), [], passes(config, "compare")
     for name, improver in (("A", a), ("B", b)):
         if name == "B" and program_hash(a) == program_hash(b):
             continue  # the same improver: one computation
-        works.append(_work(config, f"{name} on {task.name}", "task", down, fixed=_is_seed(improver),
-                           rewritten=task.seed_solution, batches=Range.of(1), runs_per_batch=config.downstream_runs))
-    return PartPlan(f"compare: {task.name}", tuple(works), overlap=True)
+        works.append(_work(config, f"{name}{_power(k)} on {task.name}", "task", down, fixed=_is_seed(improver),
+                           rewritten=task.seed_solution, batches=Range.of(k), runs_per_batch=config.downstream_runs))
+    return PartPlan(f"compare: {task.name}", tuple(works), overlap=True, notes=_formulation_notes(config, k))
 
 
 def plan_arena(config: Config, improvers: Mapping[str, str], tasks: Sequence[Task]) -> PartPlan:
     """`selftaught arena`: every improver's downstream runs on every task, all at once (study._arena); an improver
     given twice (the same program) is one computation."""
-    works, seen = [], set()
+    works, seen, k = [], set(), passes(config, "arena")
     for task in tasks:
         down = _downstream(config, task)
         for name, improver in improvers.items():
@@ -146,11 +168,11 @@ def plan_arena(config: Config, improvers: Mapping[str, str], tasks: Sequence[Tas
             if key in seen:
                 continue
             seen.add(key)
-            works.append(_work(config, f"{name} on {task.name}", "task", down, fixed=_is_seed(improver),
-                               rewritten=task.seed_solution, batches=Range.of(1),
+            works.append(_work(config, f"{name}{_power(k)} on {task.name}", "task", down, fixed=_is_seed(improver),
+                               rewritten=task.seed_solution, batches=Range.of(k),
                                runs_per_batch=config.downstream_runs))
     return PartPlan(f"arena: {len(improvers)} improvers on {', '.join(t.name for t in tasks)}", tuple(works),
-                    overlap=True)
+                    overlap=True, notes=_formulation_notes(config, k))
 
 
 def plan_sandbox_flag(config: Config, samples: int, warn: bool) -> PartPlan:

@@ -14,10 +14,13 @@ def seed_improver() -> str:
     return _data("seed_improver.py")
 
 
-def meta_utility_description(*, budget: int, downstream_runs: int, lm_budget: int, max_responses: int) -> str:
-    """The text the LM sees as the meta-utility's `utility.str` (a grey-box description)."""
+def meta_utility_description(*, budget: int, downstream_runs: int, lm_budget: int, max_responses: int,
+                             maximizer: bool = False) -> str:
+    """The text the LM sees as the meta-utility's `utility.str` (a grey-box description); under the maximizer
+    formulation it says the downstream runs start from the empty solution."""
     text = _data("meta_utility_description.txt")
     for key, value in {
+        "{algorithm_str}": _data(f"algorithm_str_{'maximizer' if maximizer else 'seed'}.txt"),
         "{budget}": budget,
         "{downstream_runs}": downstream_runs,
         "{lm_budget}": lm_budget,

@@ -13,6 +13,7 @@ from typing import Any
 from selftaught._atomic import write_atomic
 from selftaught.report._html import CSP, CSS, e
 from selftaught.report._md import _table, cell, para
+from selftaught.stop.formulations import describe_line
 
 ARENA_CSS = CSS + "tr.significant td{font-weight:bold}td.verdict{text-align:left}"
 
@@ -40,6 +41,8 @@ def _header(data: Mapping[str, Any]) -> tuple[str, list[str]]:
              "nested-bootstrap interval (runs x instances). Pairs: B - A on the test split, the sign-flip test over "
              f"the runs' differences, p adjusted by Holm's method over all {len(arena['pairs'])} pairs of all tasks; "
              f"significant when the adjusted p < {arena['alpha']} and the interval excludes 0."]
+    if line := describe_line(data.get("formulation") or {}):
+        lines.append(line[:1].upper() + line[1:] + ".")
     return title, lines
 
 

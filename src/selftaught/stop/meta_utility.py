@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from selftaught.broker import HeldRecords, Services, TaskUtility, holding, note_sandbox_flag, run_improver
+from selftaught.broker import HeldRecords, Services, TaskUtility, holding, note_sandbox_flag
 from selftaught.config import Config
 from selftaught.evaluate import Evaluation
 from selftaught.improver import meta_utility_description
 from selftaught.speculate import code_candidates
 from selftaught.stats import Interval, nested_bootstrap_ci
+from selftaught.stop.formulations import improve_passes, initial_solution, pass_context, passes
 from selftaught.store import program_hash
 from selftaught.tasks import Task
 
@@ -44,7 +45,8 @@ class DownstreamRun:
     solution: str | None = field(repr=False, default=None)
     val_instances: tuple[float, ...] = field(repr=False, default=())
     test_instances: tuple[float, ...] = field(repr=False, default=())
-    detail: str = field(repr=False, default="", compare=False)  # why the run failed (the improver's message)
+    # why the run failed (the improver's message); under I^k, which of its passes failed (a run may still succeed)
+    detail: str = field(repr=False, default="", compare=False)
 
     def instance_scores(self, split: str, width: int) -> list[float]:
         """The per-instance scores on `split`; a run without them (no solution, or one that failed to load)
@@ -79,7 +81,8 @@ def meta_description(config: Config) -> str:
     """The meta-utility's description (its `utility.str`, what the LM sees at the meta level) under `config`'s
     budgets: one place for the run and for `selftaught.forecast`, which prices the prompts that carry it."""
     return meta_utility_description(budget=config.meta_utility_budget, downstream_runs=config.downstream_runs,
-                                    lm_budget=config.lm_budget, max_responses=config.max_responses_per_call)
+                                    lm_budget=config.lm_budget, max_responses=config.max_responses_per_call,
+                                    maximizer=config.maximizer)
 
 
 class MetaUtility:
@@ -171,16 +174,22 @@ class MetaUtility:
         return MetaScore(val, test, runs)
 
     def downstream(self, improver: str, task: Task, index: int, *, purpose: str, with_test: bool) -> DownstreamRun:
-        """One improver run on `task` from its seed solution, then the secret scoring."""
+        """One improver run on `task` from its seed solution (the empty one under the maximizer formulation), or at
+        test time the improver applied `iterate` times (see `selftaught.stop.formulations`), then the secret
+        scoring of the solution it returned."""
         services = self.services
         digest = program_hash(improver)
         stream = f"{purpose}/{digest}/{task.name}/{index}"
         context: dict[str, Any] = {"level": "task", "improver": digest, "task_name": task.name, "run": index,
                                    "purpose": purpose}
-        utility = TaskUtility(services, task, "val", services.config.utility_budget, **context)
-        lm = services.language_model(stream, level="task")
-        outcome = run_improver(services, improver, task.seed_solution, utility, lm, seed=_index_seed(stream),
-                               task=task.name)
+        count = passes(services.config, purpose)
+
+        def utility(number: int) -> TaskUtility:
+            return TaskUtility(services, task, "val", services.config.utility_budget, **context,
+                               **pass_context(number, count))
+
+        outcome = improve_passes(services, improver, initial_solution(services.config, task), count, stream=stream,
+                                 utility_for=utility, seed_for=_index_seed, task=task.name).final
         if outcome.solution is None:
             fail = task.failure_score
             return DownstreamRun(task.name, index, fail, fail if with_test else None,
@@ -194,7 +203,7 @@ class MetaUtility:
                            program=program_hash(outcome.solution))
         return DownstreamRun(task.name, index, val, test, None, outcome.lm_calls, outcome.utility_calls,
                              outcome.solution, _instance_scores(val_eval),
-                             () if test_eval is None else _instance_scores(test_eval))
+                             () if test_eval is None else _instance_scores(test_eval), detail=outcome.detail)
 
 
 def _instance_scores(evaluation: Evaluation) -> tuple[float, ...]:

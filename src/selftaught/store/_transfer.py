@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from selftaught._atomic import write_atomic
+from selftaught.config import DEFAULT
 from selftaught.errors import UserError
 
 FORMAT = 1
@@ -20,6 +21,8 @@ FORMAT = 1
 HOW_FIELDS = frozenset({"runs_dir", "transfer_tasks", "task", "iterations", "meta_utility_budget", "workers",
                         "executor", "ray_address", "speculate", "warm_workers", "api_key_env", "request_timeout",
                         "max_retries", "concurrency", "cache", "cache_path", "max_usd", "max_calls", "prices"})
+#: Settings added after transfer files were first keyed (see `_added_default`).
+ADDED_LATER = frozenset({"maximizer", "iterate"})
 _MAX_BYTES = 64 << 20
 #: What the file adds to the command's --json object (the rest is the output of the last invocation that measured).
 _OWN_KEYS = frozenset({"rows", "complete", "format", "transfer_key", "task_fingerprints", "sessions", "invocation"})
@@ -37,10 +40,17 @@ def transfer_key(improver: str, seed_improver: str, config: dict[str, Any], secr
     fingerprint), a `scripted:` replies file's bytes and the selftaught version. The tasks are not in it: rows are
     kept per task, each with its task's fingerprint."""
     blob = json.dumps({"improver": improver, "seed_improver": seed_improver, "secret": secret_fingerprint,
-                       "config": {k: v for k, v in config.items() if k not in HOW_FIELDS}, "version": _version(),
+                       "config": {k: v for k, v in config.items() if k not in HOW_FIELDS and not _added_default(k, v)},
+                       "version": _version(),
                        "replies": _scripted_digest(str(config.get("lm") or ""))},
                       sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _added_default(key: str, value: Any) -> bool:
+    """A setting added after transfer files were first keyed, at its default: left out of the key, so a file saved
+    before it existed keeps its key (and its rows are reused)."""
+    return key in ADDED_LATER and value == getattr(DEFAULT, key)
 
 
 def _scripted_digest(spec: str) -> str | None:
