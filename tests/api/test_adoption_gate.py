@@ -1,4 +1,4 @@
-"""`run --adopt better` records each step's gate decision from fresh val runs; `always` is the paper's run, unchanged."""
+"""`run --adopt better` records each step's gate decision from fresh val runs; `always` is the paper's run as before."""
 
 from __future__ import annotations
 

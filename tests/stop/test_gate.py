@@ -96,7 +96,8 @@ def test_a_decision_is_recorded_with_its_evidence_and_read_back_the_same() -> No
     broken = record | {"adopted": "yes"}
     assert GateDecision.from_record(broken) is None
     events = [{"kind": "iteration", "iteration": 2, "gate": record}, {"kind": "iteration", "iteration": 1},
-              {"kind": "iteration", "iteration": 3, "gate": broken}, {"kind": "lm_call", "iteration": 4, "gate": record}]
+              {"kind": "iteration", "iteration": 3, "gate": broken},
+              {"kind": "lm_call", "iteration": 4, "gate": record}]
     assert recorded_gates(events) == {2: decision}
 
 

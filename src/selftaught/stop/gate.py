@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from selftaught.stats import Interval
-from selftaught.stop.compare import ALPHA, Comparison, compare_scores, paired_scores, p_text
+from selftaught.stop.compare import ALPHA, Comparison, compare_scores, p_text, paired_scores
 from selftaught.stop.meta_utility import MetaUtility
 from selftaught.store import program_hash
 

@@ -126,7 +126,7 @@ def self_improve(
                 gate = (recorded_gates or {}).get(t)
                 if gate is None or (gate.incumbent, gate.candidate) != (program_hash(previous.improver),
                                                                         program_hash(candidate)):
-                    services.progress(f"[I_{t}] gate: I_{t} against I_{t - 1} on {config.gate_runs} fresh val runs each")
+                    services.progress(f"[I_{t}] gate: I_{t} against I_{t - 1}, {config.gate_runs} val runs each")
                     gate = run_gate(meta, t, previous.improver, candidate, config.gate_runs)
                 services.progress(f"[I_{t}] {gate.line()}")
             if gate is not None and not gate.adopted:
