@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import selftaught
+from selftaught.api._resume import resumed_settings
 from selftaught.cli import main
 from selftaught.errors import UserError
 
@@ -74,3 +75,14 @@ def test_the_estimate_counts_the_gates_runs_and_calls(capsys: pytest.CaptureFixt
     more = estimate(capsys, "--adopt", "better", "--gate-runs", "14")
     assert more["total"]["calls"]["high"] - always["total"]["calls"]["high"] == 2 * sum(
         i["calls"]["high"] for i in items)
+
+
+def test_a_run_recorded_before_the_gate_resumes_with_the_papers_rule_and_refuses_another() -> None:
+    older = {"seed": 0, "downstream_runs": 5}  # a manifest written before `adopt` and `gate_runs` existed
+
+    def refusal(flag: str, value: Any, recorded: Any) -> str:
+        return f"{flag} {value} differs from the run's ({recorded})"
+
+    assert resumed_settings(older, {"adopt": "always", "gate_runs": 8}, frozenset(), refusal) == older
+    with pytest.raises(UserError, match=r"--adopt better differs from the run's \(always\)"):
+        resumed_settings(older, {"adopt": "better"}, frozenset(), refusal)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from selftaught.config import CONFIG_KEYS, Config, build_config
+from selftaught.config import CONFIG_KEYS, DEFAULT, Config, build_config
 from selftaught.errors import UserError
 from selftaught.lm._journal import check_journal
 from selftaught.store import RunStore
@@ -100,7 +100,7 @@ def resumed_settings(recorded: dict[str, Any], given: dict[str, Any], safe: froz
                      refusal: Callable[[str, Any, Any], str]) -> dict[str, Any]:
     """The settings something resumed goes on with: its `recorded` config, with the settings `given` now (None: not
     given) that are `safe` to change; any other given one that differs is refused with `refusal(flag, value,
-    recorded value)`."""
+    recorded value)`. A setting an older run did not record (`adopt`, say) had its default then."""
     values = dict(recorded)
     for key in CONFIG_KEYS:
         value = given.get(key)
@@ -108,9 +108,9 @@ def resumed_settings(recorded: dict[str, Any], given: dict[str, Any], safe: froz
             continue
         if key in safe:
             values[key] = value
-        elif differs(value, values.get(key)):
+        elif differs(value, was := values.get(key, getattr(DEFAULT, key, None))):
             flag = "--tasks" if key == "transfer_tasks" else "--" + key.replace("_", "-")
-            raise UserError(refusal(flag, value, values.get(key)))
+            raise UserError(refusal(flag, value, was))
     return values
 
 
