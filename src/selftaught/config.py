@@ -31,6 +31,11 @@ class Config:
       utility_budget: utility calls per improver run on a task (paper: 25).
       meta_utility_budget: meta-utility calls per self-improvement step (paper: 25).
       downstream_runs: improver runs averaged by the meta-utility (paper: 5).
+      adopt: how a step's improver I_t is adopted: `always` (the paper's rule: when it runs and scores above 0)
+        or `better` (only when a paired test on fresh val runs shows it beats I_{t-1} at p < 0.05; else I_{t-1}
+        is kept). See `selftaught.stop.gate` and docs/statistics.md.
+      gate_runs: the downstream runs each side of the `better` gate makes (at least GATE_RUNS_MINIMUM: with fewer,
+        its sign-flip test cannot reach p < 0.05).
       transfer_tasks: tasks `transfer` evaluates on by default.
       workers: candidate evaluations (CPU-bound: they run untrusted code) in flight at once; default
         the core count. Improver runs, which mostly wait on the model, are bounded by `concurrency`.
@@ -80,6 +85,8 @@ class Config:
     utility_budget: int = 25
     meta_utility_budget: int = 25
     downstream_runs: int = 5
+    adopt: str = "always"
+    gate_runs: int = 8
     transfer_tasks: tuple[str, ...] = (
         "str_grid_dist",
         "modified_quadratic_assignment",
@@ -148,6 +155,7 @@ _MAXIMUMS: dict[str, float] = {
     "utility_budget": 1_000_000,
     "meta_utility_budget": 1_000_000,
     "downstream_runs": 100_000,
+    "gate_runs": 100_000,
     "workers": 1_024,
     "improver_timeout": 7 * 24 * 3600,
     "memory_mb": 1 << 24,
@@ -166,7 +174,11 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "sandbox": ("auto", "strict", "process"),
     "cache": ("off", "record", "replay"),
     "executor": ("local", "ray"),
+    "adopt": ("always", "better"),
 }
+#: The fewest gate runs whose two-sided sign-flip test can give p < 0.05: its smallest p is 2 / 2^n (0.03125 for 6,
+#: 0.0625 for 5). A test checks it against `selftaught.stats.smallest_sign_flip_p` and the gate's alpha.
+GATE_RUNS_MINIMUM = 6
 
 
 def _coerce(name: str, kind: Any, value: Any) -> Any:
@@ -205,6 +217,9 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
     if name in _MAXIMUMS and value > _MAXIMUMS[name]:
         bound = _MAXIMUMS[name]
         raise ConfigError(f"{name} must be at most {int(bound) if bound == int(bound) else bound}, got {value}")
+    if name == "gate_runs" and value < GATE_RUNS_MINIMUM:
+        raise ConfigError(f"gate_runs must be at least {GATE_RUNS_MINIMUM}, got {value}: with fewer runs the gate's "
+                          f"sign-flip test cannot reach p < 0.05 (its smallest p is 2 / 2^runs)")
     return value
 
 
@@ -245,7 +260,7 @@ def load_toml(path: Path) -> dict[str, Any]:
 
 
 DEFAULT = Config()
-__all__ = ["DEFAULT", "Config", "build_config", "load_toml"]
+__all__ = ["DEFAULT", "GATE_RUNS_MINIMUM", "Config", "build_config", "load_toml"]
 
 
 #: The config keys a command's flags (and the Python API's keyword arguments) may set; `prices` only in a file.
@@ -254,4 +269,4 @@ CONFIG_KEYS = ("lm", "seed", "task", "iterations", "runs_dir", "lm_budget", "max
                "memory_mb", "transfer_tasks", "sandbox", "base_url", "api_key_env", "max_tokens",
                "request_timeout", "max_retries", "concurrency", "cache", "cache_path", "max_usd", "max_calls",
                "temperature", "split_secret", "executor", "ray_address", "speculate",
-               "warm_workers", "maximizer", "iterate")
+               "warm_workers", "maximizer", "iterate", "adopt", "gate_runs")

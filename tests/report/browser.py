@@ -38,6 +38,8 @@ document.getElementById('f').addEventListener('load', function () {
     return Object.assign(box(c), {iteration: +c.dataset.iteration, split: c.dataset.split}); });
   out.figures = Array.prototype.map.call(d.querySelectorAll('table.figures tr'), function (tr) {
     return Array.prototype.map.call(tr.cells, function (td) { return td.innerText.trim(); }); });
+  out.gates = Array.prototype.map.call(d.querySelectorAll('table.gates tr'), function (tr) {
+    return Array.prototype.map.call(tr.cells, function (td) { return td.innerText.trim(); }); });
   out.diffs = Array.prototype.map.call(d.querySelectorAll('pre.diff'), function (p) {
     return Array.prototype.map.call(p.querySelectorAll('span'), function (s) {
       return {cls: s.className, text: s.innerText.replace(/\\n$/, ''), h: s.getBoundingClientRect().height}; }); });

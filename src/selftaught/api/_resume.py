@@ -100,7 +100,7 @@ def resumed_settings(recorded: dict[str, Any], given: dict[str, Any], safe: froz
                      refusal: Callable[[str, Any, Any], str]) -> dict[str, Any]:
     """The settings something resumed goes on with: its `recorded` config, with the settings `given` now (None: not
     given) that are `safe` to change; any other given one that differs is refused with `refusal(flag, value,
-    recorded value)`."""
+    recorded value)`. A setting an older run did not record (`adopt`, say) had its default then."""
     values = dict(recorded)
     for key in CONFIG_KEYS:
         value = given.get(key)

@@ -20,7 +20,7 @@ from selftaught.improver import seed_improver
 from selftaught.lm import Backend
 from selftaught.lm._journal import JournalBackend
 from selftaught.safety.report import safety_summary
-from selftaught.stop import self_improve
+from selftaught.stop import recorded_gates, self_improve
 from selftaught.store import FORMAT_VERSION, RunStore, read_events
 from selftaught.store._progress import keep_progress
 from selftaught.tasks import Task, get_task
@@ -178,7 +178,9 @@ def _carry_out(config: Config, store: RunStore, services: Services, reporter: Re
     summary["stopped"] = None
     abandoned = False  # stopped by Ctrl-C, SIGTERM or an error: speculative work is not waited for
     try:
-        done = self_improve(services, task, seed_improver(), config.iterations, on_iteration=save_summary)
+        decided = recorded_gates(read_events(store.root)) if manifest is not None else {}  # kept on resume
+        done = self_improve(services, task, seed_improver(), config.iterations, on_iteration=save_summary,
+                            recorded_gates=decided)
         summary["complete"] = True
         summary["status"] = "complete"
         if manifest is not None:

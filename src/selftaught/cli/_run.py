@@ -26,6 +26,11 @@ def register(sub: Any) -> None:
     p.add_argument("--iterations", type=int, help="T, rounds of self-improvement (paper: 3)")
     p.add_argument("--meta-utility-budget", type=int, dest="meta_utility_budget",
                    help="meta-utility calls per self-improvement step (paper: 25)")
+    p.add_argument("--adopt", choices=("always", "better"),
+                   help="adopt each step's improver always (default: the paper's rule, when it runs and scores above "
+                        "0) or only when it is better than the previous one by a paired test on fresh runs (p < 0.05)")
+    p.add_argument("--gate-runs", type=int, dest="gate_runs", metavar="N",
+                   help="fresh val downstream runs per improver for --adopt better (default 8, at least 6)")
     p.add_argument("--runs-dir", dest="runs_dir", help="where run directories are created (default ./runs)")
     p.add_argument("--repeats", type=int, default=1, metavar="K",
                    help="K independent runs at once (seeds seed..seed+K-1, one LM concurrency limit and one pool of "

@@ -12,6 +12,7 @@ from selftaught.api._load import load_run, run_row
 from selftaught.cli._common import add_output_flags, emit
 from selftaught.config import build_config
 from selftaught.errors import UserError
+from selftaught.stop.compare import p_text
 from selftaught.store._status import RunInfo, read_run
 
 
@@ -71,6 +72,9 @@ def iteration_table(records: list[dict[str, Any]]) -> list[str]:
     lines = [f"{'iteration':<10} {'meta-utility val [95% CI]':>27} {'test [95% CI]':>27} {'selected with (val)':>20}"]
     for item in records:
         note = "  (kept previous)" if item.get("kept_previous") else ""
+        gate = item.get("gate")
+        if isinstance(gate, dict) and isinstance(gate.get("p_value"), (int, float)):
+            note = f"  ({'adopted' if gate.get('adopted') else 'kept previous'}: gate {p_text(gate['p_value'])})"
         seen = _fmt(item.get("selection_score"))
         val = _with_interval(item["meta_utility_val"], item.get("meta_utility_val_ci"))
         test = _with_interval(item["meta_utility_test"], item.get("meta_utility_test_ci"))

@@ -1,7 +1,8 @@
 """The plan of a command's LM work: which improver runs it makes, in what order, and what each asks of the LM."""
 
 # It follows the code that runs: `stop.loop.self_improve` (measure I_0, then each step t: I_{t-1} improves itself at
-# the meta level, scoring its candidates with the meta-utility, then I_t is measured), `stop.meta_utility` (a
+# the meta level, scoring its candidates with the meta-utility, then I_t is measured and, under `adopt = "better"`,
+# judged against I_{t-1} by the gate: `stop.gate`, both sides' `gate_runs` at once), `stop.meta_utility` (a
 # meta-utility is `downstream_runs` improver runs per task, `concurrency` at once, one computation per improver and
 # purpose), `stop.transfer`, `stop.compare` and `safety.sandbox_flag`. The prompts are those the seed improver
 # sends, found by running it (`_trace`) on the run's inputs: the task's seed solution (none under the maximizer) and
@@ -105,6 +106,11 @@ def plan_run(config: Config, task: Task) -> PartPlan:
             _work(config, f"I_{t} measured (val and test)", "task", down, fixed=False, rewritten=task.seed_solution,
                   batches=maybe, runs_per_batch=runs),
         ]
+        if config.adopt == "better":  # none when the step kept I_{t-1} before the gate; one computation when I_t
+            # is I_{t-1} again
+            works.append(_work(config, f"step {t}: the gate, I_{t} against {improver} (fresh val runs)", "task", down,
+                               fixed=False, rewritten=task.seed_solution, batches=maybe,
+                               runs_per_batch=2 * config.gate_runs))
     return PartPlan(f"run: {task.name}, T={config.iterations}", tuple(works), overlap=False)
 
 

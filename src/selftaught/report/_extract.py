@@ -72,20 +72,38 @@ def lineage(files: RunFiles, records: list[dict[str, Any]]) -> list[dict[str, An
         code = files.improver_file(t) or files.program(str(r.get("improver") or ""))
         step = steps.get(t, {})
         kept = bool(r.get("kept_previous"))
-        candidate = step.get("solution") if kept else None
+        gate = r.get("gate") if isinstance(r.get("gate"), dict) else None
+        candidate = (step.get("solution") or (gate or {}).get("candidate")) if kept else None
         if t == 0:
             status, reason = "seed", "the seed improver I_0"
+        elif gate is not None:  # `--adopt better`: the gate decided (its line says how)
+            status = "kept previous" if kept else "accepted"
+            reason = str(gate.get("decision") or ("adopted by the gate" if not kept else "kept by the gate"))
         elif kept:
             status = "kept previous"
             reason = f"{r.get('failure') or 'failed'}: {r.get('detail') or 'the new improver failed'}"
         else:
             status, reason = "accepted", "the improved improver ran and scored above 0"
         out.append({
-            "iteration": t, "improver": r.get("improver"), "status": status, "reason": reason,
+            "iteration": t, "improver": r.get("improver"), "status": status, "reason": reason, "gate": gate,
             "failure": r.get("failure"), "detail": r.get("detail") or "", "candidate": candidate,
             "code": code, "diff": [] if t == 0 else unified_diff(previous_code, code, f"I_{t - 1}.py", f"I_{t}.py"),
         })
         previous_code = code
+    return out
+
+
+def gates(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each adoption-gate decision (`run --adopt better`): the step, both improvers, the decision and its figures."""
+    out = []
+    for r in records:
+        gate = r.get("gate")
+        if isinstance(gate, dict):
+            difference = gate.get("difference") if isinstance(gate.get("difference"), dict) else {}
+            out.append({"iteration": r["iteration"], "adopted": gate.get("adopted") is True,
+                        "incumbent": gate.get("incumbent"), "candidate": gate.get("candidate"),
+                        "p_value": gate.get("p_value"), "difference": difference, "gate_runs": gate.get("gate_runs"),
+                        "alpha": gate.get("alpha"), "split": gate.get("split")})
     return out
 
 

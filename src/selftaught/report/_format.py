@@ -4,11 +4,35 @@ from __future__ import annotations
 
 from typing import Any
 
+from selftaught.stop.compare import p_text
+
 OUTCOME_NOTE = ("ok: scored without failure; a failure kind (exception, timeout, bad_output, protocol, budget, "
                 "deadline, syntax, no_code, ...) names why an evaluation, or an instance, got the failure score")
 STRATEGY_NOTE = ("strategy tags are heuristic: a static read of each improver's code (names, strings, the shape of "
                  "its LM calls), like the paper's section 5 reading by hand; they say what the code looks like, "
                  "not that it works")
+
+
+#: The adoption gate's table: its columns, and what it shows (run --adopt better).
+GATE_HEAD = ["step", "decision", "I_{t-1}", "I_t (candidate)", "I_t - I_{t-1}", "95% CI", "p (sign-flip)",
+             "gate runs"]
+GATE_NOTE = ("each step whose improver ran and scored above 0 was adopted only if, on fresh val downstream runs of "
+             "both improvers (purpose gate/<t>, paired by run index and instance), the sign-flip test over the runs "
+             "gave p < alpha and the difference's 95% nested-bootstrap interval lay above 0; otherwise I_{t-1} was "
+             "kept. A step that failed before the gate keeps I_{t-1} as always")
+ALWAYS_NOTE = ("this run adopted every improver that ran and scored above 0 (--adopt always, the paper's rule): "
+               "no gate decided")
+
+
+def gate_cells(decision: dict[str, Any]) -> dict[str, str]:
+    """A gate decision's text cells (programs are linked by the renderers)."""
+    d = decision["difference"]
+    p = decision.get("p_value")
+    return {"step": f"I_{decision['iteration']}", "decision": "adopted" if decision["adopted"] else "kept I_{t-1}",
+            "difference": f"{d['mean']:+.4f}" if isinstance(d.get("mean"), int | float) else "-",
+            "interval": f"{num(d.get('low'))} to {num(d.get('high'))}",
+            "p": p_text(p) if isinstance(p, int | float) else "-",
+            "runs": str(decision.get("gate_runs") or "-")}
 
 
 def num(v: Any, places: int = 4) -> str:

@@ -105,6 +105,25 @@ def _lineage(r: dict[str, Any]) -> list[str]:
     return out
 
 
+def _gates(r: dict[str, Any]) -> list[str]:
+    g = r["gates"]
+    out = ['<h2 id="gate">Adoption</h2>']
+    if not g["decisions"]:
+        note = fmt.ALWAYS_NOTE if g["adopt"] == "always" else "no step reached the gate"
+        return [*out, f'<p class="note">{e(note)}.</p>']
+    rows = []
+    for d in g["decisions"]:
+        c = fmt.gate_cells(d)
+        cls = "accepted" if d["adopted"] else "kept"
+        rows.append([f'<a href="#{e(c["step"])}">{e(c["step"])}</a>', f'<span class="{cls}">{e(c["decision"])}</span>',
+                     e(d["incumbent"]), e(d["candidate"]), e(c["difference"]), e(c["interval"]), e(c["p"]),
+                     e(c["runs"])])
+    alpha = g["decisions"][0].get("alpha")
+    out.append(_table(fmt.GATE_HEAD, rows, "gates"))
+    out.append(f'<p class="note">--adopt better, alpha {e(alpha)}: {e(fmt.GATE_NOTE)}.</p>')
+    return out
+
+
 def _diff_class(line: str) -> str:
     if line.startswith(("+++", "---")):
         return "file"
@@ -178,7 +197,8 @@ def _safety(r: dict[str, Any]) -> list[str]:
 def render_html(report: dict[str, Any]) -> str:
     """The whole page. Everything taken from the run is escaped: programs are untrusted LM output."""
     title = f"selftaught report: {report['run']['task'] or '?'}"
-    parts = [*_header(report), *_figures(report), *_lineage(report), *_transfer(report), *_usage(report),
+    parts = [*_header(report), *_figures(report), *_gates(report), *_lineage(report), *_transfer(report),
+             *_usage(report),
              *_outcomes(report), *_safety(report)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'

@@ -90,7 +90,9 @@ def _lineage(r: dict[str, Any]) -> list[str]:
     for step in r["lineage"]:
         t = int(step["iteration"])
         out += [f"### I_{t}: {cell(step['status'])} ({cell(step['improver'])})", ""]
-        if step["status"] == "kept previous":  # the failure's message is the candidate's own text: fenced
+        if step.get("gate") is not None:  # the gate's line is ours (figures), not the candidate's text
+            out += [para(step["reason"]), ""]
+        elif step["status"] == "kept previous":  # the failure's message is the candidate's own text: fenced
             out += [f"kept the previous improver: the new one failed ({cell(step.get('failure') or 'failed')}):", "",
                     *fence(step.get("detail") or "(no message)", "text")]
         else:
@@ -103,6 +105,20 @@ def _lineage(r: dict[str, Any]) -> list[str]:
         if step["code"] is not None:
             out += ["<details><summary>code</summary>", "", *fence(step["code"], "python"), "</details>", ""]
     return out
+
+
+def _gates(r: dict[str, Any]) -> list[str]:
+    g = r["gates"]
+    out = ["## Adoption", ""]
+    if not g["decisions"]:
+        return [*out, para(fmt.ALWAYS_NOTE if g["adopt"] == "always" else "no step reached the gate") + ".", ""]
+    rows = []
+    for d in g["decisions"]:
+        c = fmt.gate_cells(d)
+        rows.append([cell(c["step"]), cell(c["decision"]), cell(d["incumbent"]), cell(d["candidate"]),
+                     cell(c["difference"]), cell(c["interval"]), cell(c["p"]), cell(c["runs"])])
+    return [*out, *_table(fmt.GATE_HEAD, rows),
+            para(f"--adopt better, alpha {d.get('alpha')}: {fmt.GATE_NOTE}."), ""]
 
 
 def _transfer(r: dict[str, Any]) -> list[str]:
@@ -170,6 +186,6 @@ def render_md(report: dict[str, Any]) -> str:
                ("complete", "yes" if run["complete"] else "no"), ("stopped", run.get("stopped") or "-"))])]
     if report["warnings"]:
         out += ["**What is missing or unusual:**", "", *(f"- {para(w)}" for w in report["warnings"]), ""]
-    out += [*_figures(report), *_lineage(report), *_transfer(report), *_usage(report), *_outcomes(report),
-            *_safety(report)]
+    out += [*_figures(report), *_gates(report), *_lineage(report), *_transfer(report), *_usage(report),
+            *_outcomes(report), *_safety(report)]
     return "\n".join(out).rstrip("\n") + "\n"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from selftaught._text import last_line
@@ -74,7 +76,7 @@ class Comparison:
     def verdict(self) -> str:
         """One line: which is better, by how much, how sure."""
         d = self.difference
-        figures = f"{d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}], {_p(self.p_value)}"
+        figures = f"{d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}], {p_text(self.p_value)}"
         if self.significant:
             return f"{'B is better than A' if d.mean > 0 else 'A is better than B'}: {figures}"
         line = f"no significant difference: {figures}"
@@ -105,7 +107,8 @@ def _failed(runs: list[DownstreamRun]) -> tuple[dict[str, int], str]:
     return dict(Counter(str(r.failure) for r in failed)), first
 
 
-def _p(value: float) -> str:
+def p_text(value: float) -> str:
+    """A p-value for people (`p = 0.031`, `p < 0.001`)."""
     return f"p = {value:.3g}" if value >= 0.001 else "p < 0.001"
 
 
@@ -118,13 +121,21 @@ def compare_improvers(services: Services, task: Task, a: str, b: str, *, split: 
     the same run indices) and compares their solutions' scores on `split`, instance by instance."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}")
-    meta = MetaUtility(services, [task])
-    with_test = split == "test"
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = [pool.submit(meta.score, improver, purpose="compare", with_test=with_test, label=f"[{name}] ")
-                   for name, improver in (("A", a), ("B", b))]
-        score_a, score_b = (f.result() for f in futures)
+    score_a, score_b = paired_scores(MetaUtility(services, [task]), a, b, purpose="compare",
+                                     with_test=split == "test")
     return compare_scores(task.name, split, score_a, score_b)
+
+
+def paired_scores(meta: MetaUtility, a: str, b: str, *, purpose: str, with_test: bool, runs: int | None = None,
+                  labels: tuple[str, str] = ("[A] ", "[B] ")) -> tuple[MetaScore, MetaScore]:
+    """Both improvers' downstream runs for `purpose` (`runs` each, default `downstream_runs`), at once: the same run
+    indices and instances on both sides, for `compare_scores`. The same improver twice is one computation."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(copy_context().run, partial(meta.score, improver, purpose=purpose, with_test=with_test,
+                                                           label=label, runs=runs))
+                   for improver, label in ((a, labels[0]), (b, labels[1]))]
+        score_a, score_b = (f.result() for f in futures)
+    return score_a, score_b
 
 
 def compare_scores(task: str, split: str, a: MetaScore, b: MetaScore, *, seed: int = 0) -> Comparison:

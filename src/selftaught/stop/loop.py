@@ -8,6 +8,7 @@ from typing import Any
 
 from selftaught.broker import Services, run_improver
 from selftaught.stats import Interval, bounds, hoeffding_halfwidth
+from selftaught.stop.gate import GateDecision, run_gate
 from selftaught.stop.meta_utility import MetaScore, MetaUtility, MetaUtilityService
 from selftaught.store import program_hash
 from selftaught.tasks import Task
@@ -24,7 +25,9 @@ class Iteration:
         returned, when it asked for one (`select` samples; None for I_0 and for a kept improver).
         It is what I_t was chosen with, so it is biased upwards: compare, do not report it.
       kept_previous: the step's output failed (crashed, no improver, or meta-utility 0), so
-        I_t is I_{t-1}, as in the paper.
+        I_t is I_{t-1}, as in the paper; or (`adopt = "better"`) the gate did not find it better.
+      gate: the adoption gate's decision (`adopt = "better"`, for a step whose improver ran and scored above 0);
+        recorded only when the gate decided.
       val_interval, test_interval: the measurement's 95% nested-bootstrap intervals (over its `runs`
         downstream runs and their instances, seeded); the record adds the paper's Hoeffding half-width
         for `runs` values in [0, 1] (the runs, not the instances, are what is independent).
@@ -41,9 +44,10 @@ class Iteration:
     val_interval: Interval | None = None
     test_interval: Interval | None = None
     runs: int = 0
+    gate: GateDecision | None = None
 
     def record(self) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "iteration": self.index,
             "improver": program_hash(self.improver),
             "meta_utility_val": self.meta_utility_val,
@@ -56,6 +60,7 @@ class Iteration:
             "failure": self.failure,
             "detail": self.detail[-500:],
         }
+        return record if self.gate is None else record | {"gate": self.gate.record()}
 
 
 def self_improve(
@@ -64,15 +69,19 @@ def self_improve(
     seed_improver: str,
     iterations: int,
     on_iteration: Callable[[list[Iteration]], None] | None = None,
+    recorded_gates: dict[int, GateDecision] | None = None,
 ) -> list[Iteration]:
     """Runs STOP for `iterations` rounds from `seed_improver`; records each I_t in the store.
 
     `on_iteration` is called with the history after every iteration (to save a summary as the
-    run goes, so an interrupted run keeps what it finished).
+    run goes, so an interrupted run keeps what it finished). Under `adopt = "better"` a step's
+    improver is adopted only when the gate (`selftaught.stop.gate`) finds it better than I_{t-1};
+    `recorded_gates` (step -> decision, from a resumed run's events) are kept, not recomputed.
     """
     meta = MetaUtility(services, [task])
     store = services.store
     history: list[Iteration] = []
+    config = services.config
 
     def measure(t: int, improver: str) -> MetaScore:
         services.progress(f"[I_{t}] measuring meta-utility on val and test (fresh samples)")
@@ -112,8 +121,21 @@ def self_improve(
                              runs=previous.runs,
                              kept_previous=True, failure=failure, detail=detail))
         else:
-            commit(Iteration(t, candidate, score.val, score.test or 0.0, selection_score=utility.seen(candidate),
-                             **_intervals(score)))
+            gate = None
+            if config.adopt == "better":
+                gate = (recorded_gates or {}).get(t)
+                if gate is None or (gate.incumbent, gate.candidate) != (program_hash(previous.improver),
+                                                                        program_hash(candidate)):
+                    services.progress(f"[I_{t}] gate: I_{t} against I_{t - 1}, {config.gate_runs} val runs each")
+                    gate = run_gate(meta, t, previous.improver, candidate, config.gate_runs)
+                services.progress(f"[I_{t}] {gate.line()}")
+            if gate is not None and not gate.adopted:
+                commit(Iteration(t, previous.improver, previous.meta_utility_val, previous.meta_utility_test,
+                                 val_interval=previous.val_interval, test_interval=previous.test_interval,
+                                 runs=previous.runs, kept_previous=True, detail=gate.line(), gate=gate))
+            else:
+                commit(Iteration(t, candidate, score.val, score.test or 0.0, selection_score=utility.seen(candidate),
+                                 gate=gate, **_intervals(score)))
     return history
 
 

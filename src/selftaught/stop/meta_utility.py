@@ -23,8 +23,17 @@ from selftaught.tasks import Task
 VAL_TEST_GAP = 0.2  # a solution scoring this much higher on val than on test is flagged
 #: Why downstream runs are made; each purpose draws its own LM samples (its streams are named by it), so a
 #: reported figure never replays the samples an improver was selected with (`compare`: `selftaught compare`;
-#: `arena`: `selftaught arena`).
-PURPOSES = ("select", "measure", "transfer", "compare", "arena")
+#: `arena`: `selftaught arena`). `gate/<t>`: the adoption gate of step t (`selftaught.stop.gate`), fresh per step, so
+#: I_{t-1} is not judged again on the samples it was adopted with.
+PURPOSES = ("select", "measure", "transfer", "compare", "arena", "gate")
+
+
+def purpose_kind(purpose: str) -> str:
+    """The kind of a purpose (`gate/3` -> `gate`), checked: what its evaluations record as their purpose."""
+    kind, _, step = purpose.partition("/")
+    if kind not in PURPOSES or not (step.isdigit() if kind == "gate" else not step):
+        raise ValueError(f"unknown purpose {purpose!r}")
+    return kind
 
 
 @dataclass(frozen=True)
@@ -99,13 +108,14 @@ class MetaUtility:
         self.services = services
         self.tasks = list(tasks)
         self.description = meta_description(services.config)
-        self._cache: dict[tuple[str, str, bool], Future[MetaScore]] = {}
-        self._held: dict[tuple[str, str, bool], HeldRecords] = {}  # what speculative scorings recorded, unasked
+        self._cache: dict[tuple[str, str, bool, int], Future[MetaScore]] = {}
+        self._held: dict[tuple[str, str, bool, int], HeldRecords] = {}  # what speculative scorings recorded, unasked
         self._lock = threading.Lock()
 
     def score(self, improver: str | None, *, purpose: str, with_test: bool = False, label: str = "",
-              speculative: bool = False) -> MetaScore:
-        """Runs the improver `downstream_runs` times on each task and averages its solutions' scores.
+              speculative: bool = False, runs: int | None = None) -> MetaScore:
+        """Runs the improver `downstream_runs` times (`runs`, when given) on each task and averages its solutions'
+        scores.
 
         The downstream runs overlap up to `concurrency` at once: they mostly wait on the LM (their
         evaluations are bounded by the executor's `workers`). One computation per (improver, purpose,
@@ -114,12 +124,12 @@ class MetaUtility:
         programs, utility calls, safety flags; not their LM calls, which are spending) is held until the first
         ask, which writes it, in order, as if it computed the score then. Never asked: never written.
         """
-        if purpose not in PURPOSES:
-            raise ValueError(f"unknown purpose {purpose!r}")
+        purpose_kind(purpose)
+        count = self.services.config.downstream_runs if runs is None else runs
         if not isinstance(improver, str) or not improver.strip():
-            runs = tuple(DownstreamRun(t.name, 0, t.failure_score, None, "no_code", 0, 0) for t in self.tasks)
-            return MetaScore(sum(r.val for r in runs) / len(runs), None, runs)
-        key = (program_hash(improver), purpose, with_test)
+            none = tuple(DownstreamRun(t.name, 0, t.failure_score, None, "no_code", 0, 0) for t in self.tasks)
+            return MetaScore(sum(r.val for r in none) / len(none), None, none)
+        key = (program_hash(improver), purpose, with_test, count)
         speculation = self.services.speculation
         with self._lock:
             future = self._cache.get(key)
@@ -136,10 +146,10 @@ class MetaUtility:
             return future.result()
         try:
             if held is None:
-                result = self._compute(improver, purpose, with_test, label)
+                result = self._compute(improver, purpose, with_test, label, count)
             else:
                 with holding(held):
-                    result = self._compute(improver, purpose, with_test, label)
+                    result = self._compute(improver, purpose, with_test, label, count)
         except BaseException as exc:
             with self._lock:
                 del self._cache[key]
@@ -150,8 +160,8 @@ class MetaUtility:
         speculation.note("meta_scores", key, speculative=speculative, lm_calls=sum(r.lm_calls for r in result.runs))
         return result
 
-    def _compute(self, improver: str, purpose: str, with_test: bool, label: str) -> MetaScore:
-        jobs = [(task, i) for task in self.tasks for i in range(self.services.config.downstream_runs)]
+    def _compute(self, improver: str, purpose: str, with_test: bool, label: str, count: int) -> MetaScore:
+        jobs = [(task, i) for task in self.tasks for i in range(count)]
         done = [0]
 
         def one(job: tuple[Task, int]) -> DownstreamRun:
@@ -181,7 +191,7 @@ class MetaUtility:
         digest = program_hash(improver)
         stream = f"{purpose}/{digest}/{task.name}/{index}"
         context: dict[str, Any] = {"level": "task", "improver": digest, "task_name": task.name, "run": index,
-                                   "purpose": purpose}
+                                   "purpose": purpose_kind(purpose)}
         count = passes(services.config, purpose)
 
         def utility(number: int) -> TaskUtility:
