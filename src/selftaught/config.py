@@ -36,6 +36,10 @@ class Config:
         is kept). See `selftaught.stop.gate` and docs/statistics.md.
       gate_runs: the downstream runs each side of the `better` gate makes (at least GATE_RUNS_MINIMUM: with fewer,
         its sign-flip test cannot reach p < 0.05).
+      population: the improvers a run keeps to improve from (1: the paper's chain, each step improving the latest
+        adopted improver); see `selftaught.stop.archive` and docs/population.md.
+      parent: which kept improver a step improves: `best` (the best fresh val meta-utility) or `descendants`
+        (the best mean fresh val meta-utility of it and its descendants, as in the Huxley-Gödel Machine).
       transfer_tasks: tasks `transfer` evaluates on by default.
       workers: candidate evaluations (CPU-bound: they run untrusted code) in flight at once; default
         the core count. Improver runs, which mostly wait on the model, are bounded by `concurrency`.
@@ -87,6 +91,8 @@ class Config:
     downstream_runs: int = 5
     adopt: str = "always"
     gate_runs: int = 8
+    population: int = 1
+    parent: str = "best"
     transfer_tasks: tuple[str, ...] = (
         "str_grid_dist",
         "modified_quadratic_assignment",
@@ -145,6 +151,7 @@ _MINIMUMS: dict[str, float] = {
     "max_calls": 1,
     "temperature": 0,
     "iterate": 1,
+    "population": 1,
 }
 # Upper bounds: far beyond any sensible run, but inside what the OS and the wire format can hold.
 _MAXIMUMS: dict[str, float] = {
@@ -167,6 +174,7 @@ _MAXIMUMS: dict[str, float] = {
     "max_usd": 10**9,
     "temperature": 2,
     "iterate": 1_000,
+    "population": 10_000,
 }
 
 
@@ -175,6 +183,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "cache": ("off", "record", "replay"),
     "executor": ("local", "ray"),
     "adopt": ("always", "better"),
+    "parent": ("best", "descendants"),
 }
 #: The fewest gate runs whose two-sided sign-flip test can give p < 0.05: its smallest p is 2 / 2^n (0.03125 for 6,
 #: 0.0625 for 5). A test checks it against `selftaught.stats.smallest_sign_flip_p` and the gate's alpha.
@@ -269,4 +278,4 @@ CONFIG_KEYS = ("lm", "seed", "task", "iterations", "runs_dir", "lm_budget", "max
                "memory_mb", "transfer_tasks", "sandbox", "base_url", "api_key_env", "max_tokens",
                "request_timeout", "max_retries", "concurrency", "cache", "cache_path", "max_usd", "max_calls",
                "temperature", "split_secret", "executor", "ray_address", "speculate",
-               "warm_workers", "maximizer", "iterate", "adopt", "gate_runs")
+               "warm_workers", "maximizer", "iterate", "adopt", "gate_runs", "population", "parent")

@@ -38,6 +38,15 @@ document.getElementById('f').addEventListener('load', function () {
     return Object.assign(box(c), {iteration: +c.dataset.iteration, split: c.dataset.split}); });
   out.figures = Array.prototype.map.call(d.querySelectorAll('table.figures tr'), function (tr) {
     return Array.prototype.map.call(tr.cells, function (td) { return td.innerText.trim(); }); });
+  out.tree = {
+    nodes: Array.prototype.map.call(d.querySelectorAll('svg.lineage-tree g.node'), function (g) {
+      var c = g.querySelector('circle'), label = g.querySelector('text.label'), score = g.querySelector('text.score');
+      return Object.assign(box(c), {iteration: +g.dataset.iteration, parent: g.dataset.parent,
+                                    cls: g.getAttribute('class'), label: label.textContent,
+                                    score: score.textContent, scoreBox: box(score)}); }),
+    edges: Array.prototype.map.call(d.querySelectorAll('svg.lineage-tree path.edge'), function (e) {
+      return Object.assign(box(e), {from: +e.dataset.from, to: +e.dataset.to, cls: e.getAttribute('class'),
+                                    width: parseFloat(getComputedStyle(e).strokeWidth)}); })};
   out.gates = Array.prototype.map.call(d.querySelectorAll('table.gates tr'), function (tr) {
     return Array.prototype.map.call(tr.cells, function (td) { return td.innerText.trim(); }); });
   out.diffs = Array.prototype.map.call(d.querySelectorAll('pre.diff'), function (p) {

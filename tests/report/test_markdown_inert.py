@@ -90,7 +90,7 @@ def test_the_only_images_links_and_html_are_the_reports_own(reports: dict[str, s
     tokens = MARKDOWN.parse(reports["hostile"])
     inline = [c for t in tokens for c in t.children or []]
     images = [c.attrs["src"] for c in inline if c.type == "image"]
-    assert len(images) == 1 and str(images[0]).startswith("data:image/svg+xml;base64,")
+    assert len(images) == 2 and all(str(i).startswith("data:image/svg+xml;base64,") for i in images)  # plot, tree
     assert {c.attrs["href"] for c in inline if c.type == "link_open"} == {f"#prog-{IMPROVER}"}
     html_tokens = {t.content.strip() for t in tokens if t.type == "html_block"} | {
         c.content for c in inline if c.type == "html_inline"}
@@ -126,4 +126,4 @@ def test_the_command_writes_the_same_inert_markdown(tmp_path: Path, capsys: pyte
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\\x1b[2K" in err  # the run's `stopped` message, noted on stderr
     images = [c for t in MARKDOWN.parse(out.read_text()) for c in t.children or [] if c.type == "image"]
-    assert len(images) == 1
+    assert len(images) == 2  # the plot and the lineage tree

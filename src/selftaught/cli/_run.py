@@ -31,6 +31,11 @@ def register(sub: Any) -> None:
                         "0) or only when it is better than the previous one by a paired test on fresh runs (p < 0.05)")
     p.add_argument("--gate-runs", type=int, dest="gate_runs", metavar="N",
                    help="fresh val downstream runs per improver for --adopt better (default 8, at least 6)")
+    p.add_argument("--population", type=int, metavar="N",
+                   help="keep up to N improvers and improve one of them each step (default 1: the paper's chain)")
+    p.add_argument("--parent", choices=("best", "descendants"),
+                   help="which kept improver a step improves: the best measured (default), or the one whose "
+                        "descendants measured best on average (the Huxley-Gödel Machine's rule)")
     p.add_argument("--runs-dir", dest="runs_dir", help="where run directories are created (default ./runs)")
     p.add_argument("--repeats", type=int, default=1, metavar="K",
                    help="K independent runs at once (seeds seed..seed+K-1, one LM concurrency limit and one pool of "

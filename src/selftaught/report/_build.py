@@ -53,6 +53,13 @@ def _transfer(files: RunFiles, transfer_file: Path | None) -> dict[str, Any] | N
     return {"source": str(path), "improver": data.get("improver"), "rows": rows}
 
 
+def _final(files: RunFiles) -> int | None:
+    """The step a population run ends with (its summary says), else None: the latest adopted (linear STOP)."""
+    population = files.summary.get("population")
+    final = population.get("final") if isinstance(population, dict) else None
+    return final if isinstance(final, int) and not isinstance(final, bool) else None
+
+
 def build_report(run_dir: Path, transfer_file: Path | None = None) -> dict[str, Any]:
     """Everything the report shows, as plain data (the renderers only format it)."""
     files = load_run(run_dir)
@@ -83,6 +90,7 @@ def build_report(run_dir: Path, transfer_file: Path | None = None) -> dict[str, 
                       "hoeffding": "half-width for values in [0, 1], n = downstream runs"},
         "figures": figures,
         "lineage": lineage,
+        "tree": _extract.tree(records, _final(files)),
         "gates": {"adopt": (config or {}).get("adopt") or "always", "decisions": _extract.gates(records)},
         "usage": _extract.usage(files),
         "outcomes": _extract.outcomes(files),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import math
+import re
 from collections import Counter
 from typing import Any
 
@@ -63,13 +65,17 @@ def unified_diff(parent: str | None, child: str | None, parent_name: str, child_
 
 
 def lineage(files: RunFiles, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each I_t: its code, a diff against I_{t-1}, accepted or kept, and why; the rejected candidate's hash."""
+    """Each I_t: its code, a diff against its parent (the improver its step improved: I_{t-1} in linear STOP, or
+    the latest adopted before it for a run that recorded no parent), accepted or kept, and why; the rejected
+    candidate's hash."""
     steps = candidates(files)
     out: list[dict[str, Any]] = []
-    previous_code: str | None = None
+    codes: dict[int, str | None] = {}
     for r in records:
         t = int(r["iteration"])
+        parent = parent_of(records, r)
         code = files.improver_file(t) or files.program(str(r.get("improver") or ""))
+        codes[t] = code
         step = steps.get(t, {})
         kept = bool(r.get("kept_previous"))
         gate = r.get("gate") if isinstance(r.get("gate"), dict) else None
@@ -87,10 +93,51 @@ def lineage(files: RunFiles, records: list[dict[str, Any]]) -> list[dict[str, An
         out.append({
             "iteration": t, "improver": r.get("improver"), "status": status, "reason": reason, "gate": gate,
             "failure": r.get("failure"), "detail": r.get("detail") or "", "candidate": candidate,
-            "code": code, "diff": [] if t == 0 else unified_diff(previous_code, code, f"I_{t - 1}.py", f"I_{t}.py"),
+            "code": code, "parent": parent,
+            "diff": [] if parent is None else unified_diff(codes.get(parent), code, f"I_{parent}.py", f"I_{t}.py"),
         })
-        previous_code = code
     return out
+
+
+def parent_of(records: list[dict[str, Any]], record: dict[str, Any]) -> int | None:
+    """The step whose improver `record`'s step improved: recorded, or (a run from before populations) the latest
+    step before it that adopted an improver."""
+    t = int(record["iteration"])
+    if t == 0:
+        return None
+    if isinstance(record.get("parent"), int):
+        return int(record["parent"])
+    adopted = [int(r["iteration"]) for r in records if int(r["iteration"]) < t and not r.get("kept_previous")]
+    return adopted[-1] if adopted else 0
+
+
+def tree(records: list[dict[str, Any]], final: int | None = None) -> list[dict[str, Any]]:
+    """The lineage tree's nodes: each step with its parent (`parent_of`), its fresh val and test meta-utility,
+    whether it failed (kept its parent, adding nothing), and whether it is on the adopted path: from the run's
+    final improver (`final`, default the latest step that adopted one) up its parents to I_0."""
+    nodes = [{"iteration": int(r["iteration"]), "parent": parent_of(records, r),
+              "val": _score(r.get("meta_utility_val")), "test": _score(r.get("meta_utility_test")),
+              "failed": bool(r.get("kept_previous")), "adopted": False,
+              "why": _kind(r.get("failure")) if r.get("kept_previous") else None}
+             for r in records]
+    alive = [n["iteration"] for n in nodes if not n["failed"]]
+    by_index = {n["iteration"]: n for n in nodes}
+    end = final if final is not None else (alive[-1] if alive else None)
+    while end is not None and end in by_index and not by_index[end]["adopted"]:
+        by_index[end]["adopted"] = True
+        end = by_index[end]["parent"]
+    return nodes
+
+
+def _score(value: Any) -> float | None:
+    """A recorded score as a number, or None (a malformed record is shown as n/a, never trusted to be one)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None
+
+
+def _kind(failure: Any) -> str:
+    """A failure kind as the tree shows it: a known kind's name (`no_code`, `scored_zero`...), never other text."""
+    return failure if isinstance(failure, str) and re.fullmatch(r"[a-z_]{1,32}", failure) else "not adopted"
 
 
 def gates(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

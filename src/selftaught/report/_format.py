@@ -13,6 +13,12 @@ STRATEGY_NOTE = ("strategy tags are heuristic: a static read of each improver's 
                  "not that it works")
 
 
+TREE_NOTE = ("each node is a step's improver with its fresh val and test meta-utility; an edge joins it to the "
+             "improver its step improved (in linear STOP the latest adopted one; in a population, --population, the "
+             "one its --parent rule chose); hollow grey nodes are steps whose improver failed or was not adopted; "
+             "the bold path leads from I_0 to the improver the run ends with")
+
+
 #: The adoption gate's table: its columns, and what it shows (run --adopt better).
 GATE_HEAD = ["step", "decision", "I_{t-1}", "I_t (candidate)", "I_t - I_{t-1}", "95% CI", "p (sign-flip)",
              "gate runs"]

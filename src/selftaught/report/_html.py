@@ -8,6 +8,7 @@ from typing import Any
 from selftaught._text import visible
 from selftaught.report import _format as fmt
 from selftaught.report._svg import plot_svg
+from selftaught.report._tree_svg import tree_svg
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222}
@@ -80,6 +81,8 @@ def _figures(r: dict[str, Any]) -> list[str]:
 
 def _lineage(r: dict[str, Any]) -> list[str]:
     out = ['<h2 id="lineage">Improver lineage</h2>', f'<p class="note">{e(fmt.STRATEGY_NOTE)}</p>']
+    if r.get("tree"):
+        out += [tree_svg(r["tree"]), f'<p class="note">{e(fmt.TREE_NOTE)}</p>']
     for step in r["lineage"]:
         t = int(step["iteration"])
         cls = "accepted" if step["status"] == "accepted" else ("kept" if step["status"] == "kept previous" else "")
@@ -92,10 +95,10 @@ def _lineage(r: dict[str, Any]) -> list[str]:
         out.append("<p>strategies: " + ("".join(f'<span class="tag">{e(s)}</span>' for s in tags) or "none found")
                    + "</p>")
         if step["diff"]:
-            out.append(f'<p>diff against I_{t - 1}:</p><pre class="diff">' + "".join(
+            out.append(f'<p>diff against I_{step["parent"]}:</p><pre class="diff">' + "".join(
                 f'<span class="{_diff_class(line)}">{e(line) or " "}</span>' for line in step["diff"]) + "</pre>")
         elif t > 0:
-            out.append(f"<p>no change against I_{t - 1}</p>")
+            out.append(f"<p>no change against I_{step['parent']}</p>")
         if step["code"] is not None:
             out.append(f"<details><summary>code of I_{t}</summary><pre class=\"code\">{e(step['code'])}</pre>"
                        "</details>")

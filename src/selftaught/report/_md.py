@@ -13,6 +13,7 @@ from typing import Any
 from selftaught._text import visible
 from selftaught.report import _format as fmt
 from selftaught.report._svg import plot_svg
+from selftaught.report._tree_svg import tree_svg
 
 #: Characters that start or end an inline construct (emphasis, strikethrough, code, links, images, raw HTML,
 #: entities, table cells, math) wherever they stand; each is escaped with a backslash, as CommonMark allows.
@@ -87,6 +88,9 @@ def _figures(r: dict[str, Any]) -> list[str]:
 
 def _lineage(r: dict[str, Any]) -> list[str]:
     out = ["## Improver lineage", "", f"_{fmt.STRATEGY_NOTE}._", ""]
+    if r.get("tree"):
+        svg = base64.b64encode(tree_svg(r["tree"]).encode()).decode()
+        out += [f"![lineage tree of the improvers](data:image/svg+xml;base64,{svg})", "", f"_{fmt.TREE_NOTE}_", ""]
     for step in r["lineage"]:
         t = int(step["iteration"])
         out += [f"### I_{t}: {cell(step['status'])} ({cell(step['improver'])})", ""]
@@ -101,7 +105,7 @@ def _lineage(r: dict[str, Any]) -> list[str]:
             out += [f"rejected candidate: {_prog(step['candidate'])}", ""]
         out += ["strategies: " + (", ".join(cell(s) for s in step.get("strategies") or []) or "none found"), ""]
         if step["diff"]:
-            out += [f"diff against I_{t - 1}:", "", *fence("\n".join(step["diff"]), "diff")]
+            out += [f"diff against I_{step['parent']}:", "", *fence("\n".join(step["diff"]), "diff")]
         if step["code"] is not None:
             out += ["<details><summary>code</summary>", "", *fence(step["code"], "python"), "</details>", ""]
     return out

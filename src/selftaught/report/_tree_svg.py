@@ -21,14 +21,11 @@ def tree_rows(nodes: Sequence[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any
         parent = node.get("parent")
         by_parent.setdefault(int(parent) if parent is not None and int(parent) in known else None, []).append(node)
     out: list[tuple[Mapping[str, Any], int, int]] = []
-
-    def visit(node: Mapping[str, Any], depth: int) -> None:
+    todo = [(root, 0) for root in reversed(by_parent.get(None, []))]  # a stack: a run may be thousands of steps deep
+    while todo:
+        node, depth = todo.pop()
         out.append((node, depth, len(out)))
-        for child in by_parent.get(int(node["iteration"]), []):
-            visit(child, depth + 1)
-
-    for root in by_parent.get(None, []):
-        visit(root, 0)
+        todo.extend((child, depth + 1) for child in reversed(by_parent.get(int(node["iteration"]), [])))
     return out
 
 
@@ -37,8 +34,9 @@ def _num(value: Any) -> str:
 
 
 def tree_svg(nodes: Sequence[Mapping[str, Any]]) -> str:
-    """`nodes`: {"iteration", "parent" (None for I_0), "val", "test", "failed", "adopted"} each. A failed step (its
-    improver did not run, or was not adopted) is drawn hollow and grey; the adopted path bold."""
+    """`nodes`: {"iteration", "parent" (None for I_0), "val", "test", "failed", "why", "adopted"} each. A failed step
+    (its improver did not run, or was not adopted: `why`) is drawn hollow and grey, without scores of its own (its
+    record repeats its parent's); the adopted path bold."""
     rows = tree_rows(nodes)
     depth = max((d for _, d, _ in rows), default=0)
     width, height = LEFT + depth * DX + RIGHT + 2 * RADIUS, TOP + max(len(rows) - 1, 0) * DY + BOTTOM + 2 * RADIUS
@@ -62,45 +60,19 @@ def tree_svg(nodes: Sequence[Mapping[str, Any]]) -> str:
         x, y = where[t]
         cls = "node" + (" adopted" if node.get("adopted") else "") + (" failed" if node.get("failed") else "")
         parent = "" if node.get("parent") is None else str(int(node["parent"]))
-        title = (f"I_{t}" + (f", made from I_{parent}" if parent else " (the seed improver)")
-                 + f": val {_num(node.get('val'))}, test {_num(node.get('test'))}"
-                 + (" (failed: not added)" if node.get("failed") else "")
+        failed = bool(node.get("failed"))
+        scores = (f"failed: {node.get('why') or 'not adopted'}" if failed
+                  else f"val {_num(node.get('val'))} test {_num(node.get('test'))}")
+        title = (f"I_{t}" + (f", made from I_{parent}" if parent else " (the seed improver)") + f": {scores}"
                  + (" (on the adopted path)" if node.get("adopted") else ""))
         out.append(f'<g class="{cls}" data-iteration="{t}" data-parent="{parent}" data-val="{_num(node.get("val"))}" '
                    f'data-test="{_num(node.get("test"))}"><title>{escape(title)}</title>'
                    f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{RADIUS}"/>'
                    f'<text class="label" x="{x + RADIUS + 4:.1f}" y="{y - 2:.1f}">I_{t}</text>'
-                   f'<text class="score" x="{x + RADIUS + 4:.1f}" y="{y + 12:.1f}">val {_num(node.get("val"))} '
-                   f'test {_num(node.get("test"))}</text></g>')
+                   f'<text class="score" x="{x + RADIUS + 4:.1f}" y="{y + 12:.1f}">{escape(scores)}</text></g>')
     out.append("</svg>")
     return "\n".join(out)
 
 
 def _adopted(nodes: Sequence[Mapping[str, Any]], iteration: int) -> bool:
     return any(int(n["iteration"]) == iteration and n.get("adopted") for n in nodes)
-
-
-def lineage_nodes(records: Sequence[Mapping[str, Any]], final: int | None = None) -> list[dict[str, Any]]:
-    """The tree's nodes from a run's iteration records: each step's parent (recorded, or the step before it for runs
-    that kept none: linear STOP), whether it failed, and the adopted path: from the run's final improver (`final`,
-    default the last step that was not kept back) up its parents to I_0."""
-    nodes: list[dict[str, Any]] = []
-    for r in records:
-        t = int(r["iteration"])
-        recorded = r.get("parent")
-        parent = None if t == 0 else (int(recorded) if recorded is not None else _linear_parent(records, t))
-        nodes.append({"iteration": t, "parent": parent, "val": r.get("meta_utility_val"),
-                      "test": r.get("meta_utility_test"), "failed": bool(r.get("kept_previous")), "adopted": False})
-    alive = [n for n in nodes if not n["failed"]]
-    end = final if final is not None else (alive[-1]["iteration"] if alive else None)
-    by_index = {n["iteration"]: n for n in nodes}
-    while end is not None and end in by_index and not by_index[end]["adopted"]:
-        by_index[end]["adopted"] = True
-        end = by_index[end]["parent"]
-    return nodes
-
-
-def _linear_parent(records: Sequence[Mapping[str, Any]], t: int) -> int:
-    """In linear STOP, I_t was made from the last improver adopted before it (a kept-back step adopted nothing)."""
-    adopted = [int(r["iteration"]) for r in records if int(r["iteration"]) < t and not r.get("kept_previous")]
-    return adopted[-1] if adopted else 0

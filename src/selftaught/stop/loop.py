@@ -8,6 +8,7 @@ from typing import Any
 
 from selftaught.broker import Services, run_improver
 from selftaught.stats import Interval, bounds, hoeffding_halfwidth
+from selftaught.stop.archive import Archive
 from selftaught.stop.gate import GateDecision, run_gate
 from selftaught.stop.meta_utility import MetaScore, MetaUtility, MetaUtilityService
 from selftaught.store import program_hash
@@ -25,7 +26,10 @@ class Iteration:
         returned, when it asked for one (`select` samples; None for I_0 and for a kept improver).
         It is what I_t was chosen with, so it is biased upwards: compare, do not report it.
       kept_previous: the step's output failed (crashed, no improver, or meta-utility 0), so
-        I_t is I_{t-1}, as in the paper; or (`adopt = "better"`) the gate did not find it better.
+        I_t is its parent, as in the paper (I_{t-1} in linear STOP); or (`adopt = "better"`) the gate did not find
+        it better.
+      parent: the step whose improver this step improved (None for I_0): in linear STOP the latest adopted one,
+        in a population the one `selftaught.stop.archive` chose.
       gate: the adoption gate's decision (`adopt = "better"`, for a step whose improver ran and scored above 0);
         recorded only when the gate decided.
       val_interval, test_interval: the measurement's 95% nested-bootstrap intervals (over its `runs`
@@ -45,10 +49,12 @@ class Iteration:
     test_interval: Interval | None = None
     runs: int = 0
     gate: GateDecision | None = None
+    parent: int | None = None
 
     def record(self) -> dict[str, Any]:
         record: dict[str, Any] = {
             "iteration": self.index,
+            "parent": self.parent,
             "improver": program_hash(self.improver),
             "meta_utility_val": self.meta_utility_val,
             "meta_utility_test": self.meta_utility_test,
@@ -103,39 +109,41 @@ def self_improve(
     services.iteration = 0
     first = measure(0, seed_improver)
     commit(Iteration(0, seed_improver, first.val, first.test or 0.0, **_intervals(first)))
+    archive = Archive(config.population, config.parent, [0])
     for t in range(1, iterations + 1):
-        previous = history[-1]
+        p = archive.parent(history)
+        parent = history[p]
         services.iteration = t
-        services.progress(f"[I_{t}] improving I_{t - 1} with itself")
+        services.progress(f"[I_{t}] improving I_{p} with itself")
         utility = MetaUtilityService(meta, services.config.meta_utility_budget, label=f"[I_{t}] ")
         lm = services.language_model(f"stop/{t}", level="meta")
-        outcome = run_improver(services, previous.improver, previous.improver, utility, lm, seed=t)
+        outcome = run_improver(services, parent.improver, parent.improver, utility, lm, seed=t)
         candidate = outcome.solution
         failure = outcome.failure
         score = measure(t, candidate) if candidate and failure is None else None
+        kept: dict[str, Any] = {"val_interval": parent.val_interval, "test_interval": parent.test_interval,
+                                "runs": parent.runs, "kept_previous": True, "parent": p}
         if candidate is None or score is None or score.failed or score.val <= 0:
             failure = failure or ("no_code" if not candidate else "scored_zero")
             detail = outcome.detail or "the new improver failed; keeping the previous one"
-            commit(Iteration(t, previous.improver, previous.meta_utility_val, previous.meta_utility_test,
-                             val_interval=previous.val_interval, test_interval=previous.test_interval,
-                             runs=previous.runs,
-                             kept_previous=True, failure=failure, detail=detail))
-        else:
-            gate = None
-            if config.adopt == "better":
-                gate = (recorded_gates or {}).get(t)
-                if gate is None or (gate.incumbent, gate.candidate) != (program_hash(previous.improver),
-                                                                        program_hash(candidate)):
-                    services.progress(f"[I_{t}] gate: I_{t} against I_{t - 1}, {config.gate_runs} val runs each")
-                    gate = run_gate(meta, t, previous.improver, candidate, config.gate_runs)
-                services.progress(f"[I_{t}] {gate.line()}")
-            if gate is not None and not gate.adopted:
-                commit(Iteration(t, previous.improver, previous.meta_utility_val, previous.meta_utility_test,
-                                 val_interval=previous.val_interval, test_interval=previous.test_interval,
-                                 runs=previous.runs, kept_previous=True, detail=gate.line(), gate=gate))
-            else:
-                commit(Iteration(t, candidate, score.val, score.test or 0.0, selection_score=utility.seen(candidate),
-                                 gate=gate, **_intervals(score)))
+            commit(Iteration(t, parent.improver, parent.meta_utility_val, parent.meta_utility_test, failure=failure,
+                             detail=detail, **kept))
+            continue
+        gate = None
+        if config.adopt == "better":
+            gate = (recorded_gates or {}).get(t)
+            if gate is None or (gate.incumbent, gate.candidate) != (program_hash(parent.improver),
+                                                                    program_hash(candidate)):
+                services.progress(f"[I_{t}] gate: I_{t} against I_{p}, {config.gate_runs} val runs each")
+                gate = run_gate(meta, t, parent.improver, candidate, config.gate_runs)
+            services.progress(f"[I_{t}] {gate.line()}")
+        if gate is not None and not gate.adopted:
+            commit(Iteration(t, parent.improver, parent.meta_utility_val, parent.meta_utility_test,
+                             detail=gate.line(), gate=gate, **kept))
+            continue
+        commit(Iteration(t, candidate, score.val, score.test or 0.0, selection_score=utility.seen(candidate),
+                         gate=gate, parent=p, **_intervals(score)))
+        archive.add(t, history)
     return history
 
 
