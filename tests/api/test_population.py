@@ -80,3 +80,14 @@ def test_a_resumed_run_keeps_its_population(tmp_path: Path) -> None:
     assert isinstance(capped, selftaught.RunResult) and capped.summary["status"] == "capped"
     with pytest.raises(selftaught.UserError, match="population"):
         selftaught.run(resume=capped.run_dir, population=3)
+
+
+def test_a_population_run_stopped_at_a_cap_and_resumed_finds_what_an_uninterrupted_one_does(tmp_path: Path) -> None:
+    flags = {**TINY, "iterations": 3, "population": 3}
+    whole = run(tmp_path, "whole", **flags)
+    capped = selftaught.run(runs_dir=tmp_path / "capped", **flags, max_calls=whole["usage"]["calls"] // 2)
+    assert isinstance(capped, selftaught.RunResult) and capped.summary["status"] == "capped"
+    resumed = selftaught.run(resume=capped.run_dir, max_calls=10 * whole["usage"]["calls"])
+    assert isinstance(resumed, selftaught.RunResult) and resumed.summary["complete"]
+    assert resumed.summary["iterations"] == whole["iterations"]
+    assert resumed.summary["population"] == whole["population"]

@@ -197,6 +197,9 @@ def _carry_out(config: Config, store: RunStore, services: Services, reporter: Re
         if exc.cap is not None:  # which cap, at what value: a resume that does not raise it is refused
             summary["capped_at"] = {"cap": exc.cap, "limit": exc.limit}
         save_summary(history)
+        # What still runs past the cap (other downstream runs of the step) would be refused its next LM call anyway:
+        # end it now, so nothing of it is recorded, or printed, after the summary (a caller's next command included).
+        services.stop()
         reporter.warn(f"run stopped: {exc}; everything so far is saved in {store.root}")
     except (SelftaughtError, KeyboardInterrupt) as exc:  # a task's bug, a fatal LM fault, Ctrl-C: say so, keep all
         abandoned = True
