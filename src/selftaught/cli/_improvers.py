@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     library = improvers()
     lines = [f"{'improver':<18} description", *(f"{i.name:<18} {i.summary}" for i in library),
-             "Give a name where an improver file is accepted (improve --improver, transfer, compare); a file of the "
-             "same name wins. The strategies: docs/improvers.md."]
+             "Give a name where an improver file is accepted (improve --improver, transfer, compare, arena); a file "
+             "of the same name wins. The strategies: docs/improvers.md."]
     emit(args.json, {"improvers": [i.to_dict() for i in library]}, "\n".join(lines))
     return 0
