@@ -86,8 +86,9 @@ class Runner:
         limit = self.task.load_time_limit
         charge = HostCharge()
         try:
+            harness = {"harness": self.task.harness} if self.task.harness else {}
             worker.send({"op": "load", "program": self.program, "entrypoint": self.task.entrypoint,
-                         "max_result": self.result_limit})
+                         "max_result": self.result_limit, **harness})
             try:
                 first = worker.receive(min(START_TIMEOUT, max(0.0, self.remaining())), MESSAGE_ENVELOPE)
             except (ChannelTimeout, ChannelClosed) as exc:

@@ -57,6 +57,10 @@ class Task(ABC):
     description: str = ""  # utility.str: the grey-box scorer text the LM sees
     seed_solution: str = ""  # the seed solution s, Python source
     entrypoint: str = "algorithm"
+    # Trusted Python source defining `drive(entrypoint, *args)`, which the worker calls in place of the entrypoint
+    # (empty: the entrypoint is called on the instance's args). For a task whose entrypoint is called many times per
+    # instance (an online heuristic): the host still validates the output, since the driver runs beside the program.
+    harness: str = ""
     split_sizes: Mapping[str, int] = {"val": 10, "test": 20}
     split_seeds: Mapping[str, int] = {"val": 1, "test": 2}
     time_limit: float = 1.0  # CPU seconds the candidate may use per instance (read by the host)

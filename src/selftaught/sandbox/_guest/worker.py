@@ -155,6 +155,18 @@ def _load(program: Any, entrypoint: str) -> tuple[Any, dict[str, Any] | None]:
     return fn, None
 
 
+def _harnessed(fn: Any, harness: Any) -> Any:
+    """What each call runs: the entrypoint itself, or the task's harness driving it (`drive(fn, *args)`, defined from
+    the task's source in a module of its own; the host validates whatever it returns)."""
+    if not isinstance(harness, str) or not harness:
+        return fn
+    module = types.ModuleType("harness")
+    with _audit.worker_only():
+        exec(compile(harness, "<harness>", "exec"), module.__dict__)
+    drive = module.__dict__["drive"]
+    return lambda *args: drive(fn, *args)
+
+
 def _describe(exc: BaseException) -> str:
     _audit.refused(_record, exc)
     tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
@@ -235,6 +247,8 @@ def serve_solution(link: Link, first: dict[str, Any]) -> None:
     if link.receive().get("op") != "go":
         return
     fn, failure = _load(first.get("program"), str(first.get("entrypoint", "algorithm")))
+    if failure is None:
+        fn = _harnessed(fn, first.get("harness"))
     link.send({"op": "loaded", "ok": failure is None, **(failure or {})})
     if failure is not None:
         return
