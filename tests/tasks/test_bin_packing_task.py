@@ -8,6 +8,8 @@ can move them.
 from __future__ import annotations
 
 import ast
+import contextlib
+import itertools
 import math
 import random
 from functools import cache
@@ -68,10 +70,10 @@ def test_even_instances_are_weibull_5k_and_odd_ones_or_library_style(task: BinPa
         assert items.dtype == np.float64 and items.ndim == 1 and np.array_equal(items, np.rint(items))
         if index % 2 == 0:
             assert instance.hidden == "weibull" and capacity == 100.0 and len(items) == 5000
-            assert 1 <= items.min() and items.max() <= 100
+            assert items.min() >= 1 and items.max() <= 100
         else:
             assert instance.hidden == "uniform" and capacity == 150.0 and len(items) in (120, 250, 500, 1000)
-            assert 20 <= items.min() and items.max() <= 100
+            assert items.min() >= 20 and items.max() <= 100
     # int(Weibull(scale 45, shape 3)): mean 45 * Gamma(4/3) - 1/2 = 39.69, standard deviation 14.6 (the items of
     # FunSearch's Weibull 5k set: means 39.55..40.24, 39.75 in all; standard deviations 14.4..14.8)
     assert weibull.mean() == pytest.approx(45 * math.gamma(4 / 3) - 0.5, abs=0.2)
@@ -137,7 +139,7 @@ def test_a_packing_scores_its_excess_over_the_l1_bound(task: BinPackingTask) -> 
     assert excess_score(0.05) == 0.5 and excess_score(0.10) == pytest.approx(1 / 3)
     assert excess_of_score(excess_score(0.0412)) == pytest.approx(0.0412)
     scores = [excess_score(e) for e in np.linspace(0, 2, 50)]
-    assert all(a > b for a, b in zip(scores, scores[1:], strict=False)) and 0 < scores[-1] < scores[0] == 1.0
+    assert all(a > b for a, b in itertools.pairwise(scores)) and 0 < scores[-1] < scores[0] == 1.0
 
 
 @pytest.mark.parametrize(
@@ -191,10 +193,8 @@ def test_the_description_states_the_tasks_limits_sizes_and_score_map(task: BinPa
     stated: dict[str, Any] = {}
     for node in ast.walk(ast.parse(task.description)):
         if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-            try:
+            with contextlib.suppress(ValueError):
                 stated[node.targets[0].id] = ast.literal_eval(node.value)
-            except ValueError:
-                pass
     sizes = ("weibull_items", "weibull_scale", "weibull_shape", "weibull_capacity", "uniform_sizes", "uniform_low",
              "uniform_high", "uniform_capacity")
     assert {name: value for name, value in stated.items() if name != "total"} == {
