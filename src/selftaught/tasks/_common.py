@@ -73,6 +73,15 @@ def binary_vector(output: Any, length: int, what: str = "values") -> npt.NDArray
 def permutation(output: Any, n: int) -> npt.NDArray[np.int64]:
     """`output` as a permutation of 0..n-1 (a list of ints or a 1-D integer array); BadOutput otherwise."""
     expected = f"expected a permutation of 0..{n - 1} (a list of ints or a 1-D integer array)"
+    values = int_vector(output, n, expected)
+    if values.shape != (n,) or not np.array_equal(np.sort(values), np.arange(n)):
+        raise BadOutput(f"{expected}; got {describe(output)} that is not one")
+    return values
+
+
+def int_vector(output: Any, n: int, expected: str) -> npt.NDArray[np.int64]:
+    """`output` as a 1-D vector of ints (a 1-D integer array, or a list of ints each in 0..n-1); BadOutput saying
+    `expected` otherwise. Its length, and an array's values, are the caller's to check."""
     if isinstance(output, np.ndarray):
         if output.ndim != 1 or output.dtype.kind not in "iu":
             raise BadOutput(f"{expected}; got {describe(output)}")
@@ -85,6 +94,4 @@ def permutation(output: Any, n: int) -> npt.NDArray[np.int64]:
         values = np.array(output, dtype=np.int64)
     else:
         raise BadOutput(f"{expected}; got {describe(output)}")
-    if values.shape != (n,) or not np.array_equal(np.sort(values), np.arange(n)):
-        raise BadOutput(f"{expected}; got {describe(output)} that is not one")
     return values

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from selftaught.tasks._base import BadOutput, Instance, Task
-from selftaught.tasks._common import describe, output_bytes, read_data
+from selftaught.tasks._common import describe, int_vector, output_bytes, read_data
 
 #: The scale of the score map: an instance scores 1 / (1 + excess / EXCESS_SCALE), so matching the L1 bound scores
 #: 1, an excess of 5% scores 0.5 and 10% scores 1/3.
@@ -66,22 +66,11 @@ def bins_used(placed: Any, items: npt.NDArray[np.float64], capacity: float) -> i
     """The bins a packing (the bin of each item, 0..len(items)-1) uses; BadOutput if it is not one or overfills one."""
     n = len(items)
     expected = f"expected the bin of each of the {n} items, ints in 0..{n - 1} (a list or a 1-D integer array)"
-    if isinstance(placed, np.ndarray):
-        if placed.ndim != 1 or placed.dtype.kind not in "iu":
-            raise BadOutput(f"{expected}; got {describe(placed)}")
-        bins = placed.astype(np.int64)
-    elif isinstance(placed, list):
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in placed):
-            raise BadOutput(f"{expected}; got {describe(placed)}")
-        if not all(0 <= v < n for v in placed):
-            raise BadOutput(f"{expected}; got bins outside 0..{n - 1}")
-        bins = np.array(placed, dtype=np.int64)
-    else:
-        raise BadOutput(f"{expected}; got {describe(placed)}")
+    bins = int_vector(placed, n, expected)
     if bins.shape != (n,):
         raise BadOutput(f"{expected}; got {describe(placed)}")
     if n and (bins.min() < 0 or bins.max() >= n):
-        raise BadOutput(f"{expected}; got bins outside 0..{n - 1}")
+        raise BadOutput(f"{expected}; got values outside 0..{n - 1}")
     loads = np.bincount(bins, weights=items, minlength=n)
     if np.any(loads > capacity + LOAD_TOLERANCE):
         over = int(np.argmax(loads))
