@@ -37,6 +37,7 @@ SIZES: dict[str, tuple[str, ...]] = {
     "modified_quadratic_assignment": ("n", "preference_weight"),
     "three_sat": ("min_vars", "max_vars", "clauses_per_var"),
     "maxcut": ("min_nodes", "max_nodes", "p_edge", "max_weight"),
+    "knapsack": ("min_items", "max_items", "max_weight"),
 }
 
 

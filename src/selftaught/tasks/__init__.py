@@ -1,4 +1,5 @@
-"""Tasks: the six tasks of the paper, loading a user's own task file, and the secret instances derive from."""
+"""Tasks: the paper's six, the field's benchmarks, loading a user's own task file, and the secret instances derive
+from."""
 
 from selftaught.tasks._base import SPLITS, BadOutput, Instance, Task
 from selftaught.tasks._registry import builtin_tasks, get_task

@@ -7,6 +7,7 @@ from pathlib import Path
 from selftaught.errors import TaskError
 from selftaught.tasks._base import Task
 from selftaught.tasks._user import load_task_file
+from selftaught.tasks.knapsack import KnapsackTask
 from selftaught.tasks.maxcut import MaxCutTask
 from selftaught.tasks.parity import ParityNoiselessTask, ParityNoiseTask
 from selftaught.tasks.quadratic_assignment import ModifiedQuadraticAssignmentTask
@@ -20,12 +21,14 @@ _BUILTIN: tuple[type[Task], ...] = (
     ModifiedQuadraticAssignmentTask,
     ThreeSatTask,
     MaxCutTask,
+    KnapsackTask,
 )
 ALIASES: dict[str, str] = {"lpn": "parity_noise"}
 
 
 def builtin_tasks() -> dict[str, Task]:
-    """The paper's six tasks, freshly built, in the paper's order (LPN first)."""
+    """The built-in tasks, freshly built: the paper's six in the paper's order (LPN first), then the benchmarks
+    (see `selftaught.tasks._groups`)."""
     return {cls.name: cls() for cls in _BUILTIN}
 
 
