@@ -12,6 +12,7 @@ from selftaught.tasks.parity import ParityNoiselessTask, ParityNoiseTask
 from selftaught.tasks.quadratic_assignment import ModifiedQuadraticAssignmentTask
 from selftaught.tasks.str_grid_dist import StrGridDistTask
 from selftaught.tasks.three_sat import ThreeSatTask
+from selftaught.tasks.tsp import TspTask
 
 _BUILTIN: tuple[type[Task], ...] = (
     ParityNoiseTask,
@@ -20,6 +21,7 @@ _BUILTIN: tuple[type[Task], ...] = (
     ModifiedQuadraticAssignmentTask,
     ThreeSatTask,
     MaxCutTask,
+    TspTask,
 )
 ALIASES: dict[str, str] = {"lpn": "parity_noise"}
 
