@@ -13,6 +13,7 @@ from selftaught.tasks.parity import ParityNoiselessTask, ParityNoiseTask
 from selftaught.tasks.quadratic_assignment import ModifiedQuadraticAssignmentTask
 from selftaught.tasks.str_grid_dist import StrGridDistTask
 from selftaught.tasks.three_sat import ThreeSatTask
+from selftaught.tasks.tsp import TspTask
 
 _BUILTIN: tuple[type[Task], ...] = (
     ParityNoiseTask,
@@ -21,6 +22,7 @@ _BUILTIN: tuple[type[Task], ...] = (
     ModifiedQuadraticAssignmentTask,
     ThreeSatTask,
     MaxCutTask,
+    TspTask,
     KnapsackTask,
 )
 ALIASES: dict[str, str] = {"lpn": "parity_noise"}
