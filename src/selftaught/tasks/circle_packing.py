@@ -123,7 +123,9 @@ class CirclePackingTask(Task):
         return Instance(args=(n,), hidden=area_bound(n))
 
     def reference_instances(self) -> dict[str, Instance]:
-        return {f"n={n} (record {record}: {record / area_bound(n):.4f})": self._circles(n) for n, record in RECORDS.items()}
+        """n = 26 and n = 32, labelled with how a score reads as a sum of radii and what the record scores."""
+        return {f"n={n} (sum of radii = score x {area_bound(n):.4f}; the record {record} scores "
+                f"{record / area_bound(n):.4f})": self._circles(n) for n, record in RECORDS.items()}
 
     def score_output(self, instance: Instance, output: Any, elapsed: float) -> float:
         (n,) = instance.args
