@@ -84,7 +84,7 @@ class CirclePackingTask(Task):
     The published record instances n = 26 and n = 32 are in neither: they are the `reference` split, scored and
     reported on their own. An instance scores the packing's sum of radii divided by sqrt(n / pi), the most any n
     disjoint circles in the unit square can sum to (their areas sum to at most 1), so it lies in [0, 1]: the
-    records score 0.916 (n = 26) and 0.920 (n = 32), the seed's grid of equal circles 0.75 to 0.87.
+    records score 0.916 (n = 26) and 0.920 (n = 32), the seed's grid of equal circles 0.75 to 0.89.
     """
 
     name = "circle_packing"
