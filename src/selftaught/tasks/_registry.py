@@ -7,6 +7,7 @@ from pathlib import Path
 from selftaught.errors import TaskError
 from selftaught.tasks._base import Task
 from selftaught.tasks._user import load_task_file
+from selftaught.tasks.circle_packing import CirclePackingTask
 from selftaught.tasks.knapsack import KnapsackTask
 from selftaught.tasks.maxcut import MaxCutTask
 from selftaught.tasks.parity import ParityNoiselessTask, ParityNoiseTask
@@ -22,6 +23,7 @@ _BUILTIN: tuple[type[Task], ...] = (
     ModifiedQuadraticAssignmentTask,
     ThreeSatTask,
     MaxCutTask,
+    CirclePackingTask,
     TspTask,
     KnapsackTask,
 )
