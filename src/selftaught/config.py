@@ -12,6 +12,7 @@ from typing import Any
 
 from selftaught._files import read_capped
 from selftaught.errors import ConfigError, UserError
+from selftaught.tasks._groups import expand_groups
 
 MAX_CONFIG_BYTES = 1 << 20
 
@@ -40,7 +41,8 @@ class Config:
         adopted improver); see `selftaught.stop.archive` and docs/population.md.
       parent: which kept improver a step improves: `best` (the best fresh val meta-utility) or `descendants`
         (the best mean fresh val meta-utility of it and its descendants, as in the Huxley-Gödel Machine).
-      transfer_tasks: tasks `transfer` evaluates on by default.
+      transfer_tasks: tasks `transfer` evaluates on by default; a group name (`paper`, `benchmarks`: see
+        `selftaught.tasks._groups`) stands for its tasks.
       workers: candidate evaluations (CPU-bound: they run untrusted code) in flight at once; default
         the core count. Improver runs, which mostly wait on the model, are bounded by `concurrency`.
       executor: where candidate evaluations run: `local` (sandboxed workers on this machine) or
@@ -218,7 +220,7 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
             value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{name} must be a list of names, got {value!r}")
-        value = tuple(value)
+        value = expand_groups(value) if name == "transfer_tasks" else tuple(value)
     if name in _CHOICES and value not in _CHOICES[name]:
         raise ConfigError(f"{name} must be one of {', '.join(_CHOICES[name])}, got {value!r}")
     if name in _MINIMUMS and value < _MINIMUMS[name]:

@@ -13,6 +13,7 @@ import pytest
 from selftaught.cli import main
 from selftaught.evaluate import evaluate
 from selftaught.tasks import get_task
+from selftaught.tasks._groups import BENCHMARKS
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 USAGE_KEYS = {"calls", "input_tokens", "output_tokens", "cost_usd", "cache_hits"}
@@ -26,11 +27,13 @@ def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
     return data
 
 
-def test_tasks_lists_all_six_paper_tasks_with_split_sizes(capsys: pytest.CaptureFixture[str]) -> None:
+def test_tasks_lists_the_six_paper_tasks_then_the_benchmarks_with_split_sizes(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
     data = run_json(capsys, "tasks")
     names = [t["name"] for t in data["tasks"]]
     assert names == ["parity_noise", "parity_noiseless", "str_grid_dist", "modified_quadratic_assignment",
-                     "three_sat", "maxcut"]
+                     "three_sat", "maxcut", *BENCHMARKS]
     for t in data["tasks"]:
         assert t["splits"]["test"] > t["splits"]["val"] > 0 and t["summary"]
 
@@ -132,7 +135,7 @@ def test_bad_input_gets_one_line_and_a_nonzero_exit(
 def test_the_console_script_runs_as_a_module() -> None:
     done = subprocess.run([sys.executable, "-m", "selftaught", "tasks", "--json"], capture_output=True, text=True,
                           timeout=60)
-    assert done.returncode == 0 and len(json.loads(done.stdout)["tasks"]) == 6
+    assert done.returncode == 0 and len(json.loads(done.stdout)["tasks"]) == 6 + len(BENCHMARKS)
 
 
 def test_a_users_task_file_works_wherever_a_task_name_does(

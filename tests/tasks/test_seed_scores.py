@@ -37,6 +37,10 @@ PINNED = {
     "modified_quadratic_assignment": (0.1998, 0.003),
     "three_sat": (0.934, 0.12),
     "maxcut": (0.31, 0.14),
+    # the benchmarks (docs/tasks.md): closed-form or far below their limits, so only rounding moves them
+    "circle_packing": (0.8349, 0.0001),
+    "tsp": (0.6901, 0.001),
+    "knapsack": (0.818, 0.001),
 }
 
 

@@ -37,6 +37,9 @@ SIZES: dict[str, tuple[str, ...]] = {
     "modified_quadratic_assignment": ("n", "preference_weight"),
     "three_sat": ("min_vars", "max_vars", "clauses_per_var"),
     "maxcut": ("min_nodes", "max_nodes", "p_edge", "max_weight"),
+    "circle_packing": ("min_n", "max_n", "tolerance"),
+    "tsp": ("min_points", "max_points", "reference_score"),
+    "knapsack": ("min_items", "max_items", "max_weight"),
 }
 
 

@@ -8,12 +8,13 @@ import pytest
 
 from selftaught.errors import TaskError
 from selftaught.tasks import builtin_tasks, get_task
+from selftaught.tasks._groups import BENCHMARKS
 from support import TEST_SECRET
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mytask.py"
 
 
-def test_builtin_tasks_are_the_papers_six_in_order() -> None:
+def test_builtin_tasks_are_the_papers_six_in_order_then_the_benchmarks() -> None:
     assert list(builtin_tasks()) == [
         "parity_noise",
         "parity_noiseless",
@@ -21,6 +22,7 @@ def test_builtin_tasks_are_the_papers_six_in_order() -> None:
         "modified_quadratic_assignment",
         "three_sat",
         "maxcut",
+        *BENCHMARKS,
     ]
 
 

@@ -22,6 +22,7 @@ from selftaught.stop.formulations import describe
 from selftaught.store import program_hash
 from selftaught.study._arena import Arena, run_arena
 from selftaught.tasks import Task, get_task
+from selftaught.tasks._groups import expand_groups
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,12 @@ def improver_refs(refs: Sequence[str]) -> list[ImproverRef]:
 
 
 def tasks_of(config: Config, names: Sequence[str] | None) -> list[Task]:
-    """The arena's tasks (default: the config's task); an unknown one is refused in one line."""
+    """The arena's tasks (default: the config's task; a group name, `paper` or `benchmarks`, stands for its tasks);
+    an unknown one is refused in one line."""
     chosen = list(names) if names else [config.task]
     if len(set(chosen)) != len(chosen):
         raise UserError(f"a task is named twice: {', '.join(chosen)}")
-    return [get_task(name) for name in chosen]
+    return [get_task(name) for name in expand_groups(chosen)]
 
 
 def default_path(config: Config, refs: Sequence[ImproverRef], tasks: Sequence[Task]) -> Path:

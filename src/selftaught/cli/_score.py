@@ -10,14 +10,16 @@ from selftaught.api._score import run_score, score_interval
 from selftaught.api._setup import read_program
 from selftaught.cli._common import Reporter, add_output_flags, add_sandbox_flag, add_secret_flag, config_from, emit
 from selftaught.evaluate import Evaluation
-from selftaught.tasks import get_task
+from selftaught.tasks import REFERENCE_SPLIT, SPLITS, get_task
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("score", help="score a solution file on a task split")
     p.add_argument("task", help="task name, alias or task file")
     p.add_argument("solution", help="Python file defining the task's entrypoint")
-    p.add_argument("--split", choices=("val", "test"), default="val")
+    p.add_argument("--split", choices=(*SPLITS, REFERENCE_SPLIT), default="val",
+                   help="the split to score on (val); reference: the task's published record instances, each "
+                   "reported on its own (circle_packing: n = 26 and n = 32)")
     p.add_argument("--seed", type=int, default=0,
                    help="the run's seed: the program's random state is derived from it as in `selftaught run "
                    "--seed`, so the score a run recorded for this program is reproduced (default 0)")
@@ -54,6 +56,9 @@ def describe_evaluation(result: Evaluation, spread: dict[str, Any] | None = None
         lines.append(f"  first failure: {last_line(result.detail) or '(no message)'}")
     if result.flags:
         lines.append("  reward-hacking flags: " + ", ".join(f"{k}: {v}" for k, v in sorted(result.flags.items())))
+    for item in (spread or {}).get("reference", []):
+        lines.append(f"  {item['instance']}: score {item['score']:.4f}" + (f" ({item['failure']})" if item["failure"]
+                                                                           else ""))
     if result.deadline_hit:
         lines.append(f"  the evaluation ran out of time (deadline {result.limits.get('deadline', 0):g}s)")
     return "\n".join(lines)

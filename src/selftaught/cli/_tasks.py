@@ -10,6 +10,7 @@ from selftaught.api._setup import task_line
 from selftaught.cli._common import add_output_flags, emit
 from selftaught.errors import UserError
 from selftaught.tasks import builtin_tasks, get_task
+from selftaught.tasks._groups import GROUP_TITLES, GROUPS, group_of
 
 
 def register(sub: Any) -> None:
@@ -36,16 +37,22 @@ def handle(args: argparse.Namespace) -> int:
             "failure_score": task.failure_score,
             "max_score": task.max_score,
             "known_holes": list(task.known_holes),
+            "group": group_of(task.name),
         }
         for task in builtin_tasks().values()
     ]
-    lines = [f"{'task':<32} {'val':>4} {'test':>5} {'limit':>7}  description"]
-    for r in rows:
-        lines.append(f"{r['name']:<32} {r['splits']['val']:>4} {r['splits']['test']:>5} "
-                     f"{r['time_limit']:>6g}s  {r['summary']}")
-        lines.extend(f"{'':<32} known hole: {hole}" for hole in r["known_holes"])
-    lines.append("Alias: lpn = parity_noise. A task file: --task path/to/mytask.py (see docs/tasks.md).")
-    emit(args.json, {"tasks": rows}, "\n".join(lines))
+    lines = []
+    for group, names in GROUPS.items():
+        lines.append(f"{group} ({GROUP_TITLES[group]}):")
+        lines.append(f"  {'task':<30} {'val':>4} {'test':>5} {'limit':>7}  description")
+        for r in (r for r in rows if r["name"] in names):
+            lines.append(f"  {r['name']:<30} {r['splits']['val']:>4} {r['splits']['test']:>5} "
+                         f"{r['time_limit']:>6g}s  {r['summary']}")
+            lines.extend(f"  {'':<30}  known hole: {hole}" for hole in r["known_holes"])
+    lines.append("Alias: lpn = parity_noise. A group name (paper, benchmarks) stands for its tasks wherever tasks are "
+                 "listed (transfer --tasks, reproduce --tasks, arena --tasks). A task file: --task path/to/mytask.py "
+                 "(see docs/tasks.md).")
+    emit(args.json, {"tasks": rows, "groups": {g: list(n) for g, n in GROUPS.items()}}, "\n".join(lines))
     return 0
 
 

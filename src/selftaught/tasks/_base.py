@@ -17,6 +17,10 @@ from selftaught.sandbox._guest import _wire
 from selftaught.tasks._secret import SplitSecret
 
 SPLITS = ("val", "test")
+#: The split of a task's published, named instances (a benchmark's record instance), scored and reported on its own.
+#: Its instances are fixed by the task, not drawn from the split secret: a candidate may know them, so they never
+#: take part in improvement (val) or in held-out results (test).
+REFERENCE_SPLIT = "reference"
 #: The largest output (bytes of its wire encoding) a task accepts unless it declares its own bound: 1 MiB holds
 #: about 50,000 floats or 250,000 small ints, far above what a typical task's answer needs.
 DEFAULT_MAX_OUTPUT_BYTES = 1 << 20
@@ -87,6 +91,18 @@ class Task(ABC):
         caller. Nothing else may raise: an exception here is the task's bug (`ScorerError`).
         """
 
+    def split_instance(self, rng: np.random.Generator, split: str, index: int) -> Instance:
+        """Draws instance `index` of `split` from `rng`: `make_instance`, unless the task draws each split from its
+        own set (a held-out property, such as test sizes never seen in val)."""
+        return self.make_instance(rng, index)
+
+    def reference_instances(self) -> dict[str, Instance]:
+        """The task's published named instances (the `reference` split), by a label saying what each is.
+
+        Empty (the default): the task has no reference split.
+        """
+        return {}
+
     def lax_score_output(self, instance: Instance, output: Any) -> float | None:
         """What the lax scorer the LM is shown would award (None: the task has no lax scorer).
 
@@ -108,25 +124,36 @@ class Task(ABC):
 
         Instance i is drawn from its own generator, seeded by an HMAC of the secret over (task, split,
         the task's split seed, i). A generator that raises or returns arguments that cannot be sent
-        to a worker is the task's bug: ScorerError, naming the task and its file.
+        to a worker is the task's bug: ScorerError, naming the task and its file. The `reference` split
+        of a task that has one is its `reference_instances()`, in order, whatever the secret.
         """
         cache: dict[tuple[str, str], list[Instance]] = self.__dict__.setdefault("_instance_cache", {})
         key = (secret.fingerprint, split)
         if key not in cache:
-            if split not in SPLITS:
-                raise ValueError(f"unknown split {split!r} (choose from {', '.join(SPLITS)})")
-            cache[key] = [self._instance(secret, split, i) for i in range(self.split_sizes[split])]
+            named = self.reference_instances()
+            if split == REFERENCE_SPLIT and named:
+                cache[key] = [self._checked(instance, split, i) for i, instance in enumerate(named.values())]
+            elif split in SPLITS:
+                cache[key] = [self._instance(secret, split, i) for i in range(self.split_sizes[split])]
+            else:
+                known = (*SPLITS, REFERENCE_SPLIT) if named else SPLITS
+                raise ValueError(f"unknown split {split!r} (choose from {', '.join(known)})")
         return cache[key]
 
     def _instance(self, secret: SplitSecret, split: str, index: int) -> Instance:
         where = f"task {self.name} ({self.origin})"
         rng = np.random.default_rng(secret.instance_seed(self.name, split, int(self.split_seeds[split]), index))
         try:
-            instance = self.make_instance(rng, index)
+            instance = self.split_instance(rng, split, index)
         except ScorerError:
             raise
         except Exception as exc:
             raise ScorerError(f"{where}: make_instance raised {type(exc).__name__}: {exc}") from None
+        return self._checked(instance, split, index)
+
+    def _checked(self, instance: Instance, split: str, index: int) -> Instance:
+        """`instance`, once it is known to be an Instance whose arguments a worker can receive (else ScorerError)."""
+        where = f"task {self.name} ({self.origin})"
         if not isinstance(instance, Instance) or not isinstance(instance.args, tuple):
             raise ScorerError(f"{where}: make_instance must return an Instance whose args are a tuple")
         try:

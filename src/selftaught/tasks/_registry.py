@@ -8,11 +8,14 @@ from selftaught.errors import TaskError
 from selftaught.tasks._base import Task
 from selftaught.tasks._user import load_task_file
 from selftaught.tasks.bin_packing import BinPackingTask
+from selftaught.tasks.circle_packing import CirclePackingTask
+from selftaught.tasks.knapsack import KnapsackTask
 from selftaught.tasks.maxcut import MaxCutTask
 from selftaught.tasks.parity import ParityNoiselessTask, ParityNoiseTask
 from selftaught.tasks.quadratic_assignment import ModifiedQuadraticAssignmentTask
 from selftaught.tasks.str_grid_dist import StrGridDistTask
 from selftaught.tasks.three_sat import ThreeSatTask
+from selftaught.tasks.tsp import TspTask
 
 _BUILTIN: tuple[type[Task], ...] = (
     ParityNoiseTask,
@@ -21,13 +24,17 @@ _BUILTIN: tuple[type[Task], ...] = (
     ModifiedQuadraticAssignmentTask,
     ThreeSatTask,
     MaxCutTask,
+    CirclePackingTask,
     BinPackingTask,
+    TspTask,
+    KnapsackTask,
 )
 ALIASES: dict[str, str] = {"lpn": "parity_noise"}
 
 
 def builtin_tasks() -> dict[str, Task]:
-    """The paper's six tasks, freshly built, in the paper's order (LPN first)."""
+    """The built-in tasks, freshly built: the paper's six in the paper's order (LPN first), then the benchmarks
+    (see `selftaught.tasks._groups`)."""
     return {cls.name: cls() for cls in _BUILTIN}
 
 
