@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import itertools
+import json
 import math
 import random
 from functools import cache
@@ -19,6 +20,7 @@ import numpy as np
 import pytest
 
 from selftaught.evaluate import Evaluation, evaluate
+from selftaught.sandbox._guest import _wire
 from selftaught.tasks import BadOutput, Instance, get_task
 from selftaught.tasks.bin_packing import (
     EXCESS_SCALE,
@@ -216,3 +218,11 @@ def test_the_description_states_the_tasks_limits_sizes_and_score_map(task: BinPa
     assert np.mean(weibull_items) == pytest.approx(39.7, abs=0.6)
     assert uniform_capacity == task.uniform_capacity and len(uniform_items) in task.uniform_sizes
     assert min(uniform_items) >= task.uniform_low and max(uniform_items) <= task.uniform_high
+
+
+def test_the_output_bound_holds_the_largest_packing_in_either_form_and_not_long_floats(task: BinPackingTask) -> None:
+    n = task.weibull_items
+    for packing in (np.full(n, n - 1, dtype=np.int64), [n - 1] * n):
+        assert len(json.dumps(_wire.to_wire(packing), separators=(",", ":"))) <= task.max_output_bytes
+    long_floats = np.full(n, -1.2345678901234567e-300)
+    assert len(json.dumps(_wire.to_wire(long_floats), separators=(",", ":"))) > task.max_output_bytes

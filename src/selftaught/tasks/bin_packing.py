@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from selftaught.tasks._base import BadOutput, Instance, Task
-from selftaught.tasks._common import describe, int_vector, output_bytes, read_data
+from selftaught.tasks._common import OUTPUT_OVERHEAD, describe, int_vector, read_data
 
 #: The scale of the score map: an instance scores 1 / (1 + excess / EXCESS_SCALE), so matching the L1 bound scores
 #: 1, an excess of 5% scores 0.5 and 10% scores 1/3.
@@ -115,7 +115,8 @@ class BinPackingTask(Task):
     uniform_low: int = 20
     uniform_high: int = 100
     uniform_capacity: int = 150
-    max_output_bytes = output_bytes(weibull_items)  # one bin per item
+    # one bin index per item, each at most 4 digits and a separator on the wire: 25 KB for 5,000 items, in any form
+    max_output_bytes = OUTPUT_OVERHEAD + 8 * weibull_items
 
     def __init__(self) -> None:
         self.description = read_data(self.name, "description.txt")
