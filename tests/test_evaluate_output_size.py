@@ -200,7 +200,8 @@ def largest_outputs(n: int) -> list[Any]:
 @pytest.mark.parametrize("name", sorted(builtin_tasks()))
 def test_every_built_in_task_bounds_its_output_by_what_it_can_be(name: str) -> None:
     task = builtin_tasks()[name]
-    assert task.max_output_bytes <= 16 * 1024 < DEFAULT_MAX_OUTPUT_BYTES  # its own bound, far below the default
+    # its own bound, far below the default (bin packing's answer is a bin per item, up to 5,000 items: 41 KB)
+    assert task.max_output_bytes <= (48 if name == "bin_packing" else 16) * 1024 < DEFAULT_MAX_OUTPUT_BYTES
     items = {"parity_noise": 20, "parity_noiseless": 20, "three_sat": 51, "maxcut": 200,
              "modified_quadratic_assignment": 15, "str_grid_dist": 30, "tsp": 200, "knapsack": 200,
              "bin_packing": None, "circle_packing": None}[name]

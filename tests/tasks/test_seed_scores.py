@@ -39,6 +39,7 @@ PINNED = {
     "maxcut": (0.31, 0.14),
     # the benchmarks (docs/tasks.md): closed-form or far below their limits, so only rounding moves them
     "circle_packing": (0.8349, 0.0001),
+    "bin_packing": (0.5277, 0.0001),
     "tsp": (0.6901, 0.001),
     "knapsack": (0.818, 0.001),
 }

@@ -38,6 +38,8 @@ SIZES: dict[str, tuple[str, ...]] = {
     "three_sat": ("min_vars", "max_vars", "clauses_per_var"),
     "maxcut": ("min_nodes", "max_nodes", "p_edge", "max_weight"),
     "circle_packing": ("min_n", "max_n", "tolerance"),
+    "bin_packing": ("weibull_items", "weibull_scale", "weibull_shape", "weibull_capacity", "uniform_sizes",
+                    "uniform_low", "uniform_high", "uniform_capacity"),
     "tsp": ("min_points", "max_points", "reference_score"),
     "knapsack": ("min_items", "max_items", "max_weight"),
 }
