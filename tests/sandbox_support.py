@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import pytest
+
 import selftaught
 from selftaught.sandbox import BwrapSandbox, Limits, Sandbox, WarmPool, select_sandbox
 from selftaught.sandbox._cputime import children
@@ -408,3 +410,13 @@ def host_address() -> str | None:
         except OSError:
             return None
     return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
+def root_bwrap() -> BwrapSandbox:
+    """The bubblewrap sandbox for warm-pool tests, which run as root (a sandbox uid per zygote; skipped
+    otherwise), checked by starting one worker."""
+    sandbox = BwrapSandbox()
+    if os.getuid() != 0 or sandbox.setpriv is None:
+        pytest.skip("these tests run as root (a sandbox uid per zygote)")
+    sandbox.launch().kill()
+    return sandbox

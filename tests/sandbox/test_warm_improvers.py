@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from sandbox_support import wait_until
+from sandbox_support import root_bwrap, wait_until
 from selftaught.broker import ImproverResult, Services, TaskUtility, run_improver
 from selftaught.config import Config
 from selftaught.lm import ScriptedBackend
@@ -62,11 +62,7 @@ SPINS = "def improve_algorithm(initial_solution, utility, language_model):\n    
 
 @pytest.fixture(scope="module")
 def bwrap() -> BwrapSandbox:
-    sandbox = BwrapSandbox()
-    if os.getuid() != 0 or sandbox.setpriv is None:
-        pytest.skip("these tests run as root (a sandbox uid per zygote)")
-    sandbox.launch().kill()
-    return sandbox
+    return root_bwrap()
 
 
 def services(sandbox: BwrapSandbox, **config: Any) -> Services:

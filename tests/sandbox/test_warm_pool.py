@@ -4,7 +4,6 @@ next child of the same zygote; a child that may have been altered costs its zygo
 from __future__ import annotations
 
 import gc
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox_support import program, report_of, wait_until
+from sandbox_support import program, report_of, root_bwrap, wait_until
 from selftaught.errors import UserError, WorkerError
 from selftaught.evaluate import evaluate
 from selftaught.sandbox import BwrapSandbox, ProcessSandbox, SandboxChoice, WarmPool
@@ -27,12 +26,7 @@ ANSWER = "def algorithm(a):\n    return int(a.sum())\n"
 
 @pytest.fixture(scope="module")
 def bwrap() -> BwrapSandbox:
-    sandbox = BwrapSandbox()
-    if os.getuid() != 0 or sandbox.setpriv is None:
-        pytest.skip("these tests run as root (a sandbox uid per zygote)")
-    worker = sandbox.launch()
-    worker.kill()
-    return sandbox
+    return root_bwrap()
 
 
 @pytest.fixture
