@@ -47,6 +47,10 @@ def run_score(task_name: str, program: str, reporter: Reporter, *, name: str = "
     record = {**evaluation_record(result), **spread, "split_secret": secret.record(), "sandbox": sandbox_record(choice)}
     if split == REFERENCE_SPLIT:
         record["reference"] = reference_scores(task, result)
+    if result.outcomes and len(result.outcomes) == len(instances):
+        measure = task.source_measure(instances, [None if o.failure else o.score for o in result.outcomes])
+        if measure is not None:  # the source's own figure, beside our utility
+            record["source_measure"] = measure
     return ScoreResult(score=result.score, evaluation=result, data=record)
 
 

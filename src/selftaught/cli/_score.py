@@ -59,6 +59,10 @@ def describe_evaluation(result: Evaluation, spread: dict[str, Any] | None = None
     for item in (spread or {}).get("reference", []):
         lines.append(f"  {item['instance']}: score {item['score']:.4f}" + (f" ({item['failure']})" if item["failure"]
                                                                            else ""))
+    measure = (spread or {}).get("source_measure")
+    if measure and measure.get("value") is not None:
+        lines.append(f"  the source's measure: {measure['name']} {measure['value']:.4g} (over {measure['instances']} "
+                     f"instances; {measure['note']})")
     if result.deadline_hit:
         lines.append(f"  the evaluation ran out of time (deadline {result.limits.get('deadline', 0):g}s)")
     return "\n".join(lines)

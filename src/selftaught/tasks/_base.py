@@ -6,7 +6,7 @@ import inspect
 import math
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,6 +102,16 @@ class Task(ABC):
         Empty (the default): the task has no reference split.
         """
         return {}
+
+    def source_measure(self, instances: Sequence[Instance], scores: Sequence[float | None]) -> dict[str, Any] | None:
+        """The source's own measure of a scored split, beside our utility (None: the task has none).
+
+        `scores`: each instance's score, None where it failed. A benchmark task whose source reports another
+        figure (bin packing's excess over the L1 bound, a tour's length over the reference) says it here, as
+        {"name", "value", "instances" (those it is over), "note"}, read back from the scores through the map its
+        docs state.
+        """
+        return None
 
     def lax_score_output(self, instance: Instance, output: Any) -> float | None:
         """What the lax scorer the LM is shown would award (None: the task has no lax scorer).

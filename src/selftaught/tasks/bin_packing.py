@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -130,6 +130,13 @@ class BinPackingTask(Task):
         n = int(rng.choice(self.uniform_sizes))
         items = rng.integers(self.uniform_low, self.uniform_high + 1, size=n)
         return Instance(args=(items.astype(np.float64), float(self.uniform_capacity)), hidden="uniform")
+
+    def source_measure(self, instances: Sequence[Instance], scores: Sequence[float | None]) -> dict[str, Any] | None:
+        """FunSearch's figure: the mean excess of bins over the L1 bound, in percent, over the valid packings."""
+        valid = [excess_of_score(s) for s in scores if s is not None and s > 0]
+        return {"name": "excess over the L1 bound (%)", "value": 100 * sum(valid) / len(valid) if valid else None,
+                "instances": len(valid), "note": "FunSearch's measure, lower is better: (bins - L1) / L1, the mean "
+                                                 "over the instances packed validly"}
 
     def score_output(self, instance: Instance, output: Any, elapsed: float) -> float:
         items, capacity = instance.args

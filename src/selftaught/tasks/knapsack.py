@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -64,6 +64,13 @@ class KnapsackTask(Task):
         capacity = int(rng.uniform(0.2, 0.8) * int(weights.sum()))
         return Instance(args=(weights, values, capacity), hidden={"optimum": optimum(weights, values, capacity),
                                                                  "class": kind})
+
+    def source_measure(self, instances: Sequence[Instance], scores: Sequence[float | None]) -> dict[str, Any] | None:
+        """The suites' figure: the mean optimality gap, in percent, over the valid choices."""
+        valid = [1.0 - s for s in scores if s is not None]
+        return {"name": "optimality gap (%)", "value": 100 * sum(valid) / len(valid) if valid else None,
+                "instances": len(valid), "note": "lower is better: 1 - value / optimum, the mean over the instances "
+                                                 "given a choice within the capacity"}
 
     def score_output(self, instance: Instance, output: Any, elapsed: float) -> float:
         weights, values, capacity = instance.args

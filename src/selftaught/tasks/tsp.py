@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -100,6 +100,13 @@ class TspTask(Task):
         n = int(rng.integers(self.min_points, self.max_points + 1))
         points = rng.random((n, 2))
         return Instance(args=(points,), hidden=tour_length(points, reference_tour(points)))
+
+    def source_measure(self, instances: Sequence[Instance], scores: Sequence[float | None]) -> dict[str, Any] | None:
+        """The tours' mean length over the reference tour's (1: as long as nearest neighbour + 2-opt)."""
+        valid = [self.reference_score / s for s in scores if s is not None and s > 0]
+        return {"name": "tour length / reference length", "value": sum(valid) / len(valid) if valid else None,
+                "instances": len(valid), "note": "lower is better; the reference is nearest neighbour + 2-opt; the "
+                                                 "mean over the instances given a valid tour"}
 
     def score_output(self, instance: Instance, output: Any, elapsed: float) -> float:
         (points,) = instance.args
