@@ -226,3 +226,22 @@ def test_the_output_bound_holds_the_largest_packing_in_either_form_and_not_long_
         assert len(json.dumps(_wire.to_wire(packing), separators=(",", ":"))) <= task.max_output_bytes
     long_floats = np.full(n, -1.2345678901234567e-300)
     assert len(json.dumps(_wire.to_wire(long_floats), separators=(",", ":"))) > task.max_output_bytes
+
+
+EVADES = """import builtins
+_real, _seen = builtins.compile, []
+def _compile(*args, **kwargs):  # were the worker to call it while its audit record is quiet, this would run unseen
+    _seen.append(args[1] if len(args) > 1 else "?")
+    return _real(*args, **kwargs)
+builtins.compile = _compile
+def priority(item, bins):
+    if _seen:
+        raise RuntimeError(f"the worker compiled {_seen} with the program's compile")
+    return -(bins - item)
+"""
+
+
+def test_the_harness_is_defined_before_the_program_can_replace_what_defining_it_calls() -> None:
+    task = get_task("bin_packing")
+    result = evaluate(task, EVADES, "val", secret=TEST_SECRET)
+    assert result.failures == {} and result.score == pytest.approx(0.5277, abs=1e-4), result.detail

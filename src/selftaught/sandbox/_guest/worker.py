@@ -155,16 +155,22 @@ def _load(program: Any, entrypoint: str) -> tuple[Any, dict[str, Any] | None]:
     return fn, None
 
 
-def _harnessed(fn: Any, harness: Any) -> Any:
-    """What each call runs: the entrypoint itself, or the task's harness driving it (`drive(fn, *args)`, defined from
-    the task's source in a module of its own; the host validates whatever it returns)."""
+def _harness(harness: Any) -> Any:
+    """The task's harness, `drive(entrypoint, *args)`, defined from the task's source in a module of its own (None:
+    each call runs the entrypoint itself; the host validates whatever a call returns). Defined before any of the
+    program's code runs, so the program cannot replace what defining it calls (`compile`, `exec`) while the audit
+    record is quiet."""
     if not isinstance(harness, str) or not harness:
-        return fn
+        return None
     module = types.ModuleType("harness")
     with _audit.worker_only():
         exec(compile(harness, "<harness>", "exec"), module.__dict__)
-    drive = module.__dict__["drive"]
-    return lambda *args: drive(fn, *args)
+    return module.__dict__["drive"]
+
+
+def _harnessed(fn: Any, drive: Any) -> Any:
+    """What each call runs: the entrypoint, or the harness driving it."""
+    return fn if drive is None else (lambda *args: drive(fn, *args))
 
 
 def _describe(exc: BaseException) -> str:
@@ -246,9 +252,10 @@ def serve_solution(link: Link, first: dict[str, Any]) -> None:
     result_limit = max_result if type(max_result) is int and max_result > 0 else _wire.MAX_MESSAGE
     if link.receive().get("op") != "go":
         return
+    drive = _harness(first.get("harness"))
     fn, failure = _load(first.get("program"), str(first.get("entrypoint", "algorithm")))
     if failure is None:
-        fn = _harnessed(fn, first.get("harness"))
+        fn = _harnessed(fn, drive)
     link.send({"op": "loaded", "ok": failure is None, **(failure or {})})
     if failure is not None:
         return
