@@ -48,3 +48,17 @@ def test_a_priced_study_needs_yes_and_resume_cannot_be_priced(
     assert "priced model" in err and "--yes" in err and not (tmp_path / "s").exists()
     _, err = run_json(capsys, "reproduce", "--resume", str(tmp_path / "s"), "--estimate", status=2)
     assert "--estimate prices a new study" in err
+
+
+def test_the_study_takes_the_gate_and_the_maximizer_and_prices_them(capsys: pytest.CaptureFixture[str]) -> None:
+    plain, _ = run_json(capsys, "reproduce", *TINY, "--lm", "mutate", "--estimate", "--json")
+    gated, _ = run_json(capsys, "reproduce", *TINY, "--lm", "mutate", "--adopt", "better", "--gate-runs", "6",
+                        "--estimate", "--json")
+    names = [i["name"] for p in gated["parts"] for i in p["items"]]
+    assert "step 1: the gate, I_1 against I_0 (fresh val runs)" in names
+    assert not any("gate" in i["name"] for p in plain["parts"] for i in p["items"])
+    assert gated["total"]["calls"]["high"] > plain["total"]["calls"]["high"]
+    maximizer, _ = run_json(capsys, "reproduce", *TINY, "--lm", "mutate", "--maximizer", "--estimate", "--json")
+    assert maximizer["total"]["input_tokens"]["expected"] < plain["total"]["input_tokens"]["expected"]
+    _, err = run_json(capsys, "reproduce", *TINY, "--lm", "mutate", "--gate-runs", "5", "--estimate", status=2)
+    assert "--gate-runs must be at least 6" in err

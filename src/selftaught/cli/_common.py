@@ -114,6 +114,15 @@ def add_run_flags(p: argparse.ArgumentParser, *, task: bool = False) -> None:
     add_output_flags(p)
 
 
+def add_adoption_flags(p: argparse.ArgumentParser) -> None:
+    """How a step's improver is adopted (`run`, `reproduce`): the paper's rule, or the gate (docs/statistics.md)."""
+    p.add_argument("--adopt", choices=("always", "better"),
+                   help="adopt each step's improver always (default: the paper's rule, when it runs and scores above "
+                        "0) or only when it is better than the previous one by a paired test on fresh runs (p < 0.05)")
+    p.add_argument("--gate-runs", type=int, dest="gate_runs", metavar="N",
+                   help="fresh val downstream runs per improver for --adopt better (default 8, at least 6)")
+
+
 def add_formulation_flags(p: argparse.ArgumentParser, *, iterate: bool = True) -> None:
     """The paper's other formulations (docs/formulations.md): `--maximizer`, and `--iterate K` on test-time commands."""
     g = p.add_argument_group("formulations (docs/formulations.md)")

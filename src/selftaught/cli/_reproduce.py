@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from selftaught.api._reproduce import DEFAULT_SANDBOX_SAMPLES, DEFAULT_SEEDS, plan_estimate, plan_of, run_reproduce
-from selftaught.cli._common import Reporter, add_run_flags, config_from, emit
+from selftaught.cli._common import Reporter, add_adoption_flags, add_formulation_flags, add_run_flags, config_from, emit
 from selftaught.cli._estimate import add_estimate_flags, gate
 from selftaught.cli._signals import sigterm_interrupts
 from selftaught.config import CONFIG_KEYS
@@ -23,6 +23,8 @@ def register(sub: Any) -> None:
     p.add_argument("--iterations", type=int, help="T, rounds of self-improvement per seed (default 3, the paper's)")
     p.add_argument("--meta-utility-budget", type=int, dest="meta_utility_budget",
                    help="meta-utility calls per self-improvement step (paper: 25)")
+    add_adoption_flags(p)
+    add_formulation_flags(p, iterate=False)
     p.add_argument("--tasks", dest="transfer_tasks", help="transfer tasks, comma-separated (default: the paper's five)")
     p.add_argument("--sandbox-samples", type=int, default=DEFAULT_SANDBOX_SAMPLES, dest="sandbox_samples",
                    help=f"generated improvers per sandbox-flag study, with and without the warning "

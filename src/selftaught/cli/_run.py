@@ -9,7 +9,7 @@ from typing import Any
 
 from selftaught.api._repeats import RepeatsResult, run_repeats
 from selftaught.api._run import RunResult, run_once
-from selftaught.cli._common import Reporter, add_formulation_flags, add_run_flags, config_from, emit
+from selftaught.cli._common import Reporter, add_adoption_flags, add_formulation_flags, add_run_flags, config_from, emit
 from selftaught.cli._estimate import add_estimate_flags, gate_run
 from selftaught.cli._explain import first_run_notes
 from selftaught.cli._runs import iteration_table, usage_line
@@ -26,11 +26,7 @@ def register(sub: Any) -> None:
     p.add_argument("--iterations", type=int, help="T, rounds of self-improvement (paper: 3)")
     p.add_argument("--meta-utility-budget", type=int, dest="meta_utility_budget",
                    help="meta-utility calls per self-improvement step (paper: 25)")
-    p.add_argument("--adopt", choices=("always", "better"),
-                   help="adopt each step's improver always (default: the paper's rule, when it runs and scores above "
-                        "0) or only when it is better than the previous one by a paired test on fresh runs (p < 0.05)")
-    p.add_argument("--gate-runs", type=int, dest="gate_runs", metavar="N",
-                   help="fresh val downstream runs per improver for --adopt better (default 8, at least 6)")
+    add_adoption_flags(p)
     p.add_argument("--population", type=int, metavar="N",
                    help="keep up to N improvers and improve one of them each step (default 1: the paper's chain)")
     p.add_argument("--parent", choices=("best", "descendants"),
