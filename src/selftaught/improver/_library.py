@@ -3,6 +3,8 @@ known by a name."""
 
 from __future__ import annotations
 
+import ast
+import re
 from dataclasses import dataclass
 from importlib import resources
 
@@ -30,8 +32,27 @@ class LibraryImprover:
         return {"name": self.name, "summary": self.summary, "source": self.source, "file": self.file}
 
     def program(self) -> str:
-        """The improver program's text."""
-        return resources.files("selftaught.improver").joinpath("data", self.file).read_text(encoding="utf-8")
+        """The improver program's text: its file, with the code the strategies share where the file's marker lines
+        stand (each program is whole: the LM that improves an improver reads all of it)."""
+        return SHARED_LINE.sub(lambda line: _shared(line.group(1)), _data(self.file))
+
+
+#: A line of a strategy's file that stands for code the strategies share (`strategies/_budget.py`: budget keeping
+#: and the seed's prompt; `strategies/_crossover.py`: the genetic algorithms' crossover prompt).
+SHARED_LINE = re.compile(r"^# --- inserted here: (strategies/_\w+\.py) \(code the library's strategies share\) ---$",
+                         re.MULTILINE)
+
+
+def _data(file: str) -> str:
+    return resources.files("selftaught.improver").joinpath("data", file).read_text(encoding="utf-8")
+
+
+def _shared(file: str) -> str:
+    """A shared file's code, without its docstring (which describes the file, not the program it goes into)."""
+    text = _data(file)
+    first = ast.parse(text).body[0]
+    is_docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+    return "\n".join(text.splitlines()[first.end_lineno if is_docstring else 0:]).strip("\n")
 
 
 _PAPER = "STOP (arXiv 2310.02304), strategies GPT-4 proposed"
