@@ -13,6 +13,7 @@ from selftaught.stats import (
     holm,
     nested_bootstrap_ci,
     paired_comparison,
+    pairs_needed,
     smallest_sign_flip_p,
 )
 
@@ -119,3 +120,8 @@ def test_holm_keeps_the_chance_of_any_false_rejection_at_most_alpha() -> None:
     rejected = sum(min(holm(list(row))) < 0.05 for row in families)
     unadjusted = sum(row.min() < 0.05 for row in families)
     assert rejected <= 0.05 * 400 + 3 * math.sqrt(400 * 0.05 * 0.95) and unadjusted > 2 * rejected
+
+
+def test_the_pairs_a_sign_flip_test_needs_grow_with_holms_family() -> None:
+    assert pairs_needed(0.05) == 6 and smallest_sign_flip_p(5) >= 0.05 > smallest_sign_flip_p(6)
+    assert (pairs_needed(0.05, 2), pairs_needed(0.05, 3), pairs_needed(0.05, 10)) == (7, 7, 9)

@@ -133,6 +133,12 @@ def smallest_sign_flip_p(n: int) -> float:
     return 1.0 if n <= 0 else min(1.0, 2.0 / 2 ** n)
 
 
+def pairs_needed(alpha: float, tests: int = 1) -> int:
+    """The fewest pairs with which the sign-flip test can reach p < `alpha` when its p is adjusted by Holm's method
+    over `tests` tests (its smallest p multiplied by `tests`): 6 for one test at 0.05."""
+    return next(n for n in range(1, 64) if smallest_sign_flip_p(n) * tests < alpha)
+
+
 def holm(p_values: Sequence[float]) -> list[float]:
     """Holm's step-down adjustment of a family of p-values, in their order: the k-th smallest is multiplied by
     (m - k + 1) and made no smaller than the one before it (capped at 1). Rejecting where the adjusted p is below

@@ -16,7 +16,7 @@ from selftaught.api._setup import backend_warnings, sandbox_record, services_for
 from selftaught.config import Config
 from selftaught.errors import UserError
 from selftaught.report._arena import write_arena_report
-from selftaught.stats import smallest_sign_flip_p
+from selftaught.stats import pairs_needed, smallest_sign_flip_p
 from selftaught.stop.compare import ALPHA
 from selftaught.stop.formulations import describe
 from selftaught.store import program_hash
@@ -70,9 +70,9 @@ def _power_warnings(arena: Arena, runs: int) -> list[str]:
     """A warning when no pair can be significant: the smallest sign-flip p with `runs` runs, times Holm's factor
     for the smallest p (the number of pairs), is not below alpha."""
     pairs = len(arena.pairs)
-    if not pairs or smallest_sign_flip_p(runs) * pairs < ALPHA:
+    needed = pairs_needed(ALPHA, pairs) if pairs else 0
+    if runs >= needed:
         return []
-    needed = next(n for n in range(1, 64) if smallest_sign_flip_p(n) * pairs < ALPHA)
     return [f"with {runs} downstream runs and {pairs} pairs no pair can be significant (the smallest p is "
             f"{smallest_sign_flip_p(runs):.3g}, times {pairs} by Holm's method): use --downstream-runs {needed} or "
             "more"]

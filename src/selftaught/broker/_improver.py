@@ -10,7 +10,7 @@ from typing import Any
 from selftaught.broker._services import Services
 from selftaught.broker._utility import UtilityService
 from selftaught.errors import BudgetExceeded, LMRefused
-from selftaught.evaluate import AuditTotals
+from selftaught.evaluate import ALTERING_FAILURES, AuditTotals
 from selftaught.lm.session import LanguageModel
 from selftaught.sandbox import ChannelClosed, ChannelTimeout, ProtocolError
 from selftaught.sandbox._guest import _wire
@@ -107,10 +107,11 @@ def run_improver(
 
 
 def _ends_clean(message: dict[str, Any]) -> bool:
-    """Whether an improver's `done` leaves a worker nothing may have altered: it returned or raised, not ran out of
-    time or memory (a warm worker's zygote may then serve again, after its sweep)."""
-    return message.get("ok") is True or message.get("kind") in ("exception", "no_code", "syntax",
-                                                                 "missing_entrypoint", "no_solution")
+    """Whether an improver's `done` leaves a worker nothing may have altered: it returned, or failed in a known way
+    that does not alter a worker (as evaluations judge it: not out of time or memory), so a warm worker's zygote
+    may serve again, after its sweep."""
+    kind = message.get("kind")
+    return message.get("ok") is True or (kind in IMPROVER_FAILURES and kind not in ALTERING_FAILURES)
 
 
 def _finished(message: dict[str, Any], result: Callable[..., ImproverResult]) -> ImproverResult:

@@ -12,7 +12,7 @@ from typing import Any
 
 from selftaught._text import last_line
 from selftaught.broker import Services
-from selftaught.stats import Interval, nested_bootstrap_ci, paired_comparison, smallest_sign_flip_p
+from selftaught.stats import Interval, nested_bootstrap_ci, paired_comparison, pairs_needed, smallest_sign_flip_p
 from selftaught.stop.meta_utility import DownstreamRun, MetaScore, MetaUtility
 from selftaught.tasks import Task
 
@@ -70,8 +70,7 @@ class Comparison:
     @property
     def significant(self) -> bool:
         """p below ALPHA and an interval that excludes 0 (both must agree)."""
-        d = self.difference
-        return self.p_value < ALPHA and (d.low > 0 or d.high < 0)
+        return decided(self.p_value, self.difference)
 
     def verdict(self) -> str:
         """One line: which is better, by how much, how sure."""
@@ -82,7 +81,7 @@ class Comparison:
         line = f"no significant difference: {figures}"
         if self.smallest_p >= ALPHA:
             line += (f" (with {len(self.runs_a)} downstream runs p cannot go below {self.smallest_p:.3g}: "
-                     f"use --downstream-runs {_runs_needed()} or more)")
+                     f"use --downstream-runs {pairs_needed(ALPHA)} or more)")
         return line
 
     def record(self) -> dict[str, Any]:
@@ -112,8 +111,9 @@ def p_text(value: float) -> str:
     return f"p = {value:.3g}" if value >= 0.001 else "p < 0.001"
 
 
-def _runs_needed() -> int:
-    return next(n for n in range(1, 64) if smallest_sign_flip_p(n) < ALPHA)
+def decided(p_value: float, difference: Interval) -> bool:
+    """A difference is called (significant) when its p is below ALPHA and its interval excludes 0: both must agree."""
+    return p_value < ALPHA and (difference.low > 0 or difference.high < 0)
 
 
 def compare_improvers(services: Services, task: Task, a: str, b: str, *, split: str = "test") -> Comparison:

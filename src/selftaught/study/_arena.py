@@ -10,7 +10,7 @@ from typing import Any
 
 from selftaught.broker import Services
 from selftaught.stats import Interval, holm
-from selftaught.stop.compare import ALPHA, Comparison, compare_scores
+from selftaught.stop.compare import ALPHA, Comparison, compare_scores, decided, p_text
 from selftaught.stop.meta_utility import MetaScore, MetaUtility
 from selftaught.store import program_hash
 from selftaught.tasks import Task
@@ -48,14 +48,13 @@ class Pair:
 
     @property
     def significant(self) -> bool:
-        """The adjusted p below ALPHA, and the difference's interval excluding 0 (both must agree)."""
-        d = self.comparison.difference
-        return self.p_holm < ALPHA and (d.low > 0 or d.high < 0)
+        """The adjusted p below ALPHA, and the difference's interval excluding 0 (compare's rule, on the adjusted p)."""
+        return decided(self.p_holm, self.comparison.difference)
 
     def verdict(self) -> str:
         d = self.comparison.difference
-        figures = (f"{d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}], p = {self.comparison.p_value:.3g}, "
-                   f"Holm-adjusted p = {self.p_holm:.3g}")
+        figures = (f"{d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}], {p_text(self.comparison.p_value)}, "
+                   f"Holm-adjusted {p_text(self.p_holm)}")
         if self.significant:
             better, worse = (self.b, self.a) if d.mean > 0 else (self.a, self.b)
             return f"{better} is better than {worse}: {figures}"
