@@ -21,7 +21,7 @@ from selftaught.lm import Backend
 from selftaught.lm._journal import JournalBackend
 from selftaught.safety.report import safety_summary
 from selftaught.stop import recorded_gates, self_improve
-from selftaught.stop.archive import final_improver, replay
+from selftaught.stop.archive import replay
 from selftaught.store import FORMAT_VERSION, RunStore, read_events
 from selftaught.store._progress import keep_progress
 from selftaught.tasks import Task, get_task
@@ -169,8 +169,7 @@ def _carry_out(config: Config, store: RunStore, services: Services, reporter: Re
         summary["iterations"] = [item.record() for item in done]
         if config.population > 1 and done:  # linear STOP's summary is as it always was
             archive = replay(done, config.population, config.parent)
-            summary["population"] = {**archive.record(),
-                                     "final": final_improver(done, config.population, config.parent)}
+            summary["population"] = {**archive.record(), "final": archive.best(done)}
         summary["counters"] = dict(services.counters)
         summary["usage"] = services.usage_report()
         summary["safety"] = safety_summary(read_events(store.root))

@@ -54,10 +54,14 @@ class Archive:
         """The step whose improver the next step improves (`history`: every step so far, by index)."""
         if not self.members:
             raise ValueError("the archive is empty")
-        steps = {m.index: m for m in history}
         if self.rule == "best":
-            return max(self.members, key=lambda i: (steps[i].meta_utility_val, i))
+            return self.best(history)
         return max(self.members, key=lambda i: (clade_mean(i, history), i))
+
+    def best(self, history: Sequence[Member]) -> int:
+        """The kept improver with the best fresh val meta-utility (the most recent of equals)."""
+        steps = {m.index: m for m in history}
+        return max(self.members, key=lambda i: (steps[i].meta_utility_val, i))
 
     def add(self, child: int, history: Sequence[Member]) -> int | None:
         """Adds an adopted child; returns the step that left to make room, if one did."""
@@ -102,6 +106,4 @@ def replay(history: Sequence[Member], size: int, rule: str = "best") -> Archive:
 def final_improver(history: Sequence[Member], size: int, rule: str = "best") -> int:
     """The step whose improver a run ends with: its best kept improver by fresh val meta-utility (the latest
     adopted one in linear STOP, the archive's only member)."""
-    archive = replay(history, size, rule)
-    steps = {m.index: m for m in history}
-    return max(archive.members, key=lambda i: (steps[i].meta_utility_val, i))
+    return replay(history, size, rule).best(history)
