@@ -13,9 +13,10 @@ from typing import Any
 from selftaught._atomic import write_atomic
 from selftaught.report._html import CSP, CSS, e
 from selftaught.report._md import _table, cell, para
+from selftaught.report._study_html import table, td
 from selftaught.stop.formulations import describe_line
 
-ARENA_CSS = CSS + "tr.significant td{font-weight:bold}td.verdict{text-align:left}"
+ARENA_CSS = CSS + 'tr[data-significant="yes"] td{font-weight:bold}td.verdict{text-align:left}'
 
 
 def _fig(fig: Mapping[str, Any]) -> str:
@@ -75,15 +76,9 @@ def render_arena_md(data: Mapping[str, Any]) -> str:
     return "\n".join(out)
 
 
-def _html_table(head: list[str], rows: list[tuple[str, ...]], cls: str, marks: list[str] | None = None) -> str:
-    out = [f'<table class="{e(cls)}"><tr>' + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr>"]
-    for i, row in enumerate(rows):
-        mark = f' class="{e(marks[i])}"' if marks and marks[i] else ""
-        verdict = len(row) - 1 if cls == "pairs" else -1
-        cells = "".join((f'<td class="verdict">{e(c)}</td>' if j == verdict else f"<td>{e(c)}</td>")
-                        for j, c in enumerate(row))
-        out.append(f"<tr{mark}>{cells}</tr>")
-    return "\n".join(out) + "</table>"
+def _rows(rows: list[tuple[str, ...]], last: str = "") -> list[list[str]]:
+    """Table cells, escaped; the last column of each row with class `last`, if given."""
+    return [[td(c, last if last and i == len(row) - 1 else "") for i, c in enumerate(row)] for row in rows]
 
 
 def render_arena_html(data: Mapping[str, Any]) -> str:
@@ -91,14 +86,14 @@ def render_arena_html(data: Mapping[str, Any]) -> str:
     title, lines = _header(data)
     parts = [f"<h1>{e(title)}</h1>", *(f'<p class="note">{e(line)}</p>' for line in lines)]
     for task in arena["tasks"]:
-        parts += [f"<h2>{e(task)}</h2>", _html_table(LEADER_HEAD, _leader_rows(arena["leaderboards"][task]),
-                                                     "leaderboard")]
+        parts += [f"<h2>{e(task)}</h2>", table(LEADER_HEAD, _rows(_leader_rows(arena["leaderboards"][task])),
+                                               "leaderboard")]
     if len(arena["tasks"]) > 1:
-        parts += ["<h2>Over the tasks</h2>", _html_table(
-            OVERALL_HEAD, [(str(o["improver"]), f"{o['mean_test']:.4f}", f"{o['mean_rank']:.2f}")
-                           for o in arena["overall"]], "overall")]
-    parts += ["<h2>Pairs</h2>", _html_table(PAIR_HEAD, [_pair_row(p) for p in arena["pairs"]], "pairs",
-                                            ["significant" if p["significant"] else "" for p in arena["pairs"]])]
+        parts += ["<h2>Over the tasks</h2>", table(
+            OVERALL_HEAD, _rows([(str(o["improver"]), f"{o['mean_test']:.4f}", f"{o['mean_rank']:.2f}")
+                                 for o in arena["overall"]]), "overall")]
+    parts += ["<h2>Pairs</h2>", table(PAIR_HEAD, _rows([_pair_row(p) for p in arena["pairs"]], "verdict"), "pairs",
+                                      [{"significant": "yes" if p["significant"] else "no"} for p in arena["pairs"]])]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
             f"<title>{e(title)}</title><style>{ARENA_CSS}</style></head>\n<body>\n" + "\n".join(parts)
