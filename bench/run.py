@@ -184,20 +184,25 @@ def bench_env() -> dict[str, str]:
     return env
 
 
+def timed_run(server: LatencyServer, runs_dir: str, extra: list[str], env: dict[str, str]) -> tuple[float, Any]:
+    """`selftaught run --iterations 1 --json` on LPN against the server, into `runs_dir`: its wall time and output."""
+    command = [sys.executable, "-m", "selftaught", "run", "--task", "parity_noise", "--iterations", "1",
+               "--lm", "openai:mutate-over-http", "--base-url", server.url, "--api-key-env", KEY_ENV,
+               "--cache", "off", "--json", "--runs-dir", runs_dir, "--seed", "0", *extra]
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"selftaught run failed ({done.returncode}): {done.stderr[-1500:]}")
+    return wall, json.loads(done.stdout)
+
+
 def stop_once(server: LatencyServer, latency: float, extra: list[str], env: dict[str, str]) -> dict[str, Any]:
     """One `selftaught run --iterations 1` against the server at `latency`: wall time, requests, the run's records."""
     server.latency = latency
     server.reset()
     with tempfile.TemporaryDirectory(prefix="selftaught-bench-") as runs_dir:
-        command = [sys.executable, "-m", "selftaught", "run", "--task", "parity_noise", "--iterations", "1",
-                   "--lm", "openai:mutate-over-http", "--base-url", server.url, "--api-key-env", KEY_ENV,
-                   "--cache", "off", "--json", "--runs-dir", runs_dir, "--seed", "0", *extra]
-        started = time.perf_counter()
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
-        wall = time.perf_counter() - started
-        if done.returncode != 0:
-            raise RuntimeError(f"selftaught run failed ({done.returncode}): {done.stderr[-1500:]}")
-        summary = json.loads(done.stdout)
+        wall, summary = timed_run(server, runs_dir, extra, env)
         events = read_events(Path(summary["run_dir"]))
     iterations = summary.get("iterations") or []
     return {"wall_s": round(wall, 3), **server.summary(), "path": critical_round_trips(events),

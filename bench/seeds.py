@@ -5,14 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
-import time
 from typing import Any
 
 from latency_server import LatencyServer
-from run import DOCS, KEY_ENV, QUICK_BUDGETS, bench_env, machine
+from run import DOCS, QUICK_BUDGETS, bench_env, machine, timed_run
 
 BEGIN, END = "<!-- bench/seeds.py -->", "<!-- /bench/seeds.py -->"
 
@@ -22,16 +19,8 @@ def once(server: LatencyServer, repeats: int, concurrency: int, env: dict[str, s
     server.reset()
     budgets = [x for pair in QUICK_BUDGETS.items() for x in pair]
     with tempfile.TemporaryDirectory(prefix="selftaught-bench-") as runs_dir:
-        command = [sys.executable, "-m", "selftaught", "run", "--task", "parity_noise", "--iterations", "1",
-                   "--lm", "openai:mutate-over-http", "--base-url", server.url, "--api-key-env", KEY_ENV,
-                   "--cache", "off", "--json", "--runs-dir", runs_dir, "--seed", "0", "--repeats", str(repeats),
-                   "--concurrency", str(concurrency), *budgets]
-        started = time.perf_counter()
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
-        wall = time.perf_counter() - started
-        if done.returncode != 0:
-            raise RuntimeError(f"selftaught run failed ({done.returncode}): {done.stderr[-1500:]}")
-        data = json.loads(done.stdout)
+        wall, data = timed_run(server, runs_dir, ["--repeats", str(repeats), "--concurrency", str(concurrency),
+                                                  *budgets], env)
     runs = data["runs"] if "runs" in data and "repeats" in data else [data]
     figures = [[(i["iteration"], i["meta_utility_val"], i["meta_utility_test"]) for i in run["iterations"]]
                for run in runs]
