@@ -20,6 +20,7 @@ from selftaught.stats import pairs_needed, smallest_sign_flip_p
 from selftaught.stop.compare import ALPHA
 from selftaught.stop.formulations import describe
 from selftaught.store import program_hash
+from selftaught.store._transfer import HOW_FIELDS
 from selftaught.study._arena import Arena, run_arena
 from selftaught.tasks import Task, get_task
 from selftaught.tasks._groups import expand_groups
@@ -60,9 +61,11 @@ def tasks_of(config: Config, names: Sequence[str] | None) -> list[Task]:
 
 
 def default_path(config: Config, refs: Sequence[ImproverRef], tasks: Sequence[Task]) -> Path:
-    """RUNS_DIR/arena-<key>.json, the key naming the improvers, tasks, budgets and seed."""
+    """RUNS_DIR/arena-<key>.json, the key naming the improvers, tasks, and the settings that change what is measured
+    (as a transfer's key: not how it is carried out, `HOW_FIELDS`, so `--workers` or `--concurrency` keep the name)."""
+    measured = {k: v for k, v in config.to_dict().items() if k not in HOW_FIELDS}
     key = json.dumps({"improvers": [program_hash(r.program) for r in refs], "tasks": [t.name for t in tasks],
-                      "config": config.to_dict()}, sort_keys=True, default=str)
+                      "config": measured}, sort_keys=True, default=str)
     return Path(config.runs_dir) / f"arena-{hashlib.sha256(key.encode()).hexdigest()[:12]}.json"
 
 
