@@ -14,6 +14,18 @@ import pytest
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 
+#: What every rendered report must be (no script, image, frame, handler or outside address of a candidate's) and
+#: its visible text: the probes both harnesses (this one, and the study report's) start with.
+INERT_PROBES = """  out.title = d.title;
+  out.scripts = d.getElementsByTagName('script').length;
+  out.images = d.getElementsByTagName('img').length;
+  out.iframes = d.getElementsByTagName('iframe').length;
+  out.injected = d.querySelectorAll('#injected, [onerror], [onload], [onclick]').length;
+  out.external = Array.prototype.filter.call(d.querySelectorAll('[src], [href]'), function (el) {
+    var v = el.getAttribute('src') || el.getAttribute('href'); return v.charAt(0) !== '#'; }).length;
+  out.text = d.body.innerText;
+"""
+
 # The harness loads the report in an iframe (same file:// origin with --allow-file-access-from-files) and
 # writes what the rendered page shows (positions from layout, visible text) into its own DOM as JSON.
 HARNESS = """<!DOCTYPE html><html><body><pre id="out">pending</pre>
@@ -23,15 +35,7 @@ document.getElementById('f').addEventListener('load', function () {
   var d = this.contentDocument, out = {};
   function box(el) { var b = el.getBoundingClientRect();
     return {x: b.left + b.width / 2, y: b.top + b.height / 2, top: b.top, bottom: b.bottom, w: b.width, h: b.height}; }
-  out.title = d.title;
-  out.scripts = d.getElementsByTagName('script').length;
-  out.images = d.getElementsByTagName('img').length;
-  out.iframes = d.getElementsByTagName('iframe').length;
-  out.injected = d.querySelectorAll('#injected, [onerror], [onload], [onclick]').length;
-  out.external = Array.prototype.filter.call(d.querySelectorAll('[src], [href]'), function (el) {
-    var v = el.getAttribute('src') || el.getAttribute('href'); return v.charAt(0) !== '#'; }).length;
-  out.text = d.body.innerText;
-  out.marks = Array.prototype.map.call(d.querySelectorAll('svg circle.mark'), function (c) {
+""" + INERT_PROBES + """  out.marks = Array.prototype.map.call(d.querySelectorAll('svg circle.mark'), function (c) {
     return Object.assign(box(c), {iteration: +c.dataset.iteration, split: c.dataset.split,
                                   value: +c.dataset.value}); });
   out.cis = Array.prototype.map.call(d.querySelectorAll('svg line.ci'), function (c) {

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from report.browser import chromium
+from report.browser import INERT_PROBES, chromium
 
 # The harness loads the report in an iframe (same file:// origin with --allow-file-access-from-files) and writes
 # what the rendered page shows (layout boxes, visible text, data-* attributes) into its own DOM as JSON.
@@ -22,15 +22,7 @@ document.getElementById('f').addEventListener('load', function () {
   function box(el) { var b = el.getBoundingClientRect();
     return {x: b.left + b.width / 2, y: b.top + b.height / 2, w: b.width, h: b.height}; }
   function text(el) { return el.innerText.trim(); }
-  out.title = d.title;
-  out.scripts = d.getElementsByTagName('script').length;
-  out.images = d.getElementsByTagName('img').length;
-  out.iframes = d.getElementsByTagName('iframe').length;
-  out.injected = d.querySelectorAll('#injected, [onerror], [onload], [onclick]').length;
-  out.external = Array.prototype.filter.call(d.querySelectorAll('[src], [href]'), function (el) {
-    var v = el.getAttribute('src') || el.getAttribute('href'); return v.charAt(0) !== '#'; }).length;
-  out.text = d.body.innerText;
-  out.svgs = d.querySelectorAll('svg.curve').length;
+""" + INERT_PROBES + """  out.svgs = d.querySelectorAll('svg.curve').length;
   out.marks = all('svg.curve circle.mark', function (c) {
     return Object.assign(box(c), {iteration: +c.dataset.iteration, split: c.dataset.split, value: +c.dataset.value,
                                   seeds: +c.dataset.seeds}); });
