@@ -71,9 +71,10 @@ def lineage(files: RunFiles, records: list[dict[str, Any]]) -> list[dict[str, An
     steps = candidates(files)
     out: list[dict[str, Any]] = []
     codes: dict[int, str | None] = {}
+    step_parents = parents(records)
     for r in records:
         t = int(r["iteration"])
-        parent = parent_of(records, r)
+        parent = step_parents[t]
         code = files.improver_file(t) or files.program(str(r.get("improver") or ""))
         codes[t] = code
         step = steps.get(t, {})
@@ -99,23 +100,26 @@ def lineage(files: RunFiles, records: list[dict[str, Any]]) -> list[dict[str, An
     return out
 
 
-def parent_of(records: list[dict[str, Any]], record: dict[str, Any]) -> int | None:
-    """The step whose improver `record`'s step improved: recorded, or (a run from before populations) the latest
-    step before it that adopted an improver."""
-    t = int(record["iteration"])
-    if t == 0:
-        return None
-    if isinstance(record.get("parent"), int):
-        return int(record["parent"])
-    adopted = [int(r["iteration"]) for r in records if int(r["iteration"]) < t and not r.get("kept_previous")]
-    return adopted[-1] if adopted else 0
+def parents(records: list[dict[str, Any]]) -> dict[int, int | None]:
+    """Each step's parent, the step whose improver it improved: recorded, or (a run from before populations) the
+    latest step before it that adopted an improver. `records` in step order, as `iteration_records` gives them."""
+    out: dict[int, int | None] = {}
+    adopted = 0
+    for r in records:
+        t = int(r["iteration"])
+        recorded = r.get("parent")
+        out[t] = None if t == 0 else (int(recorded) if isinstance(recorded, int) else adopted)
+        if not r.get("kept_previous"):
+            adopted = t
+    return out
 
 
 def tree(records: list[dict[str, Any]], final: int | None = None) -> list[dict[str, Any]]:
-    """The lineage tree's nodes: each step with its parent (`parent_of`), its fresh val and test meta-utility,
+    """The lineage tree's nodes: each step with its parent (`parents`), its fresh val and test meta-utility,
     whether it failed (kept its parent, adding nothing), and whether it is on the adopted path: from the run's
     final improver (`final`, default the latest step that adopted one) up its parents to I_0."""
-    nodes = [{"iteration": int(r["iteration"]), "parent": parent_of(records, r),
+    step_parents = parents(records)
+    nodes = [{"iteration": int(r["iteration"]), "parent": step_parents[int(r["iteration"])],
               "val": _score(r.get("meta_utility_val")), "test": _score(r.get("meta_utility_test")),
               "failed": bool(r.get("kept_previous")), "adopted": False,
               "why": _kind(r.get("failure")) if r.get("kept_previous") else None}

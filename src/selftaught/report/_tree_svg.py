@@ -41,6 +41,7 @@ def tree_svg(nodes: Sequence[Mapping[str, Any]]) -> str:
     depth = max((d for _, d, _ in rows), default=0)
     width, height = LEFT + depth * DX + RIGHT + 2 * RADIUS, TOP + max(len(rows) - 1, 0) * DY + BOTTOM + 2 * RADIUS
     where = {int(n["iteration"]): (LEFT + RADIUS + d * DX, TOP + RADIUS + r * DY) for n, d, r in rows}
+    adopted = {int(n["iteration"]) for n in nodes if n.get("adopted")}
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="lineage-tree" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" role="img" aria-label="lineage tree of the run\'s improvers">',
            "<style>.edge{stroke:#999;stroke-width:1.5;fill:none}.edge.adopted{stroke:#176f2c;stroke-width:3.5}"
@@ -52,7 +53,7 @@ def tree_svg(nodes: Sequence[Mapping[str, Any]]) -> str:
         if parent is None or int(parent) not in where:
             continue
         (x0, y0), (x1, y1) = where[int(parent)], where[int(node["iteration"])]
-        cls = "edge adopted" if node.get("adopted") and _adopted(nodes, int(parent)) else "edge"
+        cls = "edge adopted" if node.get("adopted") and int(parent) in adopted else "edge"
         out.append(f'<path class="{cls}" data-from="{int(parent)}" data-to="{int(node["iteration"])}" '
                    f'd="M{x0:.1f},{y0:.1f} V{y1:.1f} H{x1:.1f}"/>')
     for node, _, _ in rows:
@@ -72,7 +73,3 @@ def tree_svg(nodes: Sequence[Mapping[str, Any]]) -> str:
                    f'<text class="score" x="{x + RADIUS + 4:.1f}" y="{y + 12:.1f}">{escape(scores)}</text></g>')
     out.append("</svg>")
     return "\n".join(out)
-
-
-def _adopted(nodes: Sequence[Mapping[str, Any]], iteration: int) -> bool:
-    return any(int(n["iteration"]) == iteration and n.get("adopted") for n in nodes)
