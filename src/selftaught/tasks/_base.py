@@ -34,6 +34,13 @@ class BadOutput(Exception):
     """
 
 
+def mean_measure(name: str, values: Sequence[float], note: str, **extra: Any) -> dict[str, Any]:
+    """A task's `source_measure`: `values` (one per validly answered instance, already on the source's scale) by
+    their mean, with how many there were, what the figure is (`note`) and anything the task adds."""
+    return {"name": name, "value": sum(values) / len(values) if values else None, "instances": len(values),
+            "note": note, **extra}
+
+
 @dataclass(frozen=True)
 class Instance:
     """One problem instance.

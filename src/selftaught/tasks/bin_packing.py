@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from selftaught.tasks._base import BadOutput, Instance, Task
+from selftaught.tasks._base import BadOutput, Instance, Task, mean_measure
 from selftaught.tasks._common import OUTPUT_OVERHEAD, describe, int_vector, read_data
 
 #: The scale of the score map: an instance scores 1 / (1 + excess / EXCESS_SCALE), so matching the L1 bound scores
@@ -133,10 +133,10 @@ class BinPackingTask(Task):
 
     def source_measure(self, instances: Sequence[Instance], scores: Sequence[float | None]) -> dict[str, Any] | None:
         """FunSearch's figure: the mean excess of bins over the L1 bound, in percent, over the valid packings."""
-        valid = [excess_of_score(s) for s in scores if s is not None and s > 0]
-        return {"name": "excess over the L1 bound (%)", "value": 100 * sum(valid) / len(valid) if valid else None,
-                "instances": len(valid), "note": "FunSearch's measure, lower is better: (bins - L1) / L1, the mean "
-                                                 "over the instances packed validly"}
+        return mean_measure("excess over the L1 bound (%)",
+                            [100 * excess_of_score(s) for s in scores if s is not None and s > 0],
+                            "FunSearch's measure, lower is better: (bins - L1) / L1, the mean over the instances "
+                            "packed validly")
 
     def score_output(self, instance: Instance, output: Any, elapsed: float) -> float:
         items, capacity = instance.args

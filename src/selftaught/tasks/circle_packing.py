@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from selftaught.tasks._base import BadOutput, Instance, Task
+from selftaught.tasks._base import BadOutput, Instance, Task, mean_measure
 from selftaught.tasks._common import describe, output_bytes, read_data
 
 #: How far a circle may reach past the square's side, or into another circle, and still count as valid.
@@ -131,10 +131,9 @@ class CirclePackingTask(Task):
         """The source's figure, the sum of radii, per instance (its n differs from instance to instance)."""
         sums = [{"n": int(i.args[0]), "sum_of_radii": None if s is None else round(s * float(i.hidden), 6)}
                 for i, s in zip(instances, scores, strict=True)]
-        valid = [v["sum_of_radii"] for v in sums if v["sum_of_radii"] is not None]
-        return {"name": "sum of radii", "value": sum(valid) / len(valid) if valid else None, "instances": len(valid),
-                "per_instance": sums, "note": "higher is better; the mean over the valid packings (each n its own: "
-                                              "the records are 2.635 at n = 26 and 2.937 at n = 32)"}
+        return mean_measure("sum of radii", [v["sum_of_radii"] for v in sums if v["sum_of_radii"] is not None],
+                            "higher is better; the mean over the valid packings (each n its own: the records are "
+                            "2.635 at n = 26 and 2.937 at n = 32)", per_instance=sums)
 
     def score_output(self, instance: Instance, output: Any, elapsed: float) -> float:
         (n,) = instance.args

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from selftaught.tasks._base import BadOutput, Instance, Task
+from selftaught.tasks._base import BadOutput, Instance, Task, mean_measure
 from selftaught.tasks._common import binary_vector, output_bytes, read_data
 
 CLASSES = ("uncorrelated", "weakly_correlated", "strongly_correlated")
@@ -67,10 +67,9 @@ class KnapsackTask(Task):
 
     def source_measure(self, instances: Sequence[Instance], scores: Sequence[float | None]) -> dict[str, Any] | None:
         """The suites' figure: the mean optimality gap, in percent, over the valid choices."""
-        valid = [1.0 - s for s in scores if s is not None]
-        return {"name": "optimality gap (%)", "value": 100 * sum(valid) / len(valid) if valid else None,
-                "instances": len(valid), "note": "lower is better: 1 - value / optimum, the mean over the instances "
-                                                 "given a choice within the capacity"}
+        return mean_measure("optimality gap (%)", [100 * (1.0 - s) for s in scores if s is not None],
+                            "lower is better: 1 - value / optimum, the mean over the instances given a choice within "
+                            "the capacity")
 
     def score_output(self, instance: Instance, output: Any, elapsed: float) -> float:
         weights, values, capacity = instance.args

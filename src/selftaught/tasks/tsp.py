@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from selftaught.tasks._base import Instance, Task
+from selftaught.tasks._base import Instance, Task, mean_measure
 from selftaught.tasks._common import output_bytes, permutation, read_data
 
 
@@ -103,10 +103,10 @@ class TspTask(Task):
 
     def source_measure(self, instances: Sequence[Instance], scores: Sequence[float | None]) -> dict[str, Any] | None:
         """The tours' mean length over the reference tour's (1: as long as nearest neighbour + 2-opt)."""
-        valid = [self.reference_score / s for s in scores if s is not None and s > 0]
-        return {"name": "tour length / reference length", "value": sum(valid) / len(valid) if valid else None,
-                "instances": len(valid), "note": "lower is better; the reference is nearest neighbour + 2-opt; the "
-                                                 "mean over the instances given a valid tour"}
+        return mean_measure("tour length / reference length",
+                            [self.reference_score / s for s in scores if s is not None and s > 0],
+                            "lower is better; the reference is nearest neighbour + 2-opt; the mean over the "
+                            "instances given a valid tour")
 
     def score_output(self, instance: Instance, output: Any, elapsed: float) -> float:
         (points,) = instance.args
